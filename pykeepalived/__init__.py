@@ -1,0 +1,1 @@
+"""pykeepalived: keepalived.conf model, daemon processes, signals, dumps and CLI."""

@@ -1,0 +1,49 @@
+"""Test tiers (DESIGN.md): a tier whose needs are missing is skipped with a reason that says what to install.
+
+In CI (``CI=true``) a missing need is an error instead of a skip: the lab, kernel and interop tiers must run there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+_TIER_NEEDS: dict[str, tuple[str, ...]] = {
+    "lab": ("root",),
+    "kernel": ("root", "ipvs"),
+    "interop": ("root", "keepalived"),
+}
+
+
+def _missing(need: str) -> str | None:
+    """Return why ``need`` is not met, naming what to install, or None when it is met."""
+    if need == "root":
+        if os.geteuid() != 0 or not Path("/proc/self/ns/net").exists():
+            return "needs root and Linux network namespaces (run the tests as root)"
+        return None
+    if need == "ipvs":
+        if Path("/proc/net/ip_vs").exists() or shutil.which("linux.uml"):
+            return None
+        return "needs kernel IPVS or User-Mode Linux (apt-get install user-mode-linux; bash bootstrap.sh does it)"
+    if need == "keepalived":
+        if shutil.which("keepalived") or Path("/usr/sbin/keepalived").exists():
+            return None
+        return "needs Debian's keepalived (apt-get install keepalived; bash bootstrap.sh does it)"
+    raise ValueError(need)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    for tier, needs in _TIER_NEEDS.items():
+        if item.get_closest_marker(tier) is None:
+            continue
+        for need in needs:
+            why = _missing(need)
+            if why is None:
+                continue
+            if in_ci:
+                pytest.fail(f"CI must run the {tier} tier, but it {why}", pytrace=False)
+            pytest.skip(f"{tier} tier {why}")
