@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["netns_lab.fixtures"]
+
 _TIER_NEEDS: dict[str, tuple[str, ...]] = {
     "lab": ("root",),
     "kernel": ("root", "ipvs"),
