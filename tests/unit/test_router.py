@@ -1,0 +1,511 @@
+"""Unit tests of the sans-IO virtual router (vrrp/router.py): one rule per test, explicit ``now`` in µs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
+import pytest
+
+from vrrp.actions import AddVips, RemoveVips, SendAdvertisement, SendGratuitous, StateChanged
+from vrrp.config import AUTH_PASS, RouterConfig, RouterConfigError
+from vrrp.packet import Advertisement, Reason, encode
+from vrrp.router import VirtualRouter
+from vrrp.state import TRANSITIONS, State, TransitionReason
+from vrrp.timers import master_down_interval_us, skew_time_us
+from vrrp.tracking import Tracker
+
+ME = IPv4Address("10.0.0.2")
+PEER_LOW = IPv4Address("10.0.0.1")
+PEER_HIGH = IPv4Address("10.0.0.3")
+VIP = IPv4Address("10.0.0.100")
+S = 1_000_000
+
+
+def cfg(**kw: object) -> RouterConfig:
+    base: dict[str, object] = {"vrid": 1, "primary_address": ME, "virtual_ipaddress": (VIP,)}
+    base.update(kw)
+    return RouterConfig(**base)  # type: ignore[arg-type]
+
+
+def adv(priority: int = 100, *, version: int = 3, interval_cs: int = 100, vrid: int = 1, **kw: object) -> Advertisement:
+    addresses = kw.pop("addresses", [VIP])
+    return Advertisement(version, vrid, priority, addresses, interval_cs, **kw)  # type: ignore[arg-type]
+
+
+def backup(**kw: object) -> VirtualRouter:
+    r = VirtualRouter(cfg(**kw))
+    r.start(0)
+    assert r.state is State.BACKUP
+    return r
+
+
+def master(**kw: object) -> VirtualRouter:
+    r = backup(**kw)
+    r.handle_timer(r.get_timer() or 0)
+    assert r.state is State.MASTER
+    return r
+
+
+def kinds(actions: list[object]) -> list[type]:
+    return [type(a) for a in actions]
+
+
+# ------------------------------------------------------------------------------------------ timers
+
+
+def test_skew_at_one_centisecond_is_not_rounded_to_zero_and_separates_priorities() -> None:
+    assert skew_time_us(100, 1) == 6093
+    assert skew_time_us(100, 1) != skew_time_us(99, 1)
+    assert skew_time_us(254, 1) == 78
+
+
+@pytest.mark.parametrize(
+    ("prio", "mai_cs", "expected_us"),
+    [(100, 100, 3_609_375), (100, 10, 360_937), (254, 100, 3_007_812), (100, 1, 36_093)],
+)
+def test_master_down_interval_matches_the_reference_table(prio: int, mai_cs: int, expected_us: int) -> None:
+    assert master_down_interval_us(prio, mai_cs) == expected_us
+
+
+def test_v2_skew_is_whole_seconds_based_whatever_the_interval() -> None:
+    assert skew_time_us(100, 300, version=2) == skew_time_us(100, 100, version=2) == 609_375
+    assert master_down_interval_us(100, 300, version=2) == 9 * S + 609_375
+
+
+def test_down_timer_adverts_scales_master_down_interval() -> None:
+    assert master_down_interval_us(100, 100, down_timer_adverts=5) == 5 * S + 609_375
+
+
+# ------------------------------------------------------------------------------------------ startup
+
+
+def test_non_owner_starts_as_backup_with_master_down_timer() -> None:
+    r = VirtualRouter(cfg())
+    actions = r.start(7)
+    assert actions == [StateChanged(State.INIT, State.BACKUP, TransitionReason.STARTUP, 100)]
+    assert r.get_timer() == 7 + 3_609_375
+
+
+def test_owner_starts_as_master_advertising_255_with_vips_accepting_and_garp() -> None:
+    r = VirtualRouter(cfg(priority=255))
+    actions = r.start(0)
+    assert kinds(actions) == [StateChanged, SendAdvertisement, AddVips, SendGratuitous]
+    assert isinstance(actions[1], SendAdvertisement) and actions[1].priority == 255
+    assert actions[2] == AddVips((VIP,), accept=True)
+    assert actions[3] == SendGratuitous((VIP,), 5)
+    assert r.get_timer() == 1 * S
+
+
+def test_start_twice_is_a_programming_error() -> None:
+    r = backup()
+    with pytest.raises(RuntimeError, match="shutdown"):
+        r.start(1)
+
+
+# ------------------------------------------------------------------------------------------ backup
+
+
+def test_down_timer_fires_master_with_advert_vips_and_garp() -> None:
+    r = backup()
+    assert r.handle_timer(r.get_timer() - 1) == []  # type: ignore[operator]
+    actions = r.handle_timer(3_609_375)
+    assert kinds(actions) == [StateChanged, SendAdvertisement, AddVips, SendGratuitous]
+    assert actions[0] == StateChanged(State.BACKUP, State.MASTER, TransitionReason.MASTER_NO_RESPONSE, 100)
+    assert actions[2] == AddVips((VIP,), accept=False)
+    assert r.get_timer() == 3_609_375 + S
+    assert r.stats.master_transitions == 1
+
+
+def test_backup_accepting_higher_advert_resets_timer_and_learns_v3_interval() -> None:
+    r = backup()
+    assert r.receive_advertisement(adv(150, interval_cs=50), src=PEER_LOW, ttl=255, now=S) == []
+    assert r.master_adver_interval_cs == 50
+    assert r.get_timer() == S + master_down_interval_us(100, 50)
+
+
+def test_backup_with_preempt_discards_lower_advert_and_then_preempts() -> None:
+    r = backup()
+    t0 = r.get_timer()
+    assert r.receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=S) == []
+    assert r.get_timer() == t0
+    actions = r.handle_timer(t0)  # type: ignore[arg-type]
+    assert actions[0] == StateChanged(State.BACKUP, State.MASTER, TransitionReason.PREEMPTED, 100)
+
+
+def test_nopreempt_backup_accepts_a_lower_priority_master() -> None:
+    r = backup(preempt=False)
+    r.receive_advertisement(adv(50), src=PEER_LOW, ttl=255, now=S)
+    assert r.get_timer() == S + 3_609_375
+
+
+def test_equal_priority_backup_never_preempts_whatever_the_addresses() -> None:
+    r = backup()
+    r.receive_advertisement(adv(100), src=PEER_LOW, ttl=255, now=S)  # lower address, same priority
+    assert r.get_timer() == S + 3_609_375
+
+
+def test_preempt_delay_keeps_accepting_a_lower_master_until_it_expires() -> None:
+    r = backup(preempt_delay_us=10 * S)
+    r.receive_advertisement(adv(50), src=PEER_LOW, ttl=255, now=S)
+    assert r.get_timer() == S + 3_609_375  # accepted: the delay started
+    r.receive_advertisement(adv(50), src=PEER_LOW, ttl=255, now=10 * S)
+    assert r.get_timer() == 10 * S + 3_609_375  # still within the delay
+    r.receive_advertisement(adv(50), src=PEER_LOW, ttl=255, now=11 * S)
+    assert r.get_timer() == 10 * S + 3_609_375  # delay over: discarded, preemption runs
+    assert r.handle_timer(10 * S + 3_609_375)[0].new is State.MASTER  # type: ignore[union-attr]
+
+
+def test_priority_zero_sets_timer_to_skew_and_takeover_says_so() -> None:
+    r = backup()
+    r.receive_advertisement(adv(0), src=PEER_HIGH, ttl=255, now=S)
+    assert r.get_timer() == S + 609_375
+    assert r.stats.rcvd_pri_zero == 1
+    actions = r.handle_timer(S + 609_375)
+    assert actions[0] == StateChanged(State.BACKUP, State.MASTER, TransitionReason.PRIORITY_ZERO, 100)
+
+
+def test_v2_backup_keeps_its_own_interval() -> None:
+    r = backup(version=2)
+    r.receive_advertisement(adv(150, version=2, auth_data=bytes(8)), src=PEER_LOW, ttl=255, now=S)
+    assert r.master_adver_interval_cs == 100
+    assert r.get_timer() == S + 3_609_375
+
+
+def test_backup_shutdown_goes_init_silently() -> None:
+    r = backup()
+    assert r.shutdown(5) == [StateChanged(State.BACKUP, State.INIT, TransitionReason.SHUTDOWN, 100)]
+    assert r.get_timer() is None
+    assert r.shutdown(6) == []
+
+
+# ------------------------------------------------------------------------------------------ master
+
+
+def test_master_adver_timer_sends_and_rearms() -> None:
+    r = master()
+    t = r.get_timer()
+    assert t is not None
+    actions = r.handle_timer(t)
+    assert kinds(actions) == [SendAdvertisement]
+    assert r.get_timer() == t + S
+
+
+def test_master_yields_to_higher_priority_and_removes_vips() -> None:
+    r = master()
+    actions = r.receive_advertisement(adv(200, interval_cs=200), src=PEER_LOW, ttl=255, now=10 * S)
+    assert actions == [
+        StateChanged(State.MASTER, State.BACKUP, TransitionReason.PRIORITY, 100),
+        RemoveVips((VIP,)),
+    ]
+    assert r.master_adver_interval_cs == 200
+    assert r.get_timer() == 10 * S + master_down_interval_us(100, 200)
+
+
+def test_master_tie_break_larger_address_wins() -> None:
+    r = master()
+    assert r.receive_advertisement(adv(100), src=PEER_HIGH, ttl=255, now=10 * S)[0].new is State.BACKUP  # type: ignore[union-attr]
+    r2 = master()
+    actions = r2.receive_advertisement(adv(100), src=PEER_LOW, ttl=255, now=10 * S)
+    assert r2.state is State.MASTER
+    assert kinds(actions) == [SendAdvertisement]
+
+
+def test_tie_break_is_an_unsigned_network_order_compare() -> None:
+    # 200.0.0.1 > 10.0.0.2 as unsigned integers (a signed 32-bit compare would say otherwise).
+    r = master()
+    r.receive_advertisement(adv(100), src=IPv4Address("200.0.0.1"), ttl=255, now=10 * S)
+    assert r.state is State.BACKUP
+    me6 = IPv6Address("fe80::1")
+    v6 = master(primary_address=me6, virtual_ipaddress=(IPv6Address("fe80::100"),))
+    v6.receive_advertisement(
+        adv(100, addresses=[IPv6Address("fe80::100")]), src=IPv6Address("fe80::8000:0:0:1"), ttl=255, now=S
+    )
+    assert v6.state is State.BACKUP
+
+
+def test_master_reasserts_on_lower_priority_unless_lower_prio_no_advert() -> None:
+    r = master()
+    actions = r.receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=10 * S)
+    assert kinds(actions) == [SendAdvertisement] and r.state is State.MASTER
+    quiet = master(lower_prio_no_advert=True)
+    assert quiet.receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=10 * S) == []
+
+
+def test_master_answers_priority_zero_at_once_and_resets_adver_timer() -> None:
+    r = master()
+    actions = r.receive_advertisement(adv(0), src=PEER_HIGH, ttl=255, now=4 * S)
+    assert kinds(actions) == [SendAdvertisement]
+    assert r.get_timer() == 5 * S
+
+
+def test_master_shutdown_sends_priority_zero_and_removes_vips() -> None:
+    r = master()
+    actions = r.shutdown(9 * S)
+    assert kinds(actions) == [StateChanged, SendAdvertisement, RemoveVips]
+    assert isinstance(actions[1], SendAdvertisement) and actions[1].priority == 0
+    assert r.state is State.INIT and r.get_timer() is None
+    assert r.stats.sent_pri_zero == 1
+
+
+def test_accept_mode_flag_reaches_add_vips() -> None:
+    r = master(accept=True)
+    assert r.holds_vips
+    actions = r.shutdown(0)
+    assert RemoveVips((VIP,)) in actions
+    r.start(0)
+    assert AddVips((VIP,), accept=True) in r.handle_timer(r.get_timer() or 0)
+
+
+# ------------------------------------------------------------------------------------------ discards
+
+
+@pytest.mark.parametrize(
+    ("advert", "src", "ttl", "reason", "settings"),
+    [
+        (adv(200), PEER_LOW, 254, Reason.TTL, {}),
+        (adv(200, version=2, auth_data=bytes(8)), PEER_LOW, 255, Reason.VERSION, {}),
+        (adv(200, vrid=2), PEER_LOW, 255, Reason.VRID, {}),
+        (adv(200), PEER_LOW, 255, Reason.UNICAST_PEER, {"unicast_peer": (PEER_HIGH,)}),
+        (
+            adv(200, version=2, interval_cs=200, auth_data=bytes(8)),
+            PEER_LOW,
+            255,
+            Reason.INTERVAL,
+            {"version": 2},
+        ),
+        (
+            adv(200, version=2, auth_type=1, auth_data=b"secret\0\0"),
+            PEER_LOW,
+            255,
+            Reason.AUTH_TYPE_MISMATCH,
+            {"version": 2},
+        ),
+        (
+            adv(200, version=2, auth_type=1, auth_data=b"wrong\0\0\0"),
+            PEER_LOW,
+            255,
+            Reason.AUTH,
+            {"version": 2, "auth_type": AUTH_PASS, "auth_pass": b"secret"},
+        ),
+        (
+            adv(200, version=2, addresses=[IPv4Address("10.9.9.9")], auth_data=bytes(8)),
+            PEER_LOW,
+            255,
+            Reason.ADDRESS_LIST,
+            {"version": 2},
+        ),
+    ],
+)
+def test_discard_is_counted_and_changes_nothing(
+    advert: Advertisement, src: IPv4Address, ttl: int, reason: Reason, settings: dict[str, object]
+) -> None:
+    for r in (backup(**settings), master(**settings)):
+        before = r.snapshot()
+        assert r.receive_advertisement(advert, src=src, ttl=ttl, now=2 * S) == []
+        assert r.snapshot() == before
+        assert r.stats.discards == {reason.value: 1}
+        assert r.stats.adverts_received == 0
+
+
+def test_v2_pass_authentication_accepts_the_right_password() -> None:
+    r = backup(version=2, auth_type=AUTH_PASS, auth_pass=b"secret")
+    ok = adv(200, version=2, auth_type=1, auth_data=b"secret\0\0")
+    r.receive_advertisement(ok, src=PEER_LOW, ttl=255, now=S)
+    assert r.stats.discards == {} and r.get_timer() == S + 3_609_375
+
+
+def test_v2_owner_discards_adverts_but_v3_owner_listens() -> None:
+    v2 = VirtualRouter(cfg(version=2, priority=255))
+    v2.start(0)
+    v2.receive_advertisement(adv(255, version=2, auth_data=bytes(8)), src=PEER_HIGH, ttl=255, now=S)
+    assert v2.stats.discards == {"owner": 1} and v2.state is State.MASTER
+    v3 = VirtualRouter(cfg(priority=255))
+    v3.start(0)
+    v3.receive_advertisement(adv(255), src=PEER_HIGH, ttl=255, now=S)
+    assert v3.state is State.BACKUP  # two owners: the RFC tie-break resolves it
+
+
+def test_v3_address_list_mismatch_is_only_counted() -> None:
+    r = backup()
+    r.receive_advertisement(adv(200, addresses=[IPv4Address("10.9.9.9")]), src=PEER_LOW, ttl=255, now=S)
+    assert r.stats.address_list_mismatch == 1 and r.stats.discards == {}
+    assert r.get_timer() == S + 3_609_375
+
+
+def test_v2_address_list_mismatch_from_the_owner_is_accepted() -> None:
+    r = backup(version=2)
+    odd = adv(255, version=2, addresses=[IPv4Address("10.9.9.9")], auth_data=bytes(8))
+    r.receive_advertisement(odd, src=PEER_LOW, ttl=255, now=S)
+    assert r.stats.discards == {}
+
+
+def test_receive_packet_counts_codec_errors_by_reason() -> None:
+    r = backup()
+    good = encode(adv(200), family=4, src=PEER_LOW, dst=ip_address("224.0.0.18"))
+    bad = good[:6] + bytes([good[6] ^ 0xFF]) + good[7:]
+    before = r.snapshot()
+    assert r.receive_packet(bad, src=PEER_LOW, dst=IPv4Address("224.0.0.18"), ttl=255, now=S) == []
+    assert r.receive_packet(b"\x31", src=PEER_LOW, dst=IPv4Address("224.0.0.18"), ttl=255, now=S) == []
+    assert r.stats.discards == {"checksum": 1, "length": 1} and r.snapshot() == before
+    r.receive_packet(good, src=PEER_LOW, dst=IPv4Address("224.0.0.18"), ttl=255, now=S)
+    assert r.get_timer() == S + 3_609_375
+
+
+def test_init_and_fault_ignore_adverts() -> None:
+    r = VirtualRouter(cfg())
+    assert r.receive_advertisement(adv(200), src=PEER_LOW, ttl=255, now=0) == []
+    assert r.state is State.INIT and r.get_timer() is None
+
+
+# ------------------------------------------------------------------------------ priority, trackers
+
+
+def test_set_priority_on_master_advertises_the_new_priority_at_once() -> None:
+    r = master()
+    actions = r.set_priority(50, 5 * S)
+    assert actions == [replace(actions[0], priority=50)] and isinstance(actions[0], SendAdvertisement)
+    assert r.effective_priority == 50
+
+
+def test_backup_raised_to_owner_takes_over_at_once() -> None:
+    r = backup()
+    actions = r.set_priority(255, S)
+    assert actions[0] == StateChanged(State.BACKUP, State.MASTER, TransitionReason.OWNER, 255)
+
+
+def test_set_priority_rejects_out_of_range() -> None:
+    with pytest.raises(ValueError, match=r"1\.\.255"):
+        backup().set_priority(0, 0)
+
+
+def test_weighted_trackers_change_effective_priority_with_clamping() -> None:
+    trackers = (
+        Tracker("eth1", weight=-60),
+        Tracker("chk", weight=30),
+        Tracker("file", weight=5, kind="value"),
+    )
+    r = backup(priority=240, trackers=trackers)
+    assert r.effective_priority == 254  # 240 + 30, clamped to 254
+    r.set_tracker_state("chk", False, S)
+    r.set_tracker_state("eth1", False, S)
+    assert r.effective_priority == 180
+    r.set_tracker_value("file", -30, S)
+    assert r.effective_priority == 30
+    r.set_tracker_value("file", -40, S)
+    assert r.effective_priority == 1  # 180 - 200, clamped to 1
+    r.set_tracker_value("file", -51, S)  # -255 < -253: FAULT
+    assert r.state is State.FAULT and r.effective_priority == 0
+
+
+def test_reverse_tracker_inverts_the_state() -> None:
+    r = backup(trackers=(Tracker("eth1", weight=-10, reverse=True),))
+    assert r.effective_priority == 90  # up + reverse counts as down
+    r.set_tracker_state("eth1", False, 0)
+    assert r.effective_priority == 100
+
+
+def test_owner_ignores_weights_but_faults() -> None:
+    r = VirtualRouter(cfg(priority=255, trackers=(Tracker("w", weight=-50), Tracker("z"))))
+    r.start(0)
+    r.set_tracker_state("w", False, 1)
+    assert r.effective_priority == 255 and r.state is State.MASTER
+    actions = r.set_tracker_state("z", False, 2)
+    assert r.state is State.FAULT
+    assert [a.priority for a in actions if isinstance(a, SendAdvertisement)] == [0]
+    assert RemoveVips((VIP,)) in actions
+    back = r.set_tracker_state("z", True, 3)
+    assert back[0] == StateChanged(State.FAULT, State.MASTER, TransitionReason.FAULT_CLEARED, 255)
+
+
+def test_weight_zero_tracker_faults_backup_and_recovery_returns_to_backup() -> None:
+    r = backup(trackers=(Tracker("eth1"),))
+    assert r.set_tracker_state("eth1", False, S)[0].new is State.FAULT  # type: ignore[union-attr]
+    assert r.get_timer() is None
+    assert r.set_tracker_state("eth1", False, 2 * S) == []
+    r.set_tracker_state("eth1", True, 3 * S)
+    assert r.state is State.BACKUP and r.get_timer() == 3 * S + 3_609_375
+
+
+def test_start_while_faulted_goes_to_fault() -> None:
+    r = VirtualRouter(cfg(trackers=(Tracker("eth1", initial_up=False),)))
+    assert r.start(0)[0].new is State.FAULT  # type: ignore[union-attr]
+
+
+def test_unknown_tracker_is_a_key_error_naming_it() -> None:
+    with pytest.raises(KeyError, match="nope"):
+        backup().set_tracker_state("nope", True, 0)
+
+
+# ------------------------------------------------------------------------------------------ config
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"vrid": 0}, "virtual_router_id"),
+        ({"priority": 0}, "priority"),
+        ({"version": 4}, "version"),
+        ({"version": 2, "advert_int_cs": 50}, "advert_int"),
+        ({"advert_int_cs": 4096}, "advert_int"),
+        ({"virtual_ipaddress": ()}, "virtual_ipaddress"),
+        ({"virtual_ipaddress": (IPv6Address("fe80::1"),)}, "virtual_ipaddress"),
+        ({"down_timer_adverts": 0}, "down_timer_adverts"),
+        ({"preempt_delay_us": 1001 * S}, "preempt_delay"),
+        ({"trackers": (Tracker("a"), Tracker("a"))}, "track"),
+    ],
+)
+def test_bad_config_names_the_keyword(settings: dict[str, object], field: str) -> None:
+    with pytest.raises(RouterConfigError) as err:
+        cfg(**settings)
+    assert err.value.field == field
+    assert str(err.value).startswith(field)
+
+
+def test_v2_over_ipv6_is_refused() -> None:
+    with pytest.raises(RouterConfigError, match="IPv4 only"):
+        cfg(version=2, primary_address=IPv6Address("fe80::1"), virtual_ipaddress=(IPv6Address("fe80::2"),))
+
+
+def test_every_transition_made_is_in_the_table() -> None:
+    r = master(trackers=(Tracker("t"),))
+    seen = []
+    for actions in (
+        r.receive_advertisement(adv(200), src=PEER_LOW, ttl=255, now=S),
+        r.set_tracker_state("t", False, 2 * S),
+        r.set_tracker_state("t", True, 3 * S),
+        r.shutdown(4 * S),
+    ):
+        seen += [(a.old, a.new) for a in actions if isinstance(a, StateChanged)]
+    assert seen == [
+        (State.MASTER, State.BACKUP),
+        (State.BACKUP, State.FAULT),
+        (State.FAULT, State.BACKUP),
+        (State.BACKUP, State.INIT),
+    ]
+    assert set(seen) <= TRANSITIONS
+
+
+def test_higher_prio_send_advert_speaks_once_before_yielding() -> None:
+    r = master(higher_prio_send_advert=True)
+    actions = r.receive_advertisement(adv(200), src=PEER_LOW, ttl=255, now=10 * S)
+    assert kinds(actions) == [SendAdvertisement, StateChanged, RemoveVips]
+    assert isinstance(actions[0], SendAdvertisement) and actions[0].priority == 100
+    assert kinds(master().receive_advertisement(adv(200), src=PEER_LOW, ttl=255, now=10 * S)) == [
+        StateChanged,
+        RemoveVips,
+    ]
+
+
+def test_garp_lower_prio_repeat_refreshes_arp_caches() -> None:
+    r = master(garp_lower_prio_repeat=3)
+    actions = r.receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=10 * S)
+    assert actions[1:] == [SendGratuitous((VIP,), 3)]
+    assert kinds(master().receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=10 * S)) == [SendAdvertisement]
+
+
+def test_owner_ignore_adverts_keeps_the_owner_master_against_another_owner() -> None:
+    r = VirtualRouter(cfg(priority=255, owner_ignore_adverts=True))
+    r.start(0)
+    assert r.receive_advertisement(adv(255), src=PEER_HIGH, ttl=255, now=S) == []
+    assert r.state is State.MASTER and r.stats.adverts_received == 1
