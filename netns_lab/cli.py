@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
+_DELEGATED = {"demo": "netns_lab.demo", "sim": "netns_lab.sim"}
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -36,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--json", action="store_true", help="print it as JSON (the format scenario files use)")
     sub.add_parser("demo", help="VRRP failover demo (netns-lab demo --help for its options)", add_help=False)
+    sub.add_parser(
+        "sim", help="simulate a VRRP LAN in virtual time: what happens if... (netns-lab sim --help)", add_help=False
+    )
     return p
 
 
@@ -53,17 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
-    if args_in and args_in[0] == "demo":
-        try:
-            # written by the demo's owner; its main(argv) parses its own flags
-            demo = importlib.import_module("netns_lab.demo")
-        except ModuleNotFoundError as exc:
-            if exc.name != "netns_lab.demo":
-                raise
-            print("netns-lab demo: netns_lab.demo is not installed in this tree yet", file=sys.stderr)
-            return 1
-        rc = demo.main(args_in[1:])
-        return int(rc or 0)
+    if args_in and args_in[0] in _DELEGATED:
+        # these subcommands parse their own flags: netns-lab demo --help, netns-lab sim --help
+        module = importlib.import_module(_DELEGATED[args_in[0]])
+        return int(module.main(args_in[1:]) or 0)
     args = _parser().parse_args(args_in)
     if args.command == "topology":
         from netns_lab.topology import Topology
