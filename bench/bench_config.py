@@ -1,0 +1,100 @@
+"""keepalived.conf parse + validate at keepalived's reload-scale example: 2,277 virtual servers, 37,205 real servers.
+
+Release-2.3.0 notes quote this size (one TCP_CHECK per real server). Anchor: ``keepalived -t -f FILE`` (Debian's
+2.2.7) on the same generated file. Two views of ours:
+- ``config_parse_2277vs``: ``pykeepalived.config.load_config`` in-process (preprocess, parse, build, validate);
+- ``config_test_cli_2277vs``: ``pykeepalived -t -f FILE`` as a process, interpreter start-up included, which is
+  what a user or a reload hook sees.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.registry import register
+
+N_VS = 2277
+N_RS = 37205
+_state: dict[str, Path] = {}
+
+
+def generate_config(n_vs: int = N_VS, n_rs: int = N_RS) -> str:
+    """A config keepalived accepts with exit 0: every VS with scheduler, method and protocol set."""
+    out = ["global_defs {\n    router_id bench\n}\n"]
+    base, extra = divmod(n_rs, n_vs)
+    for v in range(n_vs):
+        a, b = divmod(v, 250)
+        out.append(f"virtual_server 10.{a}.{b}.1 80 {{\n    delay_loop 10\n    lb_algo rr\n    lb_kind NAT\n"
+                   "    protocol TCP\n")
+        for r in range(base + (1 if v < extra else 0)):
+            out.append(f"    real_server 172.16.{v % 250}.{r + 1} 8080 {{\n        weight 1\n"
+                       "        TCP_CHECK {\n            connect_timeout 3\n        }\n    }\n")
+        out.append("}\n")
+    return "".join(out)
+
+
+def _setup() -> None:
+    d = Path(tempfile.mkdtemp(prefix="pyka-bench-config-"))
+    f = d / "keepalived.conf"
+    f.write_text(generate_config())
+    _state["dir"], _state["file"] = d, f
+
+
+def _teardown() -> None:
+    d = _state.pop("dir", None)
+    _state.pop("file", None)
+    if d is not None:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _keepalived_t() -> None:
+    p = subprocess.run(["keepalived", "-t", "-l", "-f", str(_state["file"])], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"keepalived -t exit {p.returncode}: {p.stdout}{p.stderr}")
+
+
+def _ours_in_process() -> None:
+    from pykeepalived.config import load_config
+
+    r = load_config(str(_state["file"]))
+    if r.exit_status != 0 or sum(len(v.real_servers) for v in r.config.virtual_servers) != N_RS:
+        raise RuntimeError(f"unexpected result: exit {r.exit_status}, {r.diagnostics[:3]}")
+
+
+def _ours_cli() -> None:
+    p = subprocess.run([sys.executable, "-m", "pykeepalived.cli", "-t", "-f", str(_state["file"])],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"pykeepalived -t exit {p.returncode}: {p.stderr[:500]}")
+
+
+register(
+    "config_parse_2277vs",
+    ours=_ours_in_process,
+    anchor=_keepalived_t,
+    description="parse + validate 2,277 VS / 37,205 RS (in-process load_config vs keepalived -t)",
+    ours_label="pykeepalived.config.load_config",
+    anchor_label="keepalived -t",
+    runs=5,
+    warmup=1,
+    needs_tools=("keepalived",),
+    setup=_setup,
+    teardown=_teardown,
+)
+register(
+    "config_test_cli_2277vs",
+    ours=_ours_cli,
+    anchor=_keepalived_t,
+    description="config test of 2,277 VS / 37,205 RS as processes (pykeepalived -t vs keepalived -t)",
+    ours_label="pykeepalived -t",
+    anchor_label="keepalived -t",
+    runs=5,
+    warmup=1,
+    needs_tools=("keepalived",),
+    setup=_setup,
+    teardown=_teardown,
+)

@@ -1,0 +1,516 @@
+"""Model building: parsed block dicts -> frozen dataclasses, with keepalived's defaulting,
+inheritance and the cross-block checks keepalived's ``-t`` makes (``*_validate_config``).
+
+Host-dependent checks (do interfaces exist, are scripts executable, does the keepalived_script user
+exist) go through :class:`HostView`, so tests can give a fixed host and the CLI the real one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pwd
+import shutil
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .errors import ConfigError, Diagnostics, Location, Severity
+from .model import (
+    Checker,
+    GlobalDefs,
+    KeepalivedConfig,
+    Notify,
+    RealServer,
+    Script,
+    TrackFile,
+    TrackProcess,
+    VirtualServer,
+    VirtualServerGroup,
+    VrrpInstance,
+    VrrpScript,
+    VrrpSyncGroup,
+)
+from .values import to_ip, to_ip_prefix
+
+Ctx = dict[str, Any]
+_T = TypeVar("_T")
+
+
+def _host_interfaces() -> frozenset[str] | None:
+    try:
+        return frozenset(name for _, name in socket.if_nameindex())
+    except OSError:
+        return None
+
+
+def _find_executable(cmd: str) -> str | None:
+    if "/" in cmd:
+        return cmd if os.path.isfile(cmd) and os.access(cmd, os.X_OK) else None
+    return shutil.which(cmd)
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+@dataclass
+class HostView:
+    """What the config is checked against. ``interfaces=None`` disables interface checks."""
+
+    interfaces: frozenset[str] | None = field(default_factory=_host_interfaces)
+    find_executable: Callable[[str], str | None] = _find_executable
+    user_exists: Callable[[str], bool] = _user_exists
+
+
+def _extra(c: Ctx) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple(c.get("extra", ()))
+
+
+def _pick(c: Ctx, fields: frozenset[str]) -> dict[str, Any]:
+    """The model fields present in a parsed block (blocks set few keys, so walk the block, not the fields)."""
+    return {k: v for k, v in c.items() if k in fields}
+
+
+_GLOBAL_FIELDS = frozenset(tuple(f for f in GlobalDefs.__dataclass_fields__ if f != "extra"))
+_SCRIPT_FIELDS = frozenset(("interval", "timeout", "weight", "weight_reverse", "rise", "fall", "init_fail"))
+_TP_FIELDS = frozenset(tuple(f for f in TrackProcess.__dataclass_fields__ if f not in ("name", "location", "extra")))
+_TF_FIELDS = frozenset(tuple(f for f in TrackFile.__dataclass_fields__ if f not in ("name", "location")))
+_SG_FIELDS = frozenset(("track_interface", "track_script", "track_file", "track_process", "notify_priority_changes",
+              "smtp_alert", "sync_group_tracking_weight"))
+_INST_FIELDS = frozenset(tuple(f for f in VrrpInstance.__dataclass_fields__
+                     if f not in ("name", "location", "extra", "notify", "version", "family", "accept")))
+_VS_FIELDS = frozenset(("address", "port", "fwmark", "group", "family", "protocol", "lvs_sched", "lvs_method",
+              "tunnel_type", "persistence_timeout", "persistence_granularity", "persistence_engine", "ha_suspend",
+              "alpha", "omega", "quorum", "hysteresis", "quorum_up", "quorum_down", "sorry_server",
+              "sorry_server_inhibit", "delay_loop", "inhibit_on_failure", "virtualhost", "smtp_alert"))
+_RS_FIELDS = frozenset(("weight", "notify_up", "notify_down", "uthreshold", "lthreshold", "smtp_alert", "virtualhost"))
+_CK_FIELDS = frozenset(("connect_ip", "connect_port", "bindto", "bind_if", "bind_port", "fwmark", "log_all_failures",
+              "http_protocol", "virtualhost", "fast_recovery", "enable_sni", "helo_name", "dns_type", "dns_name",
+              "misc_path", "misc_timeout", "misc_dynamic", "payload", "require_reply", "min_reply_length",
+              "max_reply_length", "track_file", "weight", "weight_reverse", "dynamic", "name"))
+def _defaults(cls: type) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+_CHECKER_DEFAULTS = _defaults(Checker)
+_RS_DEFAULTS = _defaults(RealServer)
+
+
+def fast_new(cls: type[_T], defaults: dict[str, Any], kw: dict[str, Any]) -> _T:
+    """Build a frozen (non-slots) dataclass by filling its ``__dict__`` in one call.
+
+    Equivalent to ``cls(**kw)`` for the field values (every field gets its default or the value in
+    ``kw``; callers pass all fields without defaults) but ~6x faster than the generated frozen
+    ``__init__``, which sets each of Checker's 45 fields with ``object.__setattr__``.
+    """
+    obj = object.__new__(cls)
+    d = obj.__dict__
+    d.update(defaults)
+    d.update(kw)
+    return obj
+
+
+_ROUTE_TYPES = frozenset({"blackhole", "unreachable", "prohibit", "throw", "local", "broadcast", "unicast",
+                          "anycast", "multicast", "nat"})
+_ROUTE_OPTS_WITH_ARG = frozenset({"src", "via", "gw", "dev", "table", "metric", "scope", "proto", "realms", "mtu",
+                                  "advmss", "rtt", "rttvar", "reordering", "window", "cwnd", "initcwnd",
+                                  "initrwnd", "ssthresh", "features", "quickack", "congctl", "pref", "hoplimit",
+                                  "tos", "expires", "nexthop", "encap", "preference", "priority"})
+_INHERITED = frozenset({"connect_timeout", "retry", "delay_before_retry", "warmup", "alpha"})
+_RETRY_DEFAULT = {"DNS_CHECK": 3, "MISC_CHECK": 0}
+_DBR_DEFAULT = {"HTTP_GET": 3.0, "SSL_GET": 3.0}
+_GARP = ("garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat",
+         "garp_lower_prio_delay", "garp_lower_prio_repeat", "down_timer_adverts", "lower_prio_no_advert",
+         "higher_prio_send_advert")
+
+
+class Builder:
+    def __init__(self, top: dict[str, list[Any]], diags: Diagnostics, host: HostView) -> None:
+        self.top = top
+        self.diags = diags
+        self.host = host
+        self._scripts_used: list[tuple[Script, Location, str, bool]] = []
+
+    def build(self, files: tuple[str, ...]) -> KeepalivedConfig:
+        g = self._global()
+        scripts = tuple(self._vrrp_script(c) for c in self.top["vrrp_script"])
+        tprocs = tuple(TrackProcess(c["name"], c["location"], **_pick(c, _TP_FIELDS), extra=_extra(c))
+                       for c in self.top["vrrp_track_process"])
+        tfiles = tuple(TrackFile(c["name"], c["location"], **_pick(c, _TF_FIELDS)) for c in self.top["track_file"])
+        instances = tuple(i for i in (self._instance(c, g) for c in self.top["vrrp_instance"]) if i is not None)
+        groups = tuple(self._sync_group(c) for c in self.top["vrrp_sync_group"])
+        instances = self._sync_group_states(instances, groups)
+        vsgs = tuple(VirtualServerGroup(c["name"], c["location"], c["entries"])
+                     for c in self.top["virtual_server_group"])
+        vss = tuple(v for v in (self._vs(c, {x.name for x in vsgs}) for c in self.top["virtual_server"])
+                    if v is not None)
+        cfg = KeepalivedConfig(files, g, scripts, tprocs, tfiles, groups, instances, vsgs, vss,
+                               tuple(self.top["static_ipaddress"]), tuple(self.top["static_routes"]),
+                               tuple(self.top["static_rules"]), tuple(self.top["extra"]))
+        self._cross_checks(cfg)
+        return cfg
+
+    # -- pieces -------------------------------------------------------------------------------
+    def _global(self) -> GlobalDefs:
+        c = self.top["global_defs"][0] if self.top["global_defs"] else {}
+        kw = _pick(c, _GLOBAL_FIELDS)
+        if "notification_email" in kw:
+            kw["notification_email"] = tuple(kw["notification_email"])
+        kw.setdefault("vrrp_garp_lower_prio_delay", kw.get("vrrp_garp_master_delay", 5.0))
+        kw.setdefault("vrrp_garp_lower_prio_repeat", kw.get("vrrp_garp_master_repeat", 5))
+        return GlobalDefs(**kw, extra=_extra(c))
+
+    def _vrrp_script(self, c: Ctx) -> VrrpScript:
+        kw = _pick(c, _SCRIPT_FIELDS)
+        kw.setdefault("timeout", kw.get("interval", 1.0))
+        script: Script | None = c.get("script")
+        if script is not None and "_user" in c:
+            script = Script(script.command, script.argv, c["_user"][0], c["_user"][1])
+        if script is None:
+            self.diags.error(c["location"], f"No script set for vrrp_script {c['name']} - removing")
+        return VrrpScript(c["name"], c["location"], script, **kw)
+
+    def _notify(self, c: Ctx) -> Notify:
+        n = c.get("notify")
+        if not n:
+            return Notify()
+        locs = c.get("_script_locs", {})
+        for key, s in n.items():
+            loc = next((v for k, v in locs.items() if k.endswith(key)), c["location"])
+            self._scripts_used.append((s, loc, f"notify_{key}", False))
+        return Notify(**n)
+
+    def _sync_group(self, c: Ctx) -> VrrpSyncGroup:
+        kw = _pick(c, _SG_FIELDS)
+        for k in ("track_interface", "track_script", "track_file", "track_process"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        return VrrpSyncGroup(c["name"], c["location"], tuple(c.get("group", ())), notify=self._notify(c),
+                             extra=_extra(c), **kw)
+
+    def _instance(self, c: Ctx, g: GlobalDefs) -> VrrpInstance | None:
+        d = self.diags
+        name: str = c["name"]
+        loc: Location = c["location"]
+        kw = _pick(c, _INST_FIELDS)
+        for k in ("virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules",
+                  "unicast_peer", "track_interface", "track_script", "track_file", "track_process"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        if not kw.get("virtual_ipaddress") and not kw.get("virtual_ipaddress_excluded"):
+            d.error(loc, f"({name}) No VIP specified; at least one is sensible")
+        if "virtual_router_id" not in kw:
+            d.error(loc, f"({name}) the virtual router id must be set")
+        vips = kw.get("virtual_ipaddress", ())
+        family = vips[0].family if vips else 4
+        if vips and any(v.family != family for v in vips):
+            d.error(loc, f"({name}) virtual_ipaddress mixes IPv4 and IPv6 - use virtual_ipaddress_excluded")
+        version = 3 if family == 6 else c.get("version", g.vrrp_version)
+        advert = kw.get("advert_int", 1.0)
+        if version == 2 and advert != int(advert):
+            d.error(c.get("_advert_loc", loc),
+                    f"({name}) VRRPv2 advertisement interval {advert:f}s must be an integer. rounding")
+            kw["advert_int"] = float(max(1, round(advert)))
+        if version == 3 and advert > 40.95:
+            d.error(c.get("_advert_loc", loc), f"({name}) VRRPv3 advertisement interval {advert}s too big, "
+                    "expected at most 40.95 - using 40.95")
+            kw["advert_int"] = 40.95
+        strict = kw.get("strict_mode", g.vrrp_strict)
+        kw["strict_mode"] = strict
+        kw.setdefault("skip_check_adv_addr", g.vrrp_skip_check_adv_addr)
+        accept = c.get("accept", not strict)
+        if "priority" not in kw:
+            # keepalived: an instance configured MASTER without a priority is the address owner (255)
+            kw["priority"] = 255 if kw.get("state") == "MASTER" else 100
+        if kw.get("auth_type") == "AH" and kw.get("state") == "MASTER" and kw["priority"] != 255:
+            d.error(loc, f"({name}) Initial state master is incompatible with AH authentication - clearing")
+            kw["state"] = "BACKUP"
+        if kw.get("auth_type") and version == 3:
+            d.error(loc, f"({name}) authentication is not supported with VRRPv3 - removing")
+            kw.pop("auth_type")
+            kw.pop("auth_pass", None)
+        if kw.get("preempt_delay") and kw.get("state") == "MASTER":
+            d.error(loc, f"({name}) preempt_delay requires state BACKUP - ignoring")
+            kw.pop("preempt_delay")
+        for k in _GARP:
+            kw.setdefault(k, getattr(g, "vrrp_" + k))
+        if "interface" not in kw and not kw.get("unicast_peer"):
+            kw["interface"] = g.default_interface
+        return VrrpInstance(name, loc, version=version, family=family, accept=accept,
+                            notify=self._notify(c), extra=_extra(c), **kw)
+
+    def _sync_group_states(self, instances: tuple[VrrpInstance, ...],
+                           groups: tuple[VrrpSyncGroup, ...]) -> tuple[VrrpInstance, ...]:
+        """keepalived starts a sync group's members in BACKUP unless every member is an address owner (255)."""
+        by_name = {i.name: i for i in instances}
+        demote: set[str] = set()
+        for g in groups:
+            members = [by_name[n] for n in g.group if n in by_name]
+            if any(m.priority != 255 for m in members):
+                demote.update(m.name for m in members if m.state == "MASTER")
+        if not demote:
+            return instances
+        return tuple(dataclasses.replace(i, state="BACKUP") if i.name in demote else i for i in instances)
+
+    def _vs(self, c: Ctx, vsg_names: set[str]) -> VirtualServer | None:
+        d = self.diags
+        loc: Location = c["location"]
+        kw = _pick(c, _VS_FIELDS)
+        vsname = (f"FWM {kw['fwmark']}" if "fwmark" in kw else f"[{kw['group']}]" if "group" in kw
+                  else f"[{kw.get('address')}]:{kw.get('port', 0)}")
+        if "group" in kw and kw["group"] not in vsg_names:
+            d.error(loc, f"Virtual server group {kw['group']} not found - skipping virtual server")
+            return None
+        if "fwmark" in kw and "protocol" in kw:
+            d.error(c.get("_proto_loc", loc), f"Warning: Virtual server {vsname}: protocol specified for fwmark "
+                    "- protocol will be ignored")
+        if "protocol" not in kw and "fwmark" not in kw:
+            d.error(loc, f"Virtual server {vsname}: no protocol set - defaulting to UDP")
+            kw["protocol"] = "UDP"
+        if "lvs_sched" not in kw:
+            d.error(loc, f"Virtual server {vsname}: no scheduler set, setting default 'wlc'")
+        if "lvs_method" not in kw:
+            d.error(loc, f"Virtual server {vsname}: no forwarding method set, setting default NAT")
+        if "address" in kw and kw.get("port", 0) == 0 and "persistence_timeout" not in kw:
+            d.error(loc, f"Virtual server {vsname}: zero port only valid for persistent services - setting")
+            kw["persistence_timeout"] = 360
+        if "ops" in c.get("sched_flags", ()) and kw.get("protocol") != "UDP":
+            d.error(loc, f"Virtual server {vsname}: one packet scheduling requires UDP - resetting")
+            c["sched_flags"] = [f for f in c["sched_flags"] if f != "ops"]
+        for s in ("quorum_up", "quorum_down"):
+            if s in kw:
+                self._scripts_used.append((kw[s], c.get("_script_locs", {}).get(s, loc), s, False))
+        method = kw.get("lvs_method", "NAT")
+        delay_loop = kw.get("delay_loop", 60.0)
+        vs_inherited = {k: v for k, v in c.items() if k in _INHERITED}
+        rss = tuple([self._rs(r, c, vs_inherited, method, delay_loop) for r in c.get("_real_servers", ())])
+        return VirtualServer(loc, sched_flags=tuple(c.get("sched_flags", ())), real_servers=rss,
+                             extra=_extra(c), **kw)
+
+    def _rs(self, r: Ctx, vs: Ctx, vs_inherited: Ctx, method: str, vs_delay: float) -> RealServer:
+        kw = _pick(r, _RS_FIELDS)
+        if "_script_locs" in r:
+            locs = r["_script_locs"]
+            for s in ("notify_up", "notify_down"):
+                if s in kw:
+                    self._scripts_used.append((kw[s], locs.get(s, r["location"]), s, False))
+        delay_loop = r.get("delay_loop", vs_delay)
+        cks = r.get("_checkers")
+        if cks:
+            # What checkers inherit (checker -> real server -> virtual server), merged once per real server.
+            own = {k: v for k, v in r.items() if k in _INHERITED}
+            inherited = {**vs_inherited, **own} if own else vs_inherited
+            checkers = tuple([self._checker(ck, inherited, delay_loop) for ck in cks])
+        else:
+            checkers = ()
+        kw["address"] = r["address"]
+        kw["port"] = r["port"]
+        kw["location"] = r["location"]
+        kw["lvs_method"] = r.get("lvs_method", method)
+        kw["inhibit_on_failure"] = bool(r.get("inhibit_on_failure", vs.get("inhibit_on_failure")))
+        kw["alpha"] = bool(r.get("alpha", vs_inherited.get("alpha")))
+        kw["delay_loop"] = delay_loop
+        kw["checkers"] = checkers
+        if "extra" in r:
+            kw["extra"] = _extra(r)
+        return fast_new(RealServer, _RS_DEFAULTS, kw)
+
+    def _checker(self, ck: Ctx, inherited: Ctx, rs_delay: float) -> Checker:
+        """One checker; ``inherited`` holds the timing keys set on its virtual server / real server."""
+        kind = ck["kind"]
+        kw = _pick(ck, _CK_FIELDS)
+        delay_loop = ck.get("delay_loop", rs_delay)
+        kw["delay_loop"] = delay_loop
+        get = ck.get
+        kw["connect_timeout"] = get("connect_timeout", inherited.get("connect_timeout", 5.0))
+        kw["retry"] = get("retry", inherited.get("retry", _RETRY_DEFAULT.get(kind, 1)))
+        kw["delay_before_retry"] = get("delay_before_retry", inherited.get(
+            "delay_before_retry", delay_loop if kind == "DNS_CHECK" else _DBR_DEFAULT.get(kind, 1.0)))
+        kw["warmup"] = get("warmup", inherited.get("warmup"))
+        kw["alpha"] = get("alpha", inherited.get("alpha", False))
+        if "urls" in ck:
+            kw["urls"] = tuple(ck["urls"])
+        if kind in ("HTTP_GET", "SSL_GET") and not ck.get("urls"):
+            self.diags.error(ck["location"], f"{kind}: no url configured - the checker will fail")
+        if kind == "MISC_CHECK":
+            script = ck.get("misc_path")
+            if script is None:
+                self.diags.error(ck["location"], "MISC_CHECK: misc_path missing - removing checker")
+            else:
+                if "_user" in ck:
+                    script = Script(script.command, script.argv, ck["_user"][0], ck["_user"][1])
+                    kw["misc_path"] = script
+                self._scripts_used.append((script, ck.get("_script_locs", {}).get("misc_path", ck["location"]),
+                                           "misc_path", False))
+        if kind == "FILE_CHECK" and "track_file" not in ck:
+            self.diags.error(ck["location"], "FILE_CHECK: track_file missing - removing checker")
+        kw["kind"] = kind
+        kw["location"] = ck["location"]
+        if "extra" in ck:
+            kw["extra"] = _extra(ck)
+        return fast_new(Checker, _CHECKER_DEFAULTS, kw)
+
+    # -- cross-block checks (keepalived's validate_config) ---------------------------------------
+    def _cross_checks(self, cfg: KeepalivedConfig) -> None:
+        d = self.diags
+        g = cfg.global_defs
+        scripts = {s.name: s for s in cfg.vrrp_scripts if s.script is not None}
+        files = {f.name for f in cfg.track_files}
+        procs = {p.name for p in cfg.track_processes}
+        names = {i.name for i in cfg.vrrp_instances}
+        ifaces = None if g.dynamic_interfaces else self.host.interfaces
+        used_scripts: set[str] = set()
+
+        def check_refs(owner: str, refs: tuple[Any, ...], known: set[str] | dict[str, Any], what: str) -> None:
+            for ref in refs:
+                if ref.name not in known:
+                    d.error(ref.location, f"({owner}) {what} {ref.name} not found, ignoring...")
+                elif what == "track script":
+                    used_scripts.add(ref.name)
+
+        seen_vrid: dict[tuple[str | None, int, int], str] = {}
+        for inst in cfg.vrrp_instances:
+            check_refs(inst.name, inst.track_script, scripts, "track script")
+            check_refs(inst.name, inst.track_file, files, "track file")
+            check_refs(inst.name, inst.track_process, procs, "track process")
+            if inst.interface == "lo":
+                d.error(inst.location, f"({inst.name}) cannot use a loopback interface (lo) for vrrp - ignoring")
+            if ifaces is not None:
+                if inst.interface is not None and inst.interface not in ifaces:
+                    d.error(inst.location, f"WARNING - interface {inst.interface} for vrrp_instance "
+                            f"{inst.name} doesn't exist")
+                for t in inst.track_interface:
+                    if t.name not in ifaces:
+                        d.error(t.location, f"({inst.name}) tracked interface {t.name} doesn't exist")
+                for v in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded):
+                    if v.dev is not None and v.dev not in ifaces:
+                        d.error(v.location, f"WARNING - interface {v.dev} for ip address {v.address} doesn't exist")
+                for r in (*inst.virtual_routes, *inst.virtual_rules):
+                    self._route_ifaces(r.words, r.location, ifaces)
+            if inst.virtual_router_id is not None:
+                key = (inst.interface, inst.virtual_router_id, inst.family)
+                other = seen_vrid.get(key)
+                if other is not None and not inst.unicast_peer:
+                    d.error(inst.location, f"({inst.name}) VRID {inst.virtual_router_id} is already used by "
+                            f"{other} on interface {inst.interface}")
+                seen_vrid[key] = inst.name
+        for inst in cfg.vrrp_instances:
+            for r in inst.virtual_routes:
+                self._check_route(r.words, r.location)
+            for r in inst.virtual_rules:
+                self._check_rule(r.words, r.location)
+        for r in cfg.static_routes:
+            self._check_route(r.words, r.location)
+        for r in cfg.static_rules:
+            self._check_rule(r.words, r.location)
+        if ifaces is not None:
+            for v in cfg.static_ipaddress:
+                if v.dev is not None and v.dev not in ifaces:
+                    d.error(v.location, f"WARNING - interface {v.dev} for ip address {v.address} doesn't exist")
+            for r in (*cfg.static_routes, *cfg.static_rules):
+                self._route_ifaces(r.words, r.location, ifaces)
+        for sg in cfg.sync_groups:
+            if not sg.group:
+                d.error(sg.location, f"Sync group {sg.name} has no virtual router(s) - removing")
+            for member in sg.group:
+                if member not in names:
+                    d.error(sg.location, f"Virtual router {member} specified in sync group {sg.name} doesn't exist "
+                            "- ignoring")
+            check_refs(sg.name, sg.track_script, scripts, "track script")
+        for name in sorted(used_scripts):
+            s = scripts[name]
+            assert s.script is not None
+            self._scripts_used.append((s.script, s.location, f"vrrp_script {name}", True))
+        # keepalived stops validating at "Non-existent interface specified in configuration", so the
+        # script security check (and its exit status 6) is never reached in that case.
+        if not any("doesn't exist" in x.message for x in d.items):
+            self._script_security(g)
+
+    def _check_rule(self, words: tuple[str, ...], loc: Location) -> None:
+        """``ip rule`` syntax checks keepalived makes (vrrp_iprule.c)."""
+        d = self.diags
+        for k, w in enumerate(words[:-1]):
+            if w in ("from", "to") and words[k + 1] != "all":
+                try:
+                    to_ip_prefix(words[k + 1])
+                except ConfigError:
+                    d.error(loc, f"Invalid rule {w} address {words[k + 1]}")
+        if not any(w in ("priority", "preference", "pref", "prio") for w in words):
+            d.error(loc, "Rule has no preference specified - keepalived picks one. This is probably not what "
+                    "you want.")
+
+    def _check_route(self, words: tuple[str, ...], loc: Location) -> None:
+        """``ip route`` syntax checks keepalived makes (vrrp_iproute.c)."""
+        d = self.diags
+        # The destination is the first word that is neither a route type nor an option (with its value):
+        # keepalived accepts options before it ("src 192.168.100.1 192.168.209.0/24 via ...").
+        k = 0
+        while k < len(words) and (words[k] in _ROUTE_TYPES or words[k] in _ROUTE_OPTS_WITH_ARG):
+            k += 2 if words[k] in _ROUTE_OPTS_WITH_ARG else 1
+        if k < len(words) and words[k] != "default":
+            try:
+                to_ip_prefix(words[k], "route destination")
+            except ConfigError as e:
+                d.error(loc, f"Invalid route destination: {e.message}")
+        for j, w in enumerate(words[:-1]):
+            if w in ("via", "gw", "src"):
+                nxt = words[j + 1]
+                if nxt in ("inet", "inet6") and j + 2 < len(words):
+                    nxt = words[j + 2]
+                try:
+                    to_ip(nxt)
+                except ConfigError as e:
+                    d.error(loc, f"{w}: {e.message}")
+        if "gw" in words:
+            d.error(loc, '"gw" for routes is deprecated. Please use "via"')
+        if "or" in words:
+            d.error(loc, '"or" for routes is deprecated. Please use "nexthop"')
+        if "dev" not in words and "no_track" not in words and "table" not in words:
+            d.error(loc, f"Warning - cannot track route {words[k] if k < len(words) else ''} with no interface "
+                    "specified, not tracking")
+
+    def _route_ifaces(self, words: tuple[str, ...], loc: Location, ifaces: frozenset[str]) -> None:
+        for k, w in enumerate(words[:-1]):
+            if w in ("dev", "oif", "iif") and words[k + 1] not in ifaces:
+                self.diags.error(loc, f"WARNING - interface {words[k + 1]} for VROUTE nexthop doesn't exist")
+
+    def _script_security(self, g: GlobalDefs) -> None:
+        """keepalived's check_script_secure: scripts run as root need enable_script_security (exit 6)."""
+        d = self.diags
+        default_user = g.script_user
+        if default_user is None:
+            default_user = "keepalived_script" if self.host.user_exists("keepalived_script") else None
+        insecure = False
+        for script, loc, what, tracked in self._scripts_used:
+            if not script.argv:
+                continue
+            user = script.user or default_user
+            # keepalived 2.2.7 looks a bare command name up as the script user, and for a non-root user
+            # that fails (observed with `script_user nobody` and "killall -0 x"): treat it as not found.
+            non_root_bare = user not in (None, "root") and "/" not in script.argv[0]
+            if non_root_bare or self.host.find_executable(script.argv[0]) is None:
+                if tracked:
+                    d.error(loc, f"Disabling {what} since {script.argv[0]} not found/accessible")
+                else:
+                    d.notice(loc, f"{what}: {script.argv[0]} not found/accessible - script will not run")
+                continue
+            if g.enable_script_security and user is None:
+                d.error(loc, f"Unable to set default user keepalived_script for {what} - removing")
+                continue
+            if user in (None, "root") and not g.enable_script_security:
+                insecure = True
+        if insecure:
+            d.add(Severity.SECURITY, Location("<config>", 0),
+                  "SECURITY VIOLATION - scripts are being executed but script_security not enabled.")
