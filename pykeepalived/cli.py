@@ -95,14 +95,14 @@ def _unsupported(args: argparse.Namespace) -> list[str]:
 
 
 def _run_daemon(args: argparse.Namespace) -> int:
-    print("pykeepalived: running the daemon is not implemented yet (use -t to test a config, -d to dump it)",
-          file=sys.stderr)
-    return 1
+    from .daemon import run_vrrp
+
+    return run_vrrp(args)
 
 
 def _config_test(args: argparse.Namespace) -> int:
+    # Imported here, not at module level: `-t` pays only for what it uses (dump pulls in json).
     from .config import load_config
-    from .config.dump import dump_json
     from .config.errors import Severity
 
     bad = _unsupported(args)
@@ -122,6 +122,8 @@ def _config_test(args: argparse.Namespace) -> int:
         for line in lines:
             print(line, file=sys.stderr)
     if args.dump:
+        from .config.dump import dump_json
+
         sys.stdout.write(dump_json(result.config) + "\n")
     return result.exit_status
 

@@ -1,0 +1,61 @@
+"""PID files (``-p``/``-r``/``-c``), created the way keepalived does: refuse to start when a live process
+already holds the file, replace a stale one, and remove ours at exit.
+
+Why it matters here: in the lab several daemons share one host filesystem, so each run passes its own paths
+and a leftover file from a crashed (SIGKILLed) daemon must not stop the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class PidFileError(RuntimeError):
+    """The PID file cannot be created; the message names the file and why."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class PidFile:
+    path: Path
+    pid: int
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], pid: int | None = None) -> PidFile:
+        """Write ``pid`` (default: ours) to ``path``; PidFileError when another live process owns it."""
+        p = Path(path)
+        pid = os.getpid() if pid is None else pid
+        try:
+            text = p.read_text().strip()
+        except FileNotFoundError:
+            text = ""
+        except OSError as exc:
+            raise PidFileError(f"pid file {p}: cannot read: {exc.strerror}") from None
+        if text.isdigit() and int(text) != pid and _alive(int(text)):
+            raise PidFileError(f"pid file {p}: daemon is already running (pid {text})")
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            tmp = p.with_name(f".{p.name}.{pid}")
+            tmp.write_text(f"{pid}\n")
+            os.replace(tmp, p)
+        except OSError as exc:
+            raise PidFileError(f"pid file {p}: cannot write: {exc.strerror}") from None
+        return cls(p, pid)
+
+    def remove(self) -> None:
+        """Remove the file if it still names us (never another daemon's file)."""
+        with contextlib.suppress(OSError):
+            if self.path.read_text().strip() == str(self.pid):
+                self.path.unlink()

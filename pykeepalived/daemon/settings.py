@@ -1,0 +1,580 @@
+"""From the keepalived.conf model to what the VRRP process runs: router settings plus I/O settings.
+
+Why a separate mapping: the config model (``pykeepalived.config.model``) mirrors keepalived's keywords and
+keeps strings; the sans-IO router (``vrrp.config.RouterConfig``) and the I/O edge (``vrrp.addresses``,
+``vrrp.vmac``, ``vrrp.trackers``, ``vrrp.notify``) want typed values.  Everything that can be checked without
+touching the host is checked here, and every problem becomes a :class:`SettingsError` naming the file and line
+of the offending block, so bad input never reaches the daemon as a traceback.
+
+Only the router's ``primary_address`` is left open: it is the interface's primary IPv4 / IPv6 link-local
+address, known only at run time (``InstanceSettings.router_config(primary)``).
+
+Tracker names in the router are ``"<kind> <name>"`` (``interface eth0``, ``script chk``, ``file f``,
+``process p``), so one instance can track an interface and a script that share a name.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass, field
+
+from pykeepalived.config import model
+from pykeepalived.config.model import KeepalivedConfig
+from vrrp.addresses import VirtualAddress, VirtualRoute, VirtualRule, parse_scope
+from vrrp.config import RouterConfig, RouterConfigError
+from vrrp.garp import AnnouncementSchedule
+from vrrp.notify import NotifyScripts
+from vrrp.packet import AUTH_AH, AUTH_NONE, AUTH_PASS
+from vrrp.scripts import Script, ScriptError, ScriptUser, default_script_user, resolve_user
+from vrrp.trackers import (
+    FileTrackerSettings,
+    ParamMatch,
+    ProcessTrackerSettings,
+    ScriptTrackerSettings,
+    TrackerConfigError,
+)
+from vrrp.tracking import Tracker
+from vrrp.vmac import VmacSpec
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+__all__ = [
+    "DaemonSettings",
+    "InstanceSettings",
+    "SettingsError",
+    "SyncGroupSettings",
+    "build_settings",
+    "tracker_name",
+]
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be run; the message starts with ``FILE:LINE:`` of the offending block."""
+
+
+def tracker_name(kind: str, name: str) -> str:
+    """The router's name for a tracker: ``interface eth0``, ``script chk``, ``file f``, ``process p``."""
+    return f"{kind} {name}"
+
+
+@dataclass(frozen=True)
+class InstanceSettings:
+    """One ``vrrp_instance``, resolved.
+
+    ``interface`` is where adverts are sent and received and where VIPs without ``dev`` live (the VMAC
+    when ``use_vmac``); ``parent_interface`` is the configured ``interface``.  ``src_ip`` is the configured
+    ``unicast_src_ip`` / ``mcast_src_ip`` (None: the interface's primary address at run time).
+    ``tracked_interfaces`` maps interface name -> router tracker name; ``tracked_scripts`` /
+    ``tracked_files`` / ``tracked_processes`` map the tracker block's name the same way.
+    """
+
+    name: str
+    where: str
+    interface: str
+    parent_interface: str
+    family: int
+    vrid: int
+    priority: int
+    version: int
+    advert_int_cs: int
+    initial_state: str = "BACKUP"
+    preempt: bool = True
+    preempt_delay_us: int = 0
+    accept: bool = True
+    lower_prio_no_advert: bool = False
+    down_timer_adverts: int = 3
+    auth_type: int = AUTH_NONE
+    auth_pass: bytes = b""
+    v3_checksum_as_v2: bool = False
+    vips: tuple[VirtualAddress, ...] = ()
+    excluded_vips: tuple[VirtualAddress, ...] = ()
+    routes: tuple[VirtualRoute, ...] = ()
+    rules: tuple[VirtualRule, ...] = ()
+    src_ip: IPAddress | None = None
+    unicast_peers: tuple[IPAddress, ...] = ()
+    mcast_group: IPAddress | None = None
+    vmac: VmacSpec | None = None
+    trackers: tuple[Tracker, ...] = ()
+    tracked_interfaces: dict[str, str] = field(default_factory=dict)
+    tracked_scripts: dict[str, str] = field(default_factory=dict)
+    tracked_files: dict[str, str] = field(default_factory=dict)
+    tracked_processes: dict[str, str] = field(default_factory=dict)
+    notify: NotifyScripts = field(default_factory=NotifyScripts)
+    notify_priority_changes: bool = False
+    garp: AnnouncementSchedule = field(default_factory=AnnouncementSchedule)
+    garp_repeat: int = 5
+
+    @property
+    def af(self) -> int:
+        """socket.AF_INET or socket.AF_INET6."""
+        return socket.AF_INET if self.family == 4 else socket.AF_INET6
+
+    @property
+    def unicast(self) -> bool:
+        return bool(self.unicast_peers)
+
+    @property
+    def dst_group(self) -> IPAddress:
+        """The multicast destination of adverts."""
+        if self.mcast_group is not None:
+            return self.mcast_group
+        return ipaddress.IPv4Address("224.0.0.18") if self.family == 4 else ipaddress.IPv6Address("ff02::12")
+
+    def router_config(self, primary: IPAddress) -> RouterConfig:
+        """The sans-IO router's settings, once the source address is known."""
+        try:
+            return RouterConfig(
+                vrid=self.vrid,
+                primary_address=primary,
+                virtual_ipaddress=tuple(v.address.ip for v in self.vips),
+                name=self.name,
+                priority=self.priority,
+                version=self.version,
+                advert_int_cs=self.advert_int_cs,
+                preempt=self.preempt,
+                preempt_delay_us=self.preempt_delay_us,
+                accept=self.accept,
+                lower_prio_no_advert=self.lower_prio_no_advert,
+                unicast_peer=self.unicast_peers,
+                down_timer_adverts=self.down_timer_adverts,
+                garp_master_repeat=self.garp_repeat,
+                auth_type=self.auth_type,
+                auth_pass=self.auth_pass,
+                v3_checksum_as_v2=self.v3_checksum_as_v2,
+                trackers=self.trackers,
+            )
+        except RouterConfigError as exc:
+            raise SettingsError(f"{self.where}: vrrp_instance {self.name}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class SyncGroupSettings:
+    name: str
+    where: str
+    members: tuple[str, ...]
+    notify: NotifyScripts = field(default_factory=NotifyScripts)
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """Everything the VRRP process needs, resolved from one configuration."""
+
+    instances: tuple[InstanceSettings, ...]
+    sync_groups: tuple[SyncGroupSettings, ...] = ()
+    scripts: tuple[ScriptTrackerSettings, ...] = ()
+    files: tuple[FileTrackerSettings, ...] = ()
+    processes: tuple[ProcessTrackerSettings, ...] = ()
+    script_security: bool = False
+    notify_fifos: tuple[tuple[str, Script | None], ...] = ()
+    router_id: str | None = None
+
+
+def _extra_has(extra: model.Extra, keyword: str) -> bool:
+    return any(k == keyword for k, _ in extra)
+
+
+def _extra_value(extra: model.Extra, keyword: str) -> tuple[str, ...] | None:
+    for k, v in extra:
+        if k == keyword:
+            return v
+    return None
+
+
+class _Builder:
+    def __init__(self, cfg: KeepalivedConfig) -> None:
+        self.cfg = cfg
+        g = cfg.global_defs
+        self.script_security = g.enable_script_security
+        self._default_user: ScriptUser | None = None
+        self.scripts = {s.name: s for s in cfg.vrrp_scripts}
+        self.files = {f.name: f for f in cfg.track_files}
+        self.processes = {p.name: p for p in cfg.track_processes}
+        self.group_of: dict[str, model.VrrpSyncGroup] = {}
+        for sg in cfg.sync_groups:
+            for member in sg.group:
+                self.group_of[member] = sg
+
+    def default_user(self) -> ScriptUser:
+        if self._default_user is None:
+            g = self.cfg.global_defs
+            try:
+                self._default_user = default_script_user(g.script_user, g.script_group)
+            except ScriptError as exc:
+                raise SettingsError(f"global_defs: script_user: {exc}") from None
+        return self._default_user
+
+    def script(self, s: model.Script | None, where: str) -> Script | None:
+        if s is None:
+            return None
+        try:
+            user = resolve_user(s.user, s.group) if s.user else self.default_user()
+            return Script(tuple(s.argv), user)
+        except ScriptError as exc:
+            raise SettingsError(f"{where}: {exc}") from None
+
+    def notify(self, n: model.Notify, where: str) -> NotifyScripts:
+        return NotifyScripts(
+            master=self.script(n.master, where),
+            backup=self.script(n.backup, where),
+            fault=self.script(n.fault, where),
+            stop=self.script(n.stop, where),
+            deleted=self.script(n.deleted, where),
+            generic=self.script(n.notify, where),
+            master_rx_lower_pri=self.script(n.master_rx_lower_pri, where),
+        )
+
+    # -------------------------------------------------------------- trackers
+    def script_settings(self) -> tuple[ScriptTrackerSettings, ...]:
+        out = []
+        for s in self.cfg.vrrp_scripts:
+            where = f"{s.location}: vrrp_script {s.name}"
+            script = self.script(s.script, where)
+            if script is None:
+                raise SettingsError(f"{where}: no script given")
+            try:
+                out.append(
+                    ScriptTrackerSettings(
+                        name=s.name, script=script, interval=s.interval, timeout=s.timeout, weight=s.weight,
+                        weight_reverse=s.weight_reverse, rise=s.rise, fall=s.fall, init_fail=s.init_fail,
+                    )
+                )
+            except (TrackerConfigError, ValueError) as exc:
+                raise SettingsError(f"{s.location}: {exc}") from None
+        return tuple(out)
+
+    def file_settings(self) -> tuple[FileTrackerSettings, ...]:
+        from pathlib import Path
+
+        out = []
+        for f in self.cfg.track_files:
+            if not f.file:
+                raise SettingsError(f"{f.location}: track_file {f.name}: no file given")
+            try:
+                out.append(
+                    FileTrackerSettings(
+                        name=f.name, path=Path(f.file), weight=f.weight, weight_reverse=f.weight_reverse,
+                        init_value=f.init_value if f.init_file else None, init_overwrite=f.init_overwrite,
+                    )
+                )
+            except (TrackerConfigError, ValueError) as exc:
+                raise SettingsError(f"{f.location}: {exc}") from None
+        return tuple(out)
+
+    def process_settings(self) -> tuple[ProcessTrackerSettings, ...]:
+        out = []
+        for p in self.cfg.track_processes:
+            if not p.process:
+                raise SettingsError(f"{p.location}: vrrp_track_process {p.name}: no process given")
+            try:
+                match = ParamMatch(p.param_match) if p.args or p.param_match != "exact" else None
+                out.append(
+                    ProcessTrackerSettings(
+                        name=p.name, process=p.process, params=tuple(p.args), param_match=match,
+                        full_command=p.full_command, weight=p.weight, weight_reverse=p.weight_reverse,
+                        quorum=p.quorum, quorum_max=p.quorum_max, fork_delay=p.fork_delay,
+                        terminate_delay=p.terminate_delay,
+                    )
+                )
+            except (TrackerConfigError, ValueError) as exc:
+                raise SettingsError(f"{p.location}: {exc}") from None
+        return tuple(out)
+
+    def trackers(
+        self, inst: model.VrrpInstance, where: str
+    ) -> tuple[tuple[Tracker, ...], dict[str, str], dict[str, str], dict[str, str], dict[str, str]]:
+        sg = self.group_of.get(inst.name)
+        weighted = sg is None or sg.sync_group_tracking_weight
+        trackers: dict[str, Tracker] = {}
+        ifaces: dict[str, str] = {}
+        scripts: dict[str, str] = {}
+        files: dict[str, str] = {}
+        procs: dict[str, str] = {}
+
+        def add(t: Tracker) -> None:
+            if t.name not in trackers:
+                trackers[t.name] = t
+
+        def weight(w: int) -> int:
+            return w if weighted else 0
+
+        refs_if = list(inst.track_interface) + (list(sg.track_interface) if sg else [])
+        refs_sc = list(inst.track_script) + (list(sg.track_script) if sg else [])
+        refs_fi = list(inst.track_file) + (list(sg.track_file) if sg else [])
+        refs_pr = list(inst.track_process) + (list(sg.track_process) if sg else [])
+        try:
+            if not inst.dont_track_primary and inst.interface:
+                name = tracker_name("interface", inst.interface)
+                add(Tracker(name, weight=0))
+                ifaces[inst.interface] = name
+            for ref in refs_if:
+                name = tracker_name("interface", ref.name)
+                if name in trackers:
+                    continue
+                add(Tracker(name, weight=weight(ref.weight or 0), reverse=ref.reverse))
+                ifaces[ref.name] = name
+            for ref in refs_sc:
+                s = self.scripts.get(ref.name)
+                if s is None:
+                    raise SettingsError(f"{ref.location}: {where}: track_script {ref.name}: no such vrrp_script")
+                name = tracker_name("script", ref.name)
+                w = s.weight if ref.weight is None else ref.weight
+                add(Tracker(name, weight=weight(w), reverse=ref.reverse or s.weight_reverse,
+                            initial_up=not s.init_fail))
+                scripts[ref.name] = name
+            for ref in refs_fi:
+                f = self.files.get(ref.name)
+                if f is None:
+                    raise SettingsError(f"{ref.location}: {where}: track_file {ref.name}: no such track_file")
+                name = tracker_name("file", ref.name)
+                w = f.weight if ref.weight is None else ref.weight
+                add(Tracker(name, weight=weight(w), reverse=ref.reverse or f.weight_reverse, kind="value",
+                            initial_value=f.init_value if f.init_file else 0))
+                files[ref.name] = name
+            for ref in refs_pr:
+                p = self.processes.get(ref.name)
+                if p is None:
+                    raise SettingsError(
+                        f"{ref.location}: {where}: track_process {ref.name}: no such vrrp_track_process"
+                    )
+                name = tracker_name("process", ref.name)
+                w = p.weight if ref.weight is None else ref.weight
+                # keepalived assumes a tracked process is down until the first scan says otherwise
+                add(Tracker(name, weight=weight(w), reverse=ref.reverse or p.weight_reverse, initial_up=False))
+                procs[ref.name] = name
+        except ValueError as exc:
+            if isinstance(exc, SettingsError):
+                raise
+            raise SettingsError(f"{inst.location}: {where}: {exc}") from None
+        return tuple(trackers.values()), ifaces, scripts, files, procs
+
+    # -------------------------------------------------------------- addresses
+    def vip(
+        self, v: model.VirtualAddress, default_dev: str, where: str, *, excluded: bool, parent: str | None = None
+    ) -> VirtualAddress:
+        """One VIP; with a VMAC, addresses on the parent interface move to the VMAC, as keepalived does."""
+        dev = v.dev or default_dev
+        if parent is not None and dev == parent:
+            dev = default_dev
+        try:
+            ip = ipaddress.ip_interface(f"{v.address}/{v.prefixlen}")
+            return VirtualAddress(
+                address=ip,
+                dev=dev,
+                scope=parse_scope(v.scope) if v.scope else 0,
+                label=v.label,
+                broadcast=ipaddress.IPv4Address(v.brd) if v.brd and v.brd not in ("+", "-") else None,
+                nodad=ip.version == 6,
+            )
+        except ValueError as exc:
+            kind = "virtual_ipaddress_excluded" if excluded else "virtual_ipaddress"
+            raise SettingsError(f"{v.location}: {where}: {kind} {v.address}: {exc}") from None
+
+    def route(self, entry: model.RawEntry, default_dev: str, where: str) -> VirtualRoute:
+        """The basic ``virtual_routes`` form: ``[TYPE] DST [via GW] [dev IF] [src IP] [table N] [metric N]``."""
+        words = list(entry.words)
+        try:
+            rtype = "unicast"
+            if words and words[0] in ("blackhole", "unreachable", "prohibit"):
+                rtype = words.pop(0)
+            if not words:
+                raise ValueError("no destination")
+            dst_word = words.pop(0)
+            dst = ipaddress.ip_network("0.0.0.0/0" if dst_word == "default" else dst_word, strict=False)
+            kw: dict[str, str] = {}
+            while words:
+                key = words.pop(0)
+                if not words:
+                    raise ValueError(f"{key!r} needs a value")
+                kw[{"gw": "via", "to": "dst", "or": "via"}.get(key, key)] = words.pop(0)
+            unknown = set(kw) - {"via", "dev", "src", "table", "metric", "scope"}
+            if unknown:
+                raise ValueError(f"unsupported route option(s) {', '.join(sorted(unknown))}")
+            return VirtualRoute(
+                dst=dst,
+                via=ipaddress.ip_address(kw["via"]) if "via" in kw else None,
+                dev=kw.get("dev") or (default_dev if "via" not in kw and rtype == "unicast" else None),
+                src=ipaddress.ip_address(kw["src"]) if "src" in kw else None,
+                table=int(kw.get("table", "254")),
+                metric=int(kw["metric"]) if "metric" in kw else None,
+                scope=parse_scope(kw["scope"]) if "scope" in kw else None,
+                type=rtype,
+            )
+        except ValueError as exc:
+            raise SettingsError(f"{entry.location}: {where}: virtual_routes {' '.join(entry.words)}: {exc}") from None
+
+    def rule(self, entry: model.RawEntry, family: int, where: str) -> VirtualRule:
+        """The basic ``virtual_rules`` form: ``[from NET] [to NET] [iif IF] [oif IF] [fwmark N] table N
+        [priority|preference|pref N]``."""
+        words = list(entry.words)
+        kw: dict[str, str] = {}
+        try:
+            while words:
+                key = words.pop(0)
+                if not words:
+                    raise ValueError(f"{key!r} needs a value")
+                kw[{"preference": "priority", "pref": "priority", "lookup": "table"}.get(key, key)] = words.pop(0)
+            unknown = set(kw) - {"from", "to", "iif", "oif", "fwmark", "table", "priority"}
+            if unknown:
+                raise ValueError(f"unsupported rule option(s) {', '.join(sorted(unknown))}")
+            if "table" not in kw:
+                raise ValueError("a rule needs a table")
+            nets = {k: ipaddress.ip_network(kw[k], strict=False) for k in ("from", "to") if k in kw and kw[k] != "all"}
+            fam = next(iter({n.version for n in nets.values()}), family)
+            return VirtualRule(
+                table=int(kw["table"]),
+                family=socket.AF_INET if fam == 4 else socket.AF_INET6,
+                src=nets.get("from"),
+                dst=nets.get("to"),
+                priority=int(kw["priority"]) if "priority" in kw else None,
+                iif=kw.get("iif"),
+                oif=kw.get("oif"),
+                fwmark=int(kw["fwmark"], 0) if "fwmark" in kw else None,
+            )
+        except ValueError as exc:
+            raise SettingsError(f"{entry.location}: {where}: virtual_rules {' '.join(entry.words)}: {exc}") from None
+
+    # -------------------------------------------------------------- instances
+    def instance(self, inst: model.VrrpInstance) -> InstanceSettings:
+        where = f"vrrp_instance {inst.name}"
+        loc = f"{inst.location}"
+        if not inst.interface:
+            raise SettingsError(f"{loc}: {where}: no interface given")
+        if inst.virtual_router_id is None:
+            raise SettingsError(f"{loc}: {where}: no virtual_router_id given")
+        if not inst.virtual_ipaddress:
+            raise SettingsError(f"{loc}: {where}: no virtual_ipaddress given")
+        af = socket.AF_INET if inst.family == 4 else socket.AF_INET6
+        vmac: VmacSpec | None = None
+        iface = inst.interface
+        if inst.use_vmac is not None:
+            vmac = VmacSpec(parent=inst.interface, vrid=inst.virtual_router_id, family=af,
+                            name=inst.use_vmac or None)
+            iface = vmac.ifname
+        parent = inst.interface if vmac is not None else None
+        vips = tuple(self.vip(v, iface, where, excluded=False, parent=parent) for v in inst.virtual_ipaddress)
+        excluded = tuple(
+            self.vip(v, iface, where, excluded=True, parent=parent) for v in inst.virtual_ipaddress_excluded
+        )
+        routes = tuple(self.route(r, inst.interface, where) for r in inst.virtual_routes)
+        rules = tuple(self.rule(r, inst.family, where) for r in inst.virtual_rules)
+        fams = {v.address.version for v in vips}
+        if len(fams) != 1:
+            raise SettingsError(f"{loc}: {where}: virtual_ipaddress mixes IPv4 and IPv6 "
+                                "(use virtual_ipaddress_excluded for the other family)")
+        try:
+            src_word = inst.unicast_src_ip or inst.mcast_src_ip
+            src = ipaddress.ip_address(src_word) if src_word else None
+            peers = tuple(ipaddress.ip_address(p.address) for p in inst.unicast_peer)
+            group_word = inst.mcast_dst_ip or (
+                self.cfg.global_defs.vrrp_mcast_group4 if inst.family == 4 else self.cfg.global_defs.vrrp_mcast_group6
+            )
+            group = ipaddress.ip_address(group_word)
+        except ValueError as exc:
+            raise SettingsError(f"{loc}: {where}: {exc}") from None
+        auth_type = {None: AUTH_NONE, "PASS": AUTH_PASS, "AH": AUTH_AH}.get(
+            inst.auth_type.upper() if inst.auth_type else None
+        )
+        if auth_type is None:
+            raise SettingsError(f"{loc}: {where}: auth_type must be PASS or AH, not {inst.auth_type}")
+        if auth_type == AUTH_AH:
+            raise SettingsError(f"{loc}: {where}: auth_type AH is not supported (use PASS or none)")
+        trackers, ifaces, scripts, files, procs = self.trackers(inst, where)
+        v3_as_v2 = _extra_has(inst.extra, "v3_checksum_as_v2") or _extra_has(
+            self.cfg.global_defs.extra, "v3_checksum_as_v2"
+        )
+        advert_cs = round(inst.advert_int * 100)
+        if inst.version == 2:
+            advert_cs = max(100, round(inst.advert_int) * 100)  # keepalived rounds v2 intervals to seconds
+        g = self.cfg.global_defs
+        interval = g.vrrp_garp_interval if inst.family == 4 else g.vrrp_gna_interval
+        try:
+            garp = AnnouncementSchedule(
+                repeat=max(1, inst.garp_master_repeat), delay=inst.garp_master_delay, interval=interval,
+                refresh=inst.garp_master_refresh, refresh_repeat=max(1, inst.garp_master_refresh_repeat),
+            )
+        except ValueError as exc:
+            raise SettingsError(f"{loc}: {where}: {exc}") from None
+        settings = InstanceSettings(
+            name=inst.name,
+            where=loc,
+            interface=iface,
+            parent_interface=inst.interface,
+            family=inst.family,
+            vrid=inst.virtual_router_id,
+            priority=inst.priority,
+            version=inst.version,
+            advert_int_cs=advert_cs,
+            initial_state=inst.state,
+            preempt=not inst.nopreempt,
+            preempt_delay_us=round(inst.preempt_delay * 1_000_000),
+            accept=inst.accept,
+            lower_prio_no_advert=inst.lower_prio_no_advert,
+            down_timer_adverts=inst.down_timer_adverts,
+            auth_type=auth_type,
+            auth_pass=(inst.auth_pass or "").encode()[:8],
+            v3_checksum_as_v2=v3_as_v2,
+            vips=vips,
+            excluded_vips=excluded,
+            routes=routes,
+            rules=rules,
+            src_ip=src,
+            unicast_peers=peers,
+            mcast_group=group,
+            vmac=vmac,
+            trackers=trackers,
+            tracked_interfaces=ifaces,
+            tracked_scripts=scripts,
+            tracked_files=files,
+            tracked_processes=procs,
+            notify=self.notify(inst.notify, f"{loc}: {where}"),
+            notify_priority_changes=inst.notify_priority_changes,
+            garp=garp,
+            garp_repeat=max(0, inst.garp_master_repeat),
+        )
+        # validate the router settings now (with a placeholder source of the right family)
+        settings.router_config(src or (ipaddress.IPv4Address("0.0.0.1") if inst.family == 4
+                                       else ipaddress.IPv6Address("fe80::1")))
+        return settings
+
+    def build(self) -> DaemonSettings:
+        instances = tuple(self.instance(i) for i in self.cfg.vrrp_instances)
+        names = [i.name for i in instances]
+        seen: set[tuple[str, int, int, bool]] = set()
+        for i in instances:
+            key = (i.interface, i.family, i.vrid, i.unicast)
+            if key in seen and not i.unicast:
+                raise SettingsError(f"{i.where}: vrrp_instance {i.name}: VRID {i.vrid} is already used on "
+                                    f"{i.interface} for IPv{i.family}")
+            seen.add(key)
+        groups = []
+        for sg in self.cfg.sync_groups:
+            missing = [m for m in sg.group if m not in names]
+            if missing:
+                raise SettingsError(f"{sg.location}: vrrp_sync_group {sg.name}: no vrrp_instance "
+                                    f"{', '.join(missing)}")
+            groups.append(SyncGroupSettings(sg.name, str(sg.location), tuple(sg.group),
+                                            self.notify(sg.notify, f"{sg.location}: vrrp_sync_group {sg.name}")))
+        fifos: list[tuple[str, Script | None]] = []
+        g = self.cfg.global_defs
+        for kw in ("notify_fifo", "vrrp_notify_fifo"):
+            value = _extra_value(g.extra, kw)
+            if value:
+                script_words = _extra_value(g.extra, f"{kw}_script")
+                script = Script(tuple(script_words), self.default_user()) if script_words else None
+                fifos.append((value[0], script))
+        return DaemonSettings(
+            instances=instances,
+            sync_groups=tuple(groups),
+            scripts=self.script_settings(),
+            files=self.file_settings(),
+            processes=self.process_settings(),
+            script_security=self.script_security,
+            notify_fifos=tuple(fifos),
+            router_id=g.router_id,
+        )
+
+
+def build_settings(cfg: KeepalivedConfig) -> DaemonSettings:
+    """Resolve ``cfg`` for the VRRP process; :class:`SettingsError` names the file and line of a problem."""
+    return _Builder(cfg).build()

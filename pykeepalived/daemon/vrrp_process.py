@@ -1,0 +1,719 @@
+"""The VRRP process: one asyncio loop driving one sans-IO ``VirtualRouter`` per ``vrrp_instance``.
+
+Why it is built this way (DESIGN.md "sans-IO core, thin I/O shell"): every protocol decision lives in
+``vrrp.router``; this module only turns the world into router events and router actions into the world:
+
+* packets: one raw socket per (interface, family) from ``vrrp.sockets.SocketRegistry``; a readable socket is
+  drained at once and each message goes to the instance with that VRID (unknown VRIDs and runt packets are
+  counted here, everything else is counted by the router, which is the one that knows why it discards);
+* time: the loop's monotonic clock, converted to integer microseconds at this edge only; one timer handle per
+  instance, re-armed from ``router.get_timer()`` after every event;
+* trackers (``vrrp.trackers``) and the netlink reflector (``vrrp.reflector``) report changes that become
+  ``set_tracker_state`` / ``set_tracker_value`` calls;
+* actions: adverts are sent synchronously (a send never waits for anything), VIP/route changes run on a
+  per-instance netlink worker so they stay ordered without blocking the loop, GARP/NA bursts are scheduled
+  on the loop, notifications are fire-and-forget tasks (``vrrp.notify``).  Nothing a script or netlink does
+  can delay an advertisement.
+
+Shutdown (SIGTERM/SIGINT): each router's ``shutdown`` sends priority 0 and removes its VIPs, STOP is
+notified, then VMACs, sockets, trackers and the notifier are closed, so nothing is left on the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import ipaddress
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyroute2 import AsyncIPRoute
+
+from pykeepalived.daemon.settings import DaemonSettings, InstanceSettings
+from vrrp.actions import Action, AddVips, RemoveVips, SendAdvertisement, SendGratuitous, StateChanged
+from vrrp.addresses import AddressError, NetlinkConfigurator
+from vrrp.garp import AnnouncementSender, mac_bytes
+from vrrp.notify import Notifier, NotifyFifo, NotifyState
+from vrrp.packet import encode
+from vrrp.reflector import LinkEvent, Reflector
+from vrrp.router import VirtualRouter
+from vrrp.scripts import Script, ScriptSecurityError, ensure_script_secure
+from vrrp.sockets import Received, SocketRegistry, VrrpSocket
+from vrrp.state import State
+from vrrp.sync_group import SyncGroup
+from vrrp.trackers import FileTracker, ProcessTracker, ScriptTracker, TrackerKind, TrackerUpdate, deliver
+from vrrp.vmac import VmacError, VmacManager
+
+log = logging.getLogger("pykeepalived.vrrp")
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Job = Callable[[], Awaitable[None]]
+
+#: VRRP header length: anything shorter cannot even name its VRID.
+_MIN_HEADER = 8
+#: How long start-up waits for an interface's source address (an IPv6 link-local finishing DAD).
+_SOURCE_WAIT_S = 5.0
+#: Shutdown: how long releasing trackers, sockets, VMACs and notify scripts may take after the VIPs are gone.
+_RELEASE_TIMEOUT_S = 4.0
+#: How early a Backup's Master_Down_Timer wakes the loop (then sleeps the rest precisely), in µs.
+_EARLY_US = 1000
+#: Shutdown watchdog: a loop blocked in a library call cannot honour the timeout above; a thread can.
+_SHUTDOWN_WATCHDOG_S = 12.0
+
+
+class DaemonError(RuntimeError):
+    """Start-up failed in a way the user can fix; the message names the instance and the interface."""
+
+
+@dataclass
+class DaemonStats:
+    """Counters for packets no single instance can own."""
+
+    short: int = 0
+    unknown_vrid: int = 0
+    send_errors: int = 0
+    netlink_errors: int = 0
+
+
+@dataclass(eq=False)
+class Instance:
+    """Run-time companion of one router: its socket, source address, timer and workers."""
+
+    settings: InstanceSettings
+    router: VirtualRouter
+    sock: VrrpSocket
+    rx: VrrpSocket
+    src: IPAddress
+    mac: bytes
+    announcer: AnnouncementSender | None = None
+    group: SyncGroup | None = None
+    timer: asyncio.TimerHandle | None = None
+    armed_for: int | None = None
+    jobs: asyncio.Queue[Job | None] = field(default_factory=asyncio.Queue)
+    worker: asyncio.Task[None] | None = None
+    garp_handles: list[asyncio.TimerHandle] = field(default_factory=list)
+    last_priority: int = 0
+    transitions: list[tuple[float, str, str, str]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    def targets(self) -> tuple[IPAddress, ...]:
+        return self.settings.unicast_peers or (self.settings.dst_group,)
+
+
+class VrrpDaemon:
+    """Runs the instances of ``settings`` until :meth:`request_stop` (signals call it)."""
+
+    def __init__(
+        self, settings: DaemonSettings, *, dump_dir: Path = Path("/tmp"), on_hard_exit: Callable[[], None] | None = None
+    ) -> None:
+        self.settings = settings
+        self.on_hard_exit = on_hard_exit
+        self.dump_dir = dump_dir
+        self.stats = DaemonStats()
+        self.instances: list[Instance] = []
+        self.groups: dict[str, SyncGroup] = {}
+        self._group_state: dict[str, State] = {}
+        self._by_socket: dict[int, dict[int, list[Instance]]] = {}
+        self._registry = SocketRegistry()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ipr: Any = None
+        self._netlink: NetlinkConfigurator | None = None
+        self._vmacs: VmacManager | None = None
+        self._notifier = Notifier()
+        self._reflector: Reflector | None = None
+        self._announcers: dict[str, AnnouncementSender] = {}
+        self._started_at = time.time()
+
+    # ------------------------------------------------------------------ clock
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None
+        return self._loop
+
+    def now_us(self) -> int:
+        """The loop's monotonic clock in integer microseconds: the router's time scale."""
+        return int(self.loop.time() * 1_000_000)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> int:
+        """Start every instance, serve until asked to stop, then shut down cleanly; the exit status."""
+        self._loop = asyncio.get_running_loop()
+        self._install_signals()
+        try:
+            async with AsyncIPRoute() as ipr:
+                self._ipr = ipr
+                self._netlink = NetlinkConfigurator(ipr)
+                self._vmacs = VmacManager(ipr)
+                try:
+                    await self._start()
+                except (DaemonError, AddressError, VmacError, OSError, ValueError) as exc:
+                    log.error("%s", exc)
+                    await self._shutdown()
+                    return 1
+                log.info("VRRP started: %d instance(s)", len(self.instances))
+                await self._stop.wait()
+                log.info("Stopping")
+                watchdog = threading.Timer(_SHUTDOWN_WATCHDOG_S, self._hard_exit)
+                watchdog.daemon = True
+                watchdog.start()
+                await self._shutdown()
+                watchdog.cancel()
+        finally:
+            self._remove_signals()
+        log.info("Stopped - used %.6f user time, %.6f system time", *os.times()[:2])
+        return 0
+
+    def _hard_exit(self) -> None:
+        """Last resort (runs in a thread): the loop is stuck in shutdown; exit rather than hang forever."""
+        log.error("shutdown did not finish within %.0f s; exiting without full cleanup", _SHUTDOWN_WATCHDOG_S)
+        if self.on_hard_exit is not None:
+            self.on_hard_exit()
+        logging.shutdown()
+        os._exit(1)
+
+    def _install_signals(self) -> None:
+        loop = self.loop
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self._on_reload)
+        loop.add_signal_handler(signal.SIGUSR1, self._dump, "keepalived.data")
+        loop.add_signal_handler(signal.SIGUSR2, self._dump, "keepalived.stats")
+        loop.add_signal_handler(signal.SIGRTMIN + 2, self._dump, "keepalived.json")
+
+    def _remove_signals(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2,
+                    signal.SIGRTMIN + 2):
+            self.loop.remove_signal_handler(sig)
+
+    def _on_reload(self) -> None:
+        log.warning("Reload (SIGHUP) is not implemented yet; configuration unchanged")
+
+    async def _start(self) -> None:
+        s = self.settings
+        for path, script in s.notify_fifos:
+            self._notifier.fifos.append(NotifyFifo(path, script=script))
+        await self._notifier.start()
+        self._reflector = Reflector()
+        await self._reflector.open()
+        links = {e.ifname: e for e in await self._reflector.snapshot() if isinstance(e, LinkEvent)}
+        for inst_settings in s.instances:
+            self.instances.append(await self._make_instance(inst_settings))
+        by_name = {i.name: i for i in self.instances}
+        for g in s.sync_groups:
+            group = SyncGroup(g.name, [by_name[m].router for m in g.members])
+            self.groups[g.name] = group
+            for m in g.members:
+                by_name[m].group = group
+        now = self.now_us()
+        for inst in self.instances:  # the interfaces' state before anything starts
+            for ifname, tname in inst.settings.tracked_interfaces.items():
+                link = links.get(ifname)
+                inst.router.set_tracker_state(tname, link is not None and link.up, now)
+        self._tasks.append(asyncio.create_task(self._reflect(), name="reflector"))
+        self._start_trackers()
+        for inst in self.instances:
+            inst.last_priority = inst.router.effective_priority
+            inst.worker = asyncio.create_task(self._netlink_worker(inst), name=f"netlink {inst.name}")
+            fd = inst.rx.fileno()
+            if fd not in self._by_socket:
+                self._by_socket[fd] = {}
+                self.loop.add_reader(fd, self._on_readable, inst.rx)
+            self._by_socket[fd].setdefault(inst.settings.vrid, []).append(inst)
+        for inst in self.instances:
+            await self._remove_leftovers(inst)
+            inst.settings = self._secure_notify(inst.settings)
+        now = self.now_us()
+        for inst in self.instances:
+            if inst.settings.initial_state == "MASTER" and inst.settings.priority != 255:
+                log.info("(%s) configured state MASTER: starting as BACKUP (RFC 9568 §6.4.1)", inst.name)
+            self._handle(inst, inst.router.start(now))
+
+    async def _make_instance(self, s: InstanceSettings) -> Instance:
+        assert self._netlink is not None and self._vmacs is not None
+        if s.vmac is not None:
+            vmac = await self._vmacs.create(s.vmac)
+            log.info("(%s) VMAC %s (%s) on %s", s.name, vmac.ifname, vmac.mac, s.parent_interface)
+        src = s.src_ip
+        if src is None:
+            # IPv4: the parent's primary address (a VMAC has none); IPv6: the sending interface's link-local
+            dev = s.parent_interface if s.family == 4 else s.interface
+            src = await self._source_address(s, dev)
+        cfg = s.router_config(src)
+        router = VirtualRouter(cfg)
+        # With a VMAC, adverts leave through the VMAC (virtual source MAC) but are received on the parent:
+        # macvlan never delivers a frame whose source MAC is its own, and every router's VMAC has the same MAC.
+        try:
+            rx = self._registry.acquire(s.parent_interface, s.af, group=s.dst_group, multicast=not s.unicast)
+            sock = rx if s.vmac is None else self._registry.acquire(s.interface, s.af, multicast=False)
+        except OSError as exc:
+            raise DaemonError(f"({s.name}) cannot open the VRRP socket on {s.interface}: {exc}") from exc
+        mac = await self._mac(s.interface)
+        inst = Instance(s, router, sock, rx, src, mac)
+        try:
+            inst.announcer = self._announcer(s.interface)
+        except OSError as exc:
+            log.warning("(%s) cannot send gratuitous ARP/NA on %s: %s", s.name, s.interface, exc)
+        log.info("(%s) VRID %d on %s, source %s, %s", s.name, s.vrid, s.interface, src,
+                 "unicast to " + ", ".join(map(str, s.unicast_peers)) if s.unicast else f"multicast {s.dst_group}")
+        return inst
+
+    async def _remove_leftovers(self, inst: Instance) -> None:
+        """keepalived's "removing VIPs" at start: a Backup must not hold the VIPs a crashed run left behind."""
+        assert self._netlink is not None
+        s = inst.settings
+        for va in (*s.vips, *s.excluded_vips):
+            with contextlib.suppress(AddressError):
+                if await self._netlink.remove_address(va):
+                    log.info("(%s) removed leftover VIP %s", s.name, va)
+
+    def _secure_notify(self, s: InstanceSettings) -> InstanceSettings:
+        """Drop notify scripts that script security refuses (keepalived disables them and logs why)."""
+        n = s.notify
+        kept: dict[str, Script | None] = {}
+        for f in dataclasses.fields(n):
+            script = getattr(n, f.name)
+            kept[f.name] = script if script is None or self._script_allowed(script, f"({s.name}) notify") else None
+        return dataclasses.replace(s, notify=dataclasses.replace(n, **kept))
+
+    async def _source_address(self, s: InstanceSettings, dev: str) -> IPAddress:
+        assert self._netlink is not None
+        exclude = frozenset(v.address.ip for v in s.vips)
+        deadline = time.monotonic() + _SOURCE_WAIT_S
+        while True:
+            try:
+                found = await self._netlink.primary_address(dev, s.af, exclude=exclude)
+            except AddressError as exc:
+                raise DaemonError(f"({s.name}) {exc}") from None
+            if found is not None:
+                return found
+            if time.monotonic() > deadline:
+                kind = "primary IPv4 address" if s.family == 4 else "IPv6 link-local address"
+                raise DaemonError(f"({s.name}) interface {dev} has no {kind} to send adverts from "
+                                  f"(set unicast_src_ip or mcast_src_ip)")
+            await asyncio.sleep(0.05)
+
+    async def _mac(self, ifname: str) -> bytes:
+        index = await self._ipr.link_lookup(ifname=ifname)
+        if not index:
+            raise DaemonError(f"interface {ifname} does not exist")
+        msgs = await self._ipr.link("get", index=index[0])
+        for msg in msgs:
+            addr = msg.get("IFLA_ADDRESS")
+            if addr:
+                return mac_bytes(str(addr))
+        return bytes(6)
+
+    def _announcer(self, ifname: str) -> AnnouncementSender:
+        if ifname not in self._announcers:
+            self._announcers[ifname] = AnnouncementSender.open(ifname)
+        return self._announcers[ifname]
+
+    async def _shutdown(self) -> None:
+        """Priority 0 and VIP removal first (what the network sees), then release everything else.
+
+        The second half runs under a time limit: a stuck helper must not keep a stopping daemon alive.
+        """
+        now = self.now_us()
+        for inst in self.instances:
+            try:
+                self._handle(inst, inst.router.shutdown(now), dispatch=False)
+            except Exception:  # keep going: the others must still release their VIPs
+                log.exception("(%s) error during shutdown", inst.name)
+        for inst in self.instances:
+            self._cancel_garp(inst)
+            if inst.timer is not None:
+                inst.timer.cancel()
+            await inst.jobs.put(None)
+        workers = [i.worker for i in self.instances if i.worker is not None]
+        if workers:
+            _done, pending = await asyncio.wait(workers, timeout=5)
+            for w in pending:
+                w.cancel()
+        if self._netlink is not None:
+            for failure in await self._netlink.remove_all_added():
+                log.error("%s", failure)
+        try:
+            await asyncio.wait_for(self._release(), _RELEASE_TIMEOUT_S)
+        except TimeoutError:
+            log.error("shutdown: releasing resources took longer than %.0f s; exiting anyway", _RELEASE_TIMEOUT_S)
+
+    async def _release(self) -> None:
+        log.debug("shutdown: stopping trackers and the reflector task")
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for fd in list(self._by_socket):
+            self.loop.remove_reader(fd)
+        self._by_socket.clear()
+        log.debug("shutdown: closing sockets and VMACs")
+        for inst in self.instances:
+            s = inst.settings
+            self._registry.release(inst.rx, group=s.dst_group, multicast=not s.unicast)
+            if inst.sock is not inst.rx:
+                self._registry.release(inst.sock, multicast=False)
+            if s.vmac is not None and self._vmacs is not None:
+                with contextlib.suppress(Exception):
+                    await self._vmacs.remove(s.vmac)
+        self._registry.close_all()
+        for a in self._announcers.values():
+            a.close()
+        self._announcers.clear()
+        log.debug("shutdown: closing the reflector")
+        if self._reflector is not None:
+            await self._reflector.close()
+        log.debug("shutdown: waiting for notify scripts")
+        await self._notifier.aclose(timeout=2.0, fifo_script_grace=0.5)
+        log.debug("shutdown: done")
+
+    # ------------------------------------------------------------------ events in
+
+    def _on_readable(self, sock: VrrpSocket) -> None:
+        table = self._by_socket.get(sock.fileno(), {})
+        for _ in range(256):  # bounded, so a flood cannot starve the timers
+            try:
+                received = sock.recv_nowait()
+            except OSError as exc:
+                log.debug("receive error on %s: %s", sock.ifname, exc)
+                return
+            if received is None:
+                return
+            self._on_packet(table, received)
+
+    def _on_packet(self, table: dict[int, list[Instance]], r: Received) -> None:
+        if len(r.payload) < _MIN_HEADER:
+            self.stats.short += 1
+            log.debug("short VRRP packet (%d bytes) from %s dropped", len(r.payload), r.src)
+            return
+        vrid = r.payload[1]
+        targets = table.get(vrid)
+        if not targets:
+            self.stats.unknown_vrid += 1
+            log.debug("VRRP packet for unknown VRID %d from %s dropped", vrid, r.src)
+            return
+        now = self.now_us()
+        for inst in targets:
+            if r.src == inst.src:
+                continue  # our own advert, looped back to the parent of a VMAC
+            if inst.settings.unicast and r.src not in inst.settings.unicast_peers and len(targets) > 1:
+                continue
+            before = dict(inst.router.stats.discards)
+            actions = inst.router.receive_packet(r.payload, src=r.src, dst=r.dst, ttl=r.ttl, now=now)
+            if inst.router.stats.discards != before:
+                log.debug("(%s) packet from %s (ttl %d) discarded: %s", inst.name, r.src, r.ttl,
+                          _new_discard(before, inst.router.stats.discards))
+            self._handle(inst, actions)
+
+    async def _reflect(self) -> None:
+        try:
+            await self._reflect_events()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # without the reflector, interface tracking is blind: say so loudly
+            log.exception("netlink reflector failed; track_interface no longer updates")
+
+    async def _reflect_events(self) -> None:
+        assert self._reflector is not None
+        async for event in self._reflector.events():
+            if not isinstance(event, LinkEvent):
+                continue
+            now = self.now_us()
+            for inst in self.instances:
+                tname = inst.settings.tracked_interfaces.get(event.ifname)
+                if tname is None:
+                    continue
+                log.info("(%s) Interface %s is %s", inst.name, event.ifname, "up" if event.up else "down")
+                self._handle(inst, inst.router.set_tracker_state(tname, event.up, now))
+
+    def _start_trackers(self) -> None:
+        s = self.settings
+        for sc in s.scripts:
+            if not any(sc.name in i.settings.tracked_scripts for i in self.instances):
+                continue
+            if not self._script_allowed(sc.script, f"vrrp_script {sc.name}"):
+                continue
+            tracker = ScriptTracker(sc, self._on_tracker)
+            self._tasks.append(asyncio.create_task(tracker.run(), name=f"vrrp_script {sc.name}"))
+        for fs in s.files:
+            if not any(fs.name in i.settings.tracked_files for i in self.instances):
+                continue
+            ft = FileTracker(fs, self._on_tracker)
+            self._tasks.append(asyncio.create_task(ft.run(), name=f"track_file {fs.name}"))
+        procs = [p for p in s.processes if any(p.name in i.settings.tracked_processes for i in self.instances)]
+        if procs:
+            pt = ProcessTracker(procs, self._on_tracker)
+            self._tasks.append(asyncio.create_task(pt.run(), name="vrrp_track_process"))
+
+    def _script_allowed(self, script: Script, what: str) -> bool:
+        user = script.user
+        if user is None:
+            return True
+        try:
+            ensure_script_secure(script.argv, user, script_security=self.settings.script_security)
+        except ScriptSecurityError as exc:
+            log.error("%s: %s - disabling", what, exc)
+            return False
+        return True
+
+    def _on_tracker(self, update: TrackerUpdate) -> None:
+        now = self.now_us()
+        for inst in self.instances:
+            s = inst.settings
+            table = {
+                TrackerKind.SCRIPT: s.tracked_scripts,
+                TrackerKind.FILE: s.tracked_files,
+                TrackerKind.PROCESS: s.tracked_processes,
+            }[update.kind]
+            tname = table.get(update.name)
+            if tname is None:
+                continue
+            routed = TrackerUpdate(update.kind, tname, update.up, update.value, update.now)
+            actions = deliver(routed, inst.router, now)
+            self._handle(inst, actions if isinstance(actions, list) else [])
+
+    def _fire(self, inst: Instance) -> None:
+        inst.timer = None
+        deadline = inst.armed_for
+        inst.armed_for = None
+        now = self.now_us()
+        if deadline is not None and 0 < deadline - now <= _EARLY_US + 1000:
+            if inst.router.state is State.BACKUP:
+                # armed early (see _arm): wait out the last fraction of a millisecond precisely
+                time.sleep((deadline - now) / 1_000_000)
+                now = max(self.now_us(), deadline)
+            else:
+                now = deadline  # float rounding of the loop clock; an advert < 1 ms early is harmless
+        self._handle(inst, inst.router.handle_timer(now))
+
+    # ------------------------------------------------------------------ actions out
+
+    def _handle(self, inst: Instance, actions: list[Action], *, dispatch: bool = True) -> None:
+        """Carry out ``actions`` (through the sync group, which may move other members), then re-arm."""
+        pairs: list[tuple[Instance, Action]]
+        if inst.group is not None and dispatch:
+            by_router = {i.router: i for i in self.instances if i.group is inst.group}
+            pairs = [(by_router[r], a) for r, a in inst.group.dispatch(inst.router, actions, self.now_us())]
+        else:
+            pairs = [(inst, a) for a in actions]
+        touched = {inst}
+        for target, action in pairs:
+            touched.add(target)
+            try:
+                self._execute(target, action)
+            except Exception:  # one failed action must not stop the others (or the loop)
+                log.exception("(%s) cannot carry out %s", target.name, type(action).__name__)
+        for t in touched:
+            self._priority_check(t)
+            self._arm(t)
+        if inst.group is not None and any(isinstance(a, StateChanged) for _, a in pairs):
+            self._group_check(inst.group)
+
+    def _arm(self, inst: Instance) -> None:
+        deadline = inst.router.get_timer()
+        if deadline == inst.armed_for and inst.timer is not None:
+            return
+        if inst.timer is not None:
+            inst.timer.cancel()
+            inst.timer = None
+        inst.armed_for = deadline
+        if deadline is not None:
+            # epoll sleeps in whole milliseconds, rounded up: a Backup's Master_Down_Timer is armed 1 ms early
+            # and finished in _fire, so a takeover is not up to 1 ms late (Master adverts do not need it)
+            early = _EARLY_US if inst.router.state is State.BACKUP else 0
+            inst.timer = self.loop.call_at((deadline - early) / 1_000_000, self._fire, inst)
+
+    def _priority_check(self, inst: Instance) -> None:
+        prio = inst.router.effective_priority
+        if prio == inst.last_priority:
+            return
+        log.info("(%s) Changing effective priority from %d to %d", inst.name, inst.last_priority, prio)
+        inst.last_priority = prio
+        if inst.settings.notify_priority_changes and inst.router.state in (State.MASTER, State.BACKUP):
+            self._notifier.priority_change(inst.name, NotifyState(inst.router.state.value), prio)
+
+    def _execute(self, inst: Instance, action: Action) -> None:
+        if isinstance(action, SendAdvertisement):
+            self._send(inst, action)
+        elif isinstance(action, StateChanged):
+            self._state_changed(inst, action)
+        elif isinstance(action, AddVips):
+            if not action.accept:
+                log.debug("(%s) accept mode off: traffic to the VIPs is not filtered yet", inst.name)
+            inst.jobs.put_nowait(lambda: self._add_vips(inst))
+        elif isinstance(action, RemoveVips):
+            inst.jobs.put_nowait(lambda: self._remove_vips(inst))
+        elif isinstance(action, SendGratuitous):
+            inst.jobs.put_nowait(lambda: self._schedule_garp(inst))
+
+    def _send(self, inst: Instance, action: SendAdvertisement) -> None:
+        s = inst.settings
+        adv = action.advertisement()
+        for dst in inst.targets():
+            payload = encode(adv, family=s.af, src=inst.src, dst=dst, checksum_form=action.checksum_form)
+            try:
+                inst.sock.send(payload, src=inst.src, dst=dst)
+            except OSError as exc:
+                self.stats.send_errors += 1
+                log.debug("(%s) cannot send advert to %s: %s", inst.name, dst, exc)
+
+    def _state_changed(self, inst: Instance, change: StateChanged) -> None:
+        inst.transitions.append((time.time(), change.old.value, change.new.value, change.reason.value))
+        if change.new is State.INIT:
+            if change.old is State.MASTER:
+                log.info("(%s) sent 0 priority", inst.name)
+            log.info("(%s) Entering STOP STATE (%s)", inst.name, change.reason.value)
+            self._notifier.instance(inst.name, NotifyState.STOP, change.priority, inst.settings.notify)
+            return
+        if change.old is State.MASTER:
+            self._cancel_garp(inst)
+        log.info("(%s) Entering %s STATE (%s)", inst.name, change.new.value, change.reason.value)
+        self._notifier.instance(inst.name, NotifyState(change.new.value), change.priority, inst.settings.notify)
+
+    def _group_check(self, group: SyncGroup) -> None:
+        states = {m.state for m in group.members}
+        new = State.FAULT if State.FAULT in states else next(iter(states)) if len(states) == 1 else None
+        if new is None or new is State.INIT or self._group_state.get(group.name) is new:
+            return
+        self._group_state[group.name] = new
+        log.info("VRRP_Group(%s) Syncing instances to %s state", group.name, new.value)
+        g = next(x for x in self.settings.sync_groups if x.name == group.name)
+        self._notifier.group(group.name, NotifyState(new.value), g.notify)
+
+    # ------------------------------------------------------------------ netlink worker
+
+    async def _netlink_worker(self, inst: Instance) -> None:
+        while True:
+            job = await inst.jobs.get()
+            if job is None:
+                return
+            try:
+                await job()
+            except (AddressError, OSError) as exc:
+                self.stats.netlink_errors += 1
+                log.error("(%s) %s", inst.name, exc)
+            except Exception:
+                self.stats.netlink_errors += 1
+                log.exception("(%s) netlink job failed", inst.name)
+
+    async def _add_vips(self, inst: Instance) -> None:
+        assert self._netlink is not None
+        s = inst.settings
+        if inst.router.state is not State.MASTER:
+            return  # a later transition already took mastership away: its RemoveVips follows
+        log.info("(%s) Setting VIPs.", inst.name)
+        for va in (*s.vips, *s.excluded_vips):
+            await self._netlink.add_address(va)
+        for route in s.routes:
+            await self._netlink.add_route(route)
+        for rule in s.rules:
+            await self._netlink.add_rule(rule)
+
+    async def _remove_vips(self, inst: Instance) -> None:
+        assert self._netlink is not None
+        s = inst.settings
+        for rule in reversed(s.rules):
+            await self._netlink.remove_rule(rule)
+        for route in reversed(s.routes):
+            await self._netlink.remove_route(route)
+        for va in (*s.vips, *s.excluded_vips):
+            await self._netlink.remove_address(va)
+        log.info("(%s) Removed VIPs.", inst.name)
+
+    async def _schedule_garp(self, inst: Instance) -> None:
+        if inst.router.state is not State.MASTER or inst.announcer is None:
+            return
+        self._cancel_garp(inst)
+        now = self.loop.time()
+        for t in inst.settings.garp.on_master(now):
+            inst.garp_handles.append(self.loop.call_at(t, self._garp_round, inst))
+        self._schedule_refresh(inst, now)
+
+    def _schedule_refresh(self, inst: Instance, now: float) -> None:
+        times = inst.settings.garp.next_refresh(now)
+        for t in times:
+            inst.garp_handles.append(self.loop.call_at(t, self._garp_round, inst))
+        if times:
+            inst.garp_handles.append(self.loop.call_at(times[0], self._schedule_refresh, inst, times[0]))
+
+    def _garp_round(self, inst: Instance) -> None:
+        if inst.router.state is not State.MASTER or inst.announcer is None:
+            return
+        for va in (*inst.settings.vips, *inst.settings.excluded_vips):
+            try:
+                inst.announcer.announce(va.address.ip, inst.mac)
+            except OSError as exc:
+                self.stats.send_errors += 1
+                log.debug("(%s) gratuitous ARP/NA for %s failed: %s", inst.name, va.address.ip, exc)
+
+    def _cancel_garp(self, inst: Instance) -> None:
+        for h in inst.garp_handles:
+            h.cancel()
+        inst.garp_handles.clear()
+
+    # ------------------------------------------------------------------ dumps
+
+    def snapshot(self) -> dict[str, Any]:
+        """State and counters of every instance (what SIGUSR2 / SIGRTMIN+2 write)."""
+        return {
+            "pid": os.getpid(),
+            "started": self._started_at,
+            "daemon": asdict(self.stats),
+            "instances": {
+                i.name: {
+                    "state": i.router.state.value,
+                    "vrid": i.settings.vrid,
+                    "interface": i.settings.interface,
+                    "family": i.settings.family,
+                    "source": str(i.src),
+                    "base_priority": i.router.base_priority,
+                    "effective_priority": i.router.effective_priority,
+                    "master_adver_interval_cs": i.router.master_adver_interval_cs,
+                    "stats": {
+                        **{k: v for k, v in asdict(i.router.stats).items() if k != "new_master_reason"},
+                        "new_master_reason": (
+                            i.router.stats.new_master_reason.value if i.router.stats.new_master_reason else None
+                        ),
+                    },
+                    "transitions": [
+                        {"t": t, "from": a, "to": b, "reason": why} for t, a, b, why in i.transitions
+                    ],
+                }
+                for i in self.instances
+            },
+            "sync_groups": {name: st.value for name, st in self._group_state.items()},
+        }
+
+    def _dump(self, filename: str) -> None:
+        path = self.dump_dir / filename
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps(self.snapshot(), indent=2, sort_keys=True) + "\n")
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.error("cannot write %s: %s", path, exc.strerror)
+            return
+        log.info("Wrote %s", path)
+
+
+def _new_discard(before: dict[str, int], after: dict[str, int]) -> str:
+    """The discard reason whose counter just went up."""
+    return next((k for k, v in after.items() if v != before.get(k, 0)), "?")
