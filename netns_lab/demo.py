@@ -1,12 +1,13 @@
-"""``netns-lab demo``: real keepalived in two directors, kill the master, measure the failover on the wire.
+"""``netns-lab demo``: a VRRP daemon in two directors, kill the master, measure the failover on the wire.
 
-The demo builds the default topology (client, lb1, lb2, rs1, rs2 on one bridge), runs Debian's keepalived in
-lb1 (priority 150) and lb2 (priority 100) with a generated VRRP-only config, waits for a master, SIGKILLs it
+The demo builds the default topology (client, lb1, lb2, rs1, rs2 on one bridge), runs our daemon
+(``pykeepalived -P``) or Debian's keepalived -- by default one after the other, for comparison -- in lb1
+(priority 150) and lb2 (priority 100) with the same generated VRRP-only keepalived.conf, waits for a master, SIGKILLs it
 (a crash: no priority-0 advert) and prints the gap between the master's last advertisement and the backup's
 first, both timestamped by the kernel at the bridge, beside the theoretical Master_Down_Interval.
 
-The measuring lives in :mod:`netns_lab.observe` and :mod:`netns_lab.measure`, so later versions (our own
-daemon, client traffic) reuse it; this module is only the script around them. Everything is torn down on
+The measuring lives in :mod:`netns_lab.observe` and :mod:`netns_lab.measure`, so scenarios (and later
+client traffic) reuse it; this module is only the script around them. Everything is torn down on
 exit, on errors and on Ctrl-C (the :class:`~netns_lab.lab.Lab` context manager handles SIGINT/SIGTERM).
 """
 
@@ -27,9 +28,11 @@ from typing import Any, TextIO
 from netns_lab.measure import Failover, find_failover, master_down_interval, skew_time
 from netns_lab.observe import AdvertCapture, AdvertSeen, CaptureError
 
-__all__ = ["DemoError", "DemoResult", "keepalived_config", "main", "run_demo"]
+__all__ = ["IMPLS", "DemoError", "DemoResult", "keepalived_config", "main", "run_demo"]
 
 KEEPALIVED = "/usr/sbin/keepalived"
+#: the daemons the demo can run in the directors; both read the same generated keepalived.conf
+IMPLS = ("pykeepalived", "keepalived")
 VRID = 51
 VIP = "10.0.0.100"
 #: director -> (initial state, priority)
@@ -46,6 +49,7 @@ class DemoResult:
 
     vrrp_version: int
     advert_int: float
+    impl: str = "pykeepalived"
     failover: Failover | None = None
     old_master: str | None = None
     new_master: str | None = None
@@ -62,6 +66,7 @@ class DemoResult:
         f = self.failover
         t0 = self.timeline[0][0] if self.timeline else 0.0
         return {
+            "impl": self.impl,
             "vrrp_version": self.vrrp_version,
             "advert_int": self.advert_int,
             "old_master": self.old_master,
@@ -167,15 +172,28 @@ def _vip_holder(lab: Any, hosts: list[str], timeout: float) -> str | None:
         time.sleep(0.05)
 
 
-def _preflight() -> None:
+def _daemon_argv(impl: str, conf: Path, run_dir: Path, host: str) -> list[str]:
+    """The command line of one director's daemon: keepalived's flags, VRRP only, own pid files."""
+    pids = [
+        "-p", str(run_dir / f"{host}.{impl}.pid"),
+        "-r", str(run_dir / f"{host}.{impl}_vrrp.pid"),
+        "-c", str(run_dir / f"{host}.{impl}_checkers.pid"),
+    ]  # fmt: skip
+    if impl == "keepalived":
+        return [KEEPALIVED, "-n", "-l", "-D", "-G", "-P", "-f", str(conf), *pids]
+    return [sys.executable, "-m", "pykeepalived.daemon", "-n", "-l", "-D", "-P", "-f", str(conf), *pids]
+
+
+def _preflight(impl: str) -> None:
     if os.geteuid() != 0:
         raise DemoError("the demo builds network namespaces and needs root (run it with sudo or as root)")
-    if not os.access(KEEPALIVED, os.X_OK):
+    if impl == "keepalived" and not os.access(KEEPALIVED, os.X_OK):
         raise DemoError(f"{KEEPALIVED} not found: install Debian's keepalived (apt-get install keepalived)")
 
 
 def run_demo(
     *,
+    impl: str = "pykeepalived",
     vrrp_version: int = 2,
     advert_int: float = 1.0,
     out: TextIO | None = sys.stdout,
@@ -183,19 +201,22 @@ def run_demo(
 ) -> DemoResult:
     """Run the whole demo once and return what it measured (DemoError when it could not).
 
-    ``out`` receives the progress lines (None: silent). The per-run log directory (keepalived configs and
-    logs) is removed afterwards unless ``keep_logs``; its path is in the result either way.
+    ``impl`` is the daemon run in the directors: ``pykeepalived`` (ours) or ``keepalived`` (Debian's).
+    ``out`` receives the progress lines (None: silent). The per-run log directory (configs and daemon logs)
+    is removed afterwards unless ``keep_logs``; its path is in the result either way.
     """
     from netns_lab.lab import Lab
     from netns_lab.topology import Topology
 
     if vrrp_version not in (2, 3):
         raise DemoError(f"--vrrp-version {vrrp_version}: must be 2 or 3")
+    if impl not in IMPLS:
+        raise DemoError(f"--impl {impl}: must be one of {', '.join(IMPLS)}")
     _check_interval(vrrp_version, advert_int)
-    _preflight()
+    _preflight(impl)
     topology = Topology.default()
     names = {addr.split("/")[0]: link.host for link in topology.links for addr in link.addresses if "." in addr}
-    result = DemoResult(vrrp_version=vrrp_version, advert_int=advert_int)
+    result = DemoResult(vrrp_version=vrrp_version, advert_int=advert_int, impl=impl)
     progress = _Progress(out, result, names)
     backup_prio = min(p for _, p in DIRECTORS.values())
     mdi = master_down_interval(vrrp_version, backup_prio, advert_int)
@@ -207,7 +228,7 @@ def run_demo(
         with Lab(topology, log_dir=log_dir) as lab:
             result.prefix = lab.prefix
             progress.say(
-                f"keepalived configs and logs go to {log_dir} (removed at the end; --keep-logs keeps them)",
+                f"{impl} configs and logs go to {log_dir} (removed at the end; --keep-logs keeps them)",
                 record=False,
             )
             progress.say(
@@ -223,14 +244,8 @@ def run_demo(
                             host, state=state, priority=prio, vrrp_version=vrrp_version, advert_int=advert_int
                         )
                     )
-                    argv = [
-                        KEEPALIVED, "-n", "-l", "-D", "-G", "-P", "-f", str(conf),
-                        "-p", str(log_dir / f"{host}.keepalived.pid"),
-                        "-r", str(log_dir / f"{host}.keepalived_vrrp.pid"),
-                        "-c", str(log_dir / f"{host}.keepalived_checkers.pid"),
-                    ]  # fmt: skip
-                    procs[host] = lab.start(host, argv, name="keepalived")
-                    progress.say(f"started keepalived in {host} (pid {procs[host].pid}, {state}, priority {prio})")
+                    procs[host] = lab.start(host, _daemon_argv(impl, conf, log_dir, host), name=impl)
+                    progress.say(f"started {impl} in {host} (pid {procs[host].pid}, {state}, priority {prio})")
                 first = cap.wait_for(lambda a: a.vrid == VRID and a.priority > 0, 10 + 2 * mdi)
                 if first is None:
                     raise DemoError(f"no VRRP advertisement seen within {10 + 2 * mdi:.1f}s; see logs in {log_dir}")
@@ -250,7 +265,7 @@ def run_demo(
                 progress.say(f"{master} is master; VIP {VIP} is on {holder or 'no director yet'}")
                 kill_at = time.time()
                 procs[master].kill()
-                progress.say(f"killed keepalived in {master} with SIGKILL (no goodbye advert)", t=kill_at)
+                progress.say(f"killed {impl} in {master} with SIGKILL (no goodbye advert)", t=kill_at)
                 backups = [h for h in procs if h != master]
                 progress.say(f"waiting for {', '.join(backups)} to take over (Master_Down_Interval {mdi:.3f} s)")
                 taken = cap.wait_for(
@@ -272,7 +287,7 @@ def run_demo(
                 result.bad_packets = len(cap.bad_packets())
             for proc in procs.values():
                 proc.stop()
-            progress.say("stopped keepalived; tearing the lab down")
+            progress.say(f"stopped {impl}; tearing the lab down")
         f = result.failover
         if f is not None:
             result.timeline.append((f.last_old, f"last advert from {progress.name(f.old_master)}"))
@@ -280,7 +295,7 @@ def run_demo(
             result.timeline.sort(key=lambda item: item[0])
         return result
     except Exception:
-        failed = True  # keep the keepalived logs: they say why (Ctrl-C removes them)
+        failed = True  # keep the daemon logs: they say why (Ctrl-C removes them)
         raise
     finally:
         if keep_logs or failed:
@@ -299,7 +314,7 @@ def report(result: DemoResult, out: TextIO) -> None:
         return
     skew = skew_time(f.version, f.new_priority, f.interval)
     skew_formula = f"(256-{f.new_priority})*{f.interval:g}/256" if f.version == 3 else f"(256-{f.new_priority})/256"
-    out.write(f"failover on VRID {f.vrid} (VRRPv{f.version}, advert interval {f.interval:g} s):\n")
+    out.write(f"{result.impl}: failover on VRID {f.vrid} (VRRPv{f.version}, advert interval {f.interval:g} s):\n")
     out.write(
         f"  measured gap  {f.gap:8.3f} s   last advert of {result.old_master} -> first advert of "
         f"{result.new_master} (kernel timestamps at the bridge)\n"
@@ -320,11 +335,35 @@ def report(result: DemoResult, out: TextIO) -> None:
         out.write(f"  {t - t0:8.3f} s  {text}\n")
 
 
+def compare(results: list[DemoResult], out: TextIO) -> None:
+    """One row per implementation: its measured gap beside the RFC bound (same topology, same config)."""
+    done = [r for r in results if r.failover is not None]
+    if not done:
+        return
+    f0 = done[0].failover
+    assert f0 is not None
+    out.write(
+        f"\nside by side (VRRPv{f0.version}, advert interval {f0.interval:g} s, backup priority {f0.new_priority}):\n"
+    )
+    out.write(f"  {'implementation':<16} {'measured gap':>12} {'bound (MDI)':>12} {'difference':>11}\n")
+    for r in done:
+        f = r.failover
+        assert f is not None
+        out.write(f"  {r.impl:<16} {f.gap:>10.3f} s {f.master_down_interval:>10.3f} s {f.excess * 1000:>+8.1f} ms\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``netns-lab demo [--vrrp-version N] [--advert-int S] [--json] [--keep-logs]``."""
+    """``netns-lab demo [--impl IMPL] [--vrrp-version N] [--advert-int S] [--json] [--keep-logs]``."""
     parser = argparse.ArgumentParser(
         prog="netns-lab demo",
-        description="Run real keepalived in two directors, kill the master, and measure the failover on the wire.",
+        description="Run a VRRP daemon in two directors of the default topology, kill the master with SIGKILL, "
+        "and measure the failover on the wire beside the RFC bound (Master_Down_Interval).",
+    )
+    parser.add_argument(
+        "--impl",
+        choices=(*IMPLS, "both"),
+        default="both",
+        help="pykeepalived (ours), keepalived (Debian's), or both one after the other (default)",
     )
     parser.add_argument("--vrrp-version", type=int, choices=(2, 3), default=2, help="VRRP version (default 2)")
     parser.add_argument(
@@ -334,13 +373,26 @@ def main(argv: list[str] | None = None) -> int:
         help="advertisement interval in seconds (default 1; v3: 0.01-40.95)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the summary")
-    parser.add_argument("--keep-logs", action="store_true", help="keep keepalived configs and logs")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the daemons' configs and logs")
     args = parser.parse_args(argv)
     from netns_lab.lab import LabError
 
     out = sys.stderr if args.json else sys.stdout
+    impls = list(IMPLS) if args.impl == "both" else [args.impl]
+    results: list[DemoResult] = []
     try:
-        result = run_demo(vrrp_version=args.vrrp_version, advert_int=args.advert_int, out=out, keep_logs=args.keep_logs)
+        for impl in impls:
+            if len(impls) > 1:
+                out.write(f"\n=== {impl} ===\n")
+            results.append(
+                run_demo(
+                    impl=impl,
+                    vrrp_version=args.vrrp_version,
+                    advert_int=args.advert_int,
+                    out=out,
+                    keep_logs=args.keep_logs,
+                )
+            )
     except (DemoError, CaptureError, LabError, OSError) as exc:
         print(f"netns-lab demo: {exc}", file=sys.stderr)
         return 1
@@ -348,11 +400,15 @@ def main(argv: list[str] | None = None) -> int:
         print("\nnetns-lab demo: interrupted; lab torn down", file=sys.stderr)
         return 130
     if args.json:
-        json.dump(result.to_json(), sys.stdout, indent=2)
+        doc: Any = results[0].to_json() if len(results) == 1 else [r.to_json() for r in results]
+        json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        report(result, sys.stdout)
-    return 0 if result.failover is not None else 1
+        for r in results:
+            report(r, sys.stdout)
+        if len(results) > 1:
+            compare(results, sys.stdout)
+    return 0 if all(r.failover is not None for r in results) else 1
 
 
 if __name__ == "__main__":

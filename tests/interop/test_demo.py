@@ -31,8 +31,10 @@ def _processes_mentioning(text: str) -> list[psutil.Process]:
 
 
 @pytest.mark.interop
-def test_demo_measures_a_keepalived_failover_near_master_down_interval() -> None:
-    result = run_demo(vrrp_version=3, advert_int=0.1, out=None)
+@pytest.mark.parametrize("impl", ["pykeepalived", "keepalived"])
+def test_demo_measures_a_failover_near_master_down_interval(impl: str) -> None:
+    result = run_demo(impl=impl, vrrp_version=3, advert_int=0.1, out=None)
+    assert result.impl == impl
     f = result.failover
     assert f is not None
     assert (result.old_master, result.new_master, result.vip_holder) == ("lb1", "lb2", "lb2")
