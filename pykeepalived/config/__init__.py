@@ -62,8 +62,10 @@ def load_config(path: str, config_id: str | None = None, host: HostView | None =
 
 def _load(path: str, diags: Diagnostics, opts: PreprocessOptions, host: HostView | None) -> ConfigResult:
     pre = Preprocessor(diags, opts)
-    lines = pre.run(path)
-    top = Parser(BlockReader(lines, diags), diags).run()
-    del lines
+    # Lines stream from the preprocessor into the parser chunk by chunk (for a plain file; see
+    # Preprocessor.stream), so a big config's lines are never all alive at once.
+    chunks = pre.stream(path)
+    top = Parser(BlockReader(next(chunks, []), diags, more=chunks), diags).run()
+    del chunks
     config = Builder(top, diags, host or HostView()).build(tuple(pre.files))
     return ConfigResult(config, tuple(diags.items))

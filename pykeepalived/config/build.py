@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import pwd
-import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -48,6 +47,8 @@ def _host_interfaces() -> frozenset[str] | None:
 def _find_executable(cmd: str) -> str | None:
     if "/" in cmd:
         return cmd if os.path.isfile(cmd) and os.access(cmd, os.X_OK) else None
+    import shutil  # only when a script is checked: keeps `-t` start-up lean
+
     return shutil.which(cmd)
 
 
@@ -122,6 +123,37 @@ def fast_new(cls: type[_T], defaults: dict[str, Any], kw: dict[str, Any]) -> _T:
     return obj
 
 
+_new = object.__new__
+# Keys of a parsed block copied as they are onto the model object by the fast paths.
+_RS_OWN = _RS_FIELDS | {"address", "port", "location", "lvs_method", "delay_loop"}
+_CK_OWN = _CK_FIELDS | {"location", "delay_loop", "connect_timeout", "retry", "delay_before_retry", "warmup",
+                        "alpha"}
+# Checker kinds whose blocks need more than plain fields (see Builder._checker_special).
+_CK_SPECIAL = frozenset({"HTTP_GET", "SSL_GET", "DNS_CHECK", "MISC_CHECK", "FILE_CHECK"})
+
+
+def _rs_base(vs: Ctx, vs_inherited: Ctx, method: str, delay_loop: float) -> dict[str, Any]:
+    """RealServer defaults with what a virtual server passes down to its real servers."""
+    base = dict(_RS_DEFAULTS)
+    base["lvs_method"] = method
+    base["inhibit_on_failure"] = bool(vs.get("inhibit_on_failure"))
+    base["alpha"] = bool(vs_inherited.get("alpha"))
+    base["delay_loop"] = delay_loop
+    return base
+
+
+def _checker_base(kind: str, inherited: Ctx) -> dict[str, Any]:
+    """Checker defaults for ``kind`` with the timing inherited from the real/virtual server applied."""
+    base = dict(_CHECKER_DEFAULTS)
+    base["kind"] = kind
+    base["connect_timeout"] = inherited.get("connect_timeout", 5.0)
+    base["retry"] = inherited.get("retry", _RETRY_DEFAULT.get(kind, 1))
+    base["delay_before_retry"] = inherited.get("delay_before_retry", _DBR_DEFAULT.get(kind, 1.0))
+    base["warmup"] = inherited.get("warmup")
+    base["alpha"] = inherited.get("alpha", False)
+    return base
+
+
 _ROUTE_TYPES = frozenset({"blackhole", "unreachable", "prohibit", "throw", "local", "broadcast", "unicast",
                           "anycast", "multicast", "nat"})
 _ROUTE_OPTS_WITH_ARG = frozenset({"src", "via", "gw", "dev", "table", "metric", "scope", "proto", "realms", "mtu",
@@ -136,11 +168,32 @@ _GARP = ("garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp
          "higher_prio_send_advert")
 
 
+def _consume(blocks: list[Any]) -> Iterator[Any]:
+    """Yield each block and drop the list's reference to it.
+
+    A virtual server's parsed dicts are garbage once its model is built; freeing them as we go lets
+    the allocator reuse their memory for the next ones (lower peak memory, fewer page faults).
+    """
+    for k, c in enumerate(blocks):
+        blocks[k] = None
+        yield c
+
+
 class Builder:
-    def __init__(self, top: dict[str, list[Any]], diags: Diagnostics, host: HostView) -> None:
+    """Builds the model from the parser's block dicts.
+
+    ``fast_paths=False`` builds real servers and checkers with the plain, field-by-field code
+    (:meth:`_rs` / :meth:`_checker`); the default uses :meth:`_rs_fast` / :meth:`_checker_fast`,
+    which give the same objects. The plain path is the oracle the fast one is tested against.
+    :meth:`build` consumes ``top``: the virtual server blocks are released as they are built.
+    """
+
+    def __init__(self, top: dict[str, list[Any]], diags: Diagnostics, host: HostView,
+                 fast_paths: bool = True) -> None:
         self.top = top
         self.diags = diags
         self.host = host
+        self.fast_paths = fast_paths
         self._scripts_used: list[tuple[Script, Location, str, bool]] = []
 
     def build(self, files: tuple[str, ...]) -> KeepalivedConfig:
@@ -154,7 +207,8 @@ class Builder:
         instances = self._sync_group_states(instances, groups)
         vsgs = tuple(VirtualServerGroup(c["name"], c["location"], c["entries"])
                      for c in self.top["virtual_server_group"])
-        vss = tuple(v for v in (self._vs(c, {x.name for x in vsgs}) for c in self.top["virtual_server"])
+        vsg_names = {x.name for x in vsgs}
+        vss = tuple(v for v in (self._vs(c, vsg_names) for c in _consume(self.top["virtual_server"]))
                     if v is not None)
         cfg = KeepalivedConfig(files, g, scripts, tprocs, tfiles, groups, instances, vsgs, vss,
                                tuple(self.top["static_ipaddress"]), tuple(self.top["static_routes"]),
@@ -295,7 +349,12 @@ class Builder:
         method = kw.get("lvs_method", "NAT")
         delay_loop = kw.get("delay_loop", 60.0)
         vs_inherited = {k: v for k, v in c.items() if k in _INHERITED}
-        rss = tuple([self._rs(r, c, vs_inherited, method, delay_loop) for r in c.get("_real_servers", ())])
+        if self.fast_paths:
+            rs_base = _rs_base(c, vs_inherited, method, delay_loop)
+            ck_bases: dict[str, dict[str, Any]] = {}
+            rss = tuple([self._rs_fast(r, rs_base, vs_inherited, ck_bases) for r in c.get("_real_servers", ())])
+        else:
+            rss = tuple([self._rs(r, c, vs_inherited, method, delay_loop) for r in c.get("_real_servers", ())])
         return VirtualServer(loc, sched_flags=tuple(c.get("sched_flags", ())), real_servers=rss,
                              extra=_extra(c), **kw)
 
@@ -361,6 +420,81 @@ class Builder:
         if "extra" in ck:
             kw["extra"] = _extra(ck)
         return fast_new(Checker, _CHECKER_DEFAULTS, kw)
+
+    # -- fast paths for real servers and checkers ----------------------------------------------
+    # A big config is almost all real servers with one checker each, so these two run ~37k times at
+    # the benchmark scale. Instead of computing every inherited value with chained ``dict.get`` calls
+    # and then copying the 45 checker defaults, they start from a dict prepared once per virtual
+    # server (defaults with that virtual server's inherited values already applied) and overlay the
+    # few keys the block set. Same objects as _rs/_checker (tests/unit/test_config_perf.py).
+    def _rs_fast(self, r: Ctx, rs_base: dict[str, Any], vs_inherited: Ctx,
+                 ck_bases: dict[str, dict[str, Any]]) -> RealServer:
+        if "_script_locs" in r:
+            locs = r["_script_locs"]
+            for s in ("notify_up", "notify_down"):
+                if s in r:
+                    self._scripts_used.append((r[s], locs.get(s, r["location"]), s, False))
+        obj = _new(RealServer)
+        d = obj.__dict__
+        d.update(rs_base)
+        d.update({k: v for k, v in r.items() if k in _RS_OWN})
+        if "inhibit_on_failure" in r:
+            d["inhibit_on_failure"] = bool(r["inhibit_on_failure"])
+        if "alpha" in r:
+            d["alpha"] = bool(r["alpha"])
+        if "extra" in r:
+            d["extra"] = _extra(r)
+        cks = r.get("_checkers")
+        if cks:
+            delay_loop = d["delay_loop"]
+            if _INHERITED.isdisjoint(r):  # the usual case: the real server sets no checker timing
+                inherited, bases = vs_inherited, ck_bases
+            else:
+                inherited = {**vs_inherited, **{k: v for k, v in r.items() if k in _INHERITED}}
+                bases = {}
+            out = []
+            for ck in cks:
+                kind = ck["kind"]
+                base = bases.get(kind)
+                if base is None:
+                    base = bases[kind] = _checker_base(kind, inherited)
+                out.append(self._checker_fast(ck, base, inherited, delay_loop))
+            d["checkers"] = tuple(out)
+        return obj
+
+    def _checker_fast(self, ck: Ctx, base: dict[str, Any], inherited: Ctx, rs_delay: float) -> Checker:
+        obj = _new(Checker)
+        d = obj.__dict__
+        d.update(base)
+        d["delay_loop"] = rs_delay
+        d.update({k: v for k, v in ck.items() if k in _CK_OWN})
+        if base["kind"] in _CK_SPECIAL or "extra" in ck or "urls" in ck:
+            self._checker_special(ck, d, inherited)
+        return obj
+
+    def _checker_special(self, ck: Ctx, d: dict[str, Any], inherited: Ctx) -> None:
+        """What _checker does beyond plain fields: urls, extra, per-kind checks, DNS's retry delay."""
+        kind = d["kind"]
+        if "urls" in ck:
+            d["urls"] = tuple(ck["urls"])
+        if kind == "DNS_CHECK" and "delay_before_retry" not in ck and "delay_before_retry" not in inherited:
+            d["delay_before_retry"] = d["delay_loop"]
+        if kind in ("HTTP_GET", "SSL_GET") and not ck.get("urls"):
+            self.diags.error(ck["location"], f"{kind}: no url configured - the checker will fail")
+        if kind == "MISC_CHECK":
+            script = ck.get("misc_path")
+            if script is None:
+                self.diags.error(ck["location"], "MISC_CHECK: misc_path missing - removing checker")
+            else:
+                if "_user" in ck:
+                    script = Script(script.command, script.argv, ck["_user"][0], ck["_user"][1])
+                    d["misc_path"] = script
+                self._scripts_used.append((script, ck.get("_script_locs", {}).get("misc_path", ck["location"]),
+                                           "misc_path", False))
+        if kind == "FILE_CHECK" and "track_file" not in ck:
+            self.diags.error(ck["location"], "FILE_CHECK: track_file missing - removing checker")
+        if "extra" in ck:
+            d["extra"] = _extra(ck)
 
     # -- cross-block checks (keepalived's validate_config) ---------------------------------------
     def _cross_checks(self, cfg: KeepalivedConfig) -> None:

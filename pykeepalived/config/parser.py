@@ -9,12 +9,12 @@ inheritance virtual server -> real server -> checker) are resolved when the mode
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from typing import Any
 
 from . import keywords as K
-from .errors import ConfigError, Diagnostics, Location
+from .errors import NO_LOCATION, ConfigError, Diagnostics, Location
+from .preprocess import Line
 from .reader import BlockReader
 from .values import (
     ip_text,
@@ -35,6 +35,7 @@ Table = dict[str, Handler]
 
 INT32_MAX = 2**31 - 1
 _BRACE_LINE = ["{"]
+_CONSUMED: Line = ([], NO_LOCATION)  # what Parser.block leaves in place of a line it has read
 
 
 # -- handler factories ------------------------------------------------------------------------
@@ -50,17 +51,39 @@ def h_const(fld: str, value: Any) -> Handler:
     return h
 
 
+# The numeric handlers run once per line of a big config (weight, delay_loop, connect_timeout...):
+# the "missing value" message is built once per handler, not once per call, and a plain decimal in
+# range (nearly every value in practice) is stored without the call into values.to_int/to_float, which
+# give the same number for it (tests/unit/test_config_perf.py) and handle everything else.
 def h_int(fld: str, lo: int, hi: int) -> Handler:
+    missing = f"missing value: expected an integer in [{lo}, {hi}]"
+
     def h(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
-        need(a, 1, f"an integer in [{lo}, {hi}]")
-        c[fld] = to_int(a[0], lo, hi, fld)
+        if not a:
+            raise ConfigError(missing)
+        t = a[0]
+        if t.isdigit() and t.isascii():
+            v = int(t)
+            if lo <= v <= hi:
+                c[fld] = v
+                return
+        c[fld] = to_int(t, lo, hi, fld)
     return h
 
 
 def h_float(fld: str, lo: float, hi: float) -> Handler:
+    missing = f"missing value: expected a number of seconds in [{lo:g}, {hi:g}]"
+
     def h(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
-        need(a, 1, f"a number of seconds in [{lo:g}, {hi:g}]")
-        c[fld] = to_float(a[0], lo, hi, fld)
+        if not a:
+            raise ConfigError(missing)
+        t = a[0]
+        if t.isdigit() and t.isascii():
+            v = float(t)  # a whole number: to_float's round(v, 6) would not change it
+            if lo <= v <= hi:
+                c[fld] = v
+                return
+        c[fld] = to_float(t, lo, hi, fld)
     return h
 
 
@@ -79,8 +102,10 @@ def h_ip(fld: str) -> Handler:
 
 
 def h_choice(fld: str, choices: dict[str, str]) -> Handler:
+    expected = "|".join(sorted(set(choices.values())))
+
     def h(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
-        need(a, 1, "|".join(sorted(set(choices.values()))))
+        need(a, 1, expected)
         c[fld] = to_choice(a[0], choices, fld)
     return h
 
@@ -102,6 +127,8 @@ def h_extra(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
 
 
 def make_script(a: list[str]) -> Any:
+    import shlex  # imported on first use: most configs have no scripts, and start-up counts for -t
+
     from .model import Script
 
     cmd = a[0]
@@ -130,14 +157,24 @@ class Parser:
 
     # Generic block loop: dispatch each keyword of the block through ``table``. This is the hot loop
     # (one iteration per config line), so it walks the reader's lines itself instead of using a generator.
+    # Each line is released once read (the reader never goes back): its words and location go back to the
+    # allocator and are reused for the block dicts, instead of the whole text staying alive until the end.
+    # That matters for files that come as one list (macros, includes...): at 37k real servers it cut peak
+    # memory by a quarter; plain files stream in chunks anyway (Preprocessor.stream, 85 MB peak in all).
     def block(self, table: Table, ctx: Ctx, opener: Location | None) -> Ctx:
         diags = self.diags
         r = self.r
         lines = r.lines
         n = r.n
         i = r.i  # local copy of the reader position; written back before anything else reads it
-        while i < n:
+        while True:
+            if i >= n:  # this list of lines is used up: on to the next chunk (Preprocessor.stream)
+                r.i = i
+                if not r.refill():
+                    break
+                lines, n, i = r.lines, r.n, 0
             words, loc = lines[i]
+            lines[i] = _CONSUMED
             i += 1
             kw = words[0]
             if kw == "}":
@@ -154,7 +191,12 @@ class Parser:
                 opens = True
             else:
                 args = words[1:]
-                opens = i < n and lines[i][0] == _BRACE_LINE
+                if i < n:
+                    opens = lines[i][0] == _BRACE_LINE
+                else:
+                    r.i = i
+                    opens = r.next_is_brace()
+                    lines, n, i = r.lines, r.n, r.i
                 if opens:
                     i += 1
             h = table.get(kw)
@@ -163,15 +205,18 @@ class Parser:
                 diags.warning(loc, f"Unknown keyword '{kw}'")
                 if opens:
                     r.skip(loc)
-                    i = r.i
+                    lines, n, i = r.lines, r.n, r.i
                 continue
             self.kw = kw
             try:
                 h(self, ctx, args, loc, opens)
             except ConfigError as e:
                 diags.add(e.severity, loc, f"{kw}: {e.message}")
-            if opens and r.i == i:
+            if r.lines is not lines:  # the handler read into the next chunk
+                lines, n = r.lines, r.n
+            elif opens and r.i == i:  # the handler left its block unread
                 r.skip(loc)
+                lines, n = r.lines, r.n
             i = r.i
         r.i = i
         if opener is not None:
@@ -639,7 +684,8 @@ SCHEDULERS = {s: s for s in ("rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh",
 
 
 def _v_sched(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
-    need(a, 1, "|".join(SCHEDULERS))
+    if not a:
+        raise ConfigError("missing value: expected " + "|".join(SCHEDULERS))
     if a[0] not in SCHEDULERS:
         raise ConfigError(f"Invalid lvs_scheduler {a[0]!r}: expected one of {'|'.join(SCHEDULERS)} - ignoring")
     c["lvs_sched"] = a[0]
@@ -657,9 +703,12 @@ def _v_method(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
         c["tunnel_type"] = " ".join(a[2:])
 
 
+_PROTOCOLS = {"TCP": "TCP", "UDP": "UDP", "SCTP": "SCTP"}
+
+
 def _v_proto(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
     need(a, 1, "TCP|UDP|SCTP")
-    c["protocol"] = to_choice(a[0], {"TCP": "TCP", "UDP": "UDP", "SCTP": "SCTP"}, "protocol")
+    c["protocol"] = to_choice(a[0], _PROTOCOLS, "protocol")
     c["_proto_loc"] = loc
 
 
@@ -830,8 +879,12 @@ def _checker(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
     kind = p.kw
     ck: Ctx = {"kind": kind, "location": loc}
     if ob:
-        p.block(CHECKERS[p.kw], ck, loc)
-    c.setdefault("_checkers", []).append(ck)
+        p.block(CHECKERS[kind], ck, loc)
+    cks = c.get("_checkers")
+    if cks is None:
+        c["_checkers"] = [ck]
+    else:
+        cks.append(ck)
 
 
 REAL_SERVER: Table = {
@@ -851,13 +904,23 @@ REAL_SERVER: Table = {
 
 
 def _v_real_server(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
-    need(a, 1, "real_server IP [PORT] { ... }")
+    if not a:
+        raise ConfigError("missing value: expected real_server IP [PORT] { ... }")
     addr, family = ip_text(a[0], "real server address")
-    rs: Ctx = {"address": addr, "port": to_port(a[1]) if len(a) > 1 else 0, "location": loc,
-               "_family": family}
+    port = 0
+    if len(a) > 1:
+        t = a[1]
+        port = int(t) if t.isdigit() and t.isascii() else -1  # a plain port without the to_port call
+        if not 0 <= port <= 65535:
+            port = to_port(t)
+    rs: Ctx = {"address": addr, "port": port, "location": loc, "_family": family}
     if ob:
         p.block(REAL_SERVER, rs, loc)
-    c.setdefault("_real_servers", []).append(rs)
+    rss = c.get("_real_servers")
+    if rss is None:
+        c["_real_servers"] = [rs]
+    else:
+        rss.append(rs)
 
 
 VIRTUAL_SERVER: Table = {

@@ -11,17 +11,19 @@ multi-line definitions holding further definitions.
 
 from __future__ import annotations
 
-import glob
+import io
 import os
-import random
 import re
-import shlex
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .errors import Diagnostics, Location, Severity
 from .lexer import LexError, split_lines, split_words, strip_comment
+
+if TYPE_CHECKING:
+    import random
 
 Line = tuple[list[str], Location]
 
@@ -61,6 +63,59 @@ class PreprocessOptions:
     random_seed: int | None = None
 
 
+CHUNK_LINES = 4096  # logical lines per list from Preprocessor.stream
+
+
+def is_simple(text: str) -> bool:
+    """True for a file without macros, conditionals, quotes, escapes or includes: just words and braces."""
+    for ch in _SPECIAL_CHARS:  # one C-speed scan per character beats one regex over the text
+        if ch in text:
+            return False
+    return not ("include" in text and _INCLUDE_LINE.search(text))
+
+
+def simple_chunks(path: str, text: str, size: int = CHUNK_LINES) -> Iterator[list[Line]]:
+    """The logical lines of a file :func:`is_simple` accepts, ``size`` physical lines' worth at a time.
+
+    Generated configs (the scale keepalived users reach) are like this; comments are removed with one
+    regex over the whole text and each line is then just ``str.split``, brace splitting only where a
+    brace shares a line with something else than its keyword. Same lines as the general path
+    (tests/property/test_config_fuzz.py).
+    """
+    if "#" in text or "!" in text:
+        text = _COMMENT_TO_EOL.sub("", text)
+    chunk: list[Line] = []
+    append = chunk.append
+    new = tuple.__new__
+    i = 0
+    cut = size
+    # StringIO hands out one line at a time (split at "\n" only, like text.split("\n")): the file's
+    # lines are never all alive at once next to their words, which keeps peak memory down.
+    for line in io.StringIO(text, newline="\n"):
+        i += 1
+        if i > cut:
+            cut += size
+            if chunk:
+                yield chunk
+                chunk = []
+                append = chunk.append
+        words = line.split()
+        if not words:
+            continue
+        loc = new(Location, (path, i))
+        if "{" in line or "}" in line:
+            if (words[-1] == "{" and line.count("{") == 1 and "}" not in line) if len(words) > 1 \
+                    else words[0] in ("{", "}"):
+                append((words, loc))
+            else:
+                for w in split_lines(line.replace("{", " { ").replace("}", " } ").split()):
+                    append((w, loc))
+        else:
+            append((words, loc))
+    if chunk:
+        yield chunk
+
+
 class Preprocessor:
     """Turns a config file (and everything it includes) into logical lines with origins."""
 
@@ -75,7 +130,15 @@ class Preprocessor:
         self._pwd: list[str] = []
         self._include_stack: list[str] = []
         self._checks: set[str] = set()
-        self._rng = random.Random(self.opts.random_seed)
+        self._rng: random.Random | None = None  # made on first ${_RANDOM}
+
+    def _random(self) -> random.Random:
+        """The seeded generator for ``${_RANDOM}``, created (and ``random`` imported) on first use."""
+        if self._rng is None:
+            import random
+
+            self._rng = random.Random(self.opts.random_seed)
+        return self._rng
 
     # -- files -------------------------------------------------------------------------------
     def run(self, path: str) -> list[Line]:
@@ -89,6 +152,25 @@ class Preprocessor:
             return self.out
         self._process_text(path, text)
         return self.out
+
+    def stream(self, path: str) -> Iterator[list[Line]]:
+        """:meth:`run` for a consumer that reads lines in order (the parser): yields lists of lines.
+
+        A plain top-level file (see :func:`is_simple`) comes in chunks of :data:`CHUNK_LINES` lines made
+        as the parser asks for them, so the whole file's lines (~95 MB at 37k real servers) are never
+        alive at once; anything else is preprocessed first and comes as one list, as :meth:`run` gives it.
+        """
+        try:
+            text = self._read_text(path)
+        except OSError:
+            yield self.run(path)  # reports the unreadable file
+            return
+        if is_simple(text):
+            self.files.append(path)
+            yield from simple_chunks(path, text, CHUNK_LINES)
+        else:
+            self._process_text(path, text)
+            yield self.out
 
     def _process_text(self, path: str, text: str) -> None:
         self.files.append(path)
@@ -106,35 +188,12 @@ class Preprocessor:
     def _process_simple(self, path: str, text: str) -> bool:
         """Whole-file fast path for files without macros, conditionals, quotes, escapes or includes.
 
-        Generated configs (the scale keepalived users reach) are like this; comments are removed with
-        one regex over the whole text and each line is then just ``str.split``. Returns False (having
-        done nothing) when the file needs the general path.
+        Returns False (having done nothing) when the file needs the general path.
         """
-        for ch in _SPECIAL_CHARS:  # one C-speed scan per character beats one regex over the text
-            if ch in text:
-                return False
-        if "include" in text and _INCLUDE_LINE.search(text):
+        if not is_simple(text):
             return False
-        if "#" in text or "!" in text:
-            text = _COMMENT_TO_EOL.sub("", text)
-        append = self.out.append
-        new = tuple.__new__
-        i = 0
-        for line in text.split("\n"):
-            i += 1
-            words = line.split()
-            if not words:
-                continue
-            loc = new(Location, (path, i))
-            if "{" in line or "}" in line:
-                if (words[-1] == "{" and line.count("{") == 1 and "}" not in line) if len(words) > 1 \
-                        else words[0] in ("{", "}"):
-                    append((words, loc))
-                else:
-                    for w in split_lines(line.replace("{", " { ").replace("}", " } ").split()):
-                        append((w, loc))
-            else:
-                append((words, loc))
+        for chunk in simple_chunks(path, text):
+            self.out.extend(chunk)
         return True
 
     def _process_lines(self, path: str, lines: list[str]) -> None:
@@ -223,6 +282,9 @@ class Preprocessor:
 
     def _include(self, s: str, keyword: str, loc: Location) -> None:
         # Not split_words: braces in an include pattern are csh brace expansion, not blocks.
+        import glob  # include-only modules load on first include (start-up time counts for -t)
+        import shlex
+
         try:
             words = shlex.split(s)
         except ValueError as e:
@@ -336,7 +398,7 @@ class Preprocessor:
             if lo < 0 or hi < lo:
                 self.diags.error(loc, f"${{_RANDOM}}: expected 0 <= MIN <= MAX, got {args!r}")
                 return str(lo if lo >= 0 else 0)
-            return str(self._rng.randint(lo, hi))
+            return str(self._random().randint(lo, hi))
         return None
 
     def _substitute(self, s: str, loc: Location) -> str:

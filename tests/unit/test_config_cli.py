@@ -48,8 +48,10 @@ def test_config_test_log_file(tmp_path: Path) -> None:
 def test_bad_flags_and_daemon_flags_are_clean(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--no-such-flag"]) == 1
     assert "unrecognized arguments" in capsys.readouterr().err
-    assert main(["-P", "-n"]) == 1
-    assert "not implemented yet" in capsys.readouterr().err
+    assert main(["-P", "-n", "-l", "-f", "/nonexistent/keepalived.conf"]) == 1
+    assert "/nonexistent/keepalived.conf' does not exist" in capsys.readouterr().err
+    assert main(["-C", "-n", "-l", "-f", str(CONFIGS / "lvs.conf")]) == 1
+    assert "checker process is not implemented yet" in capsys.readouterr().err
     assert main(["-t", "-x", "-f", str(CONFIGS / "lvs.conf")]) == 1
     assert main(["-v"]) == 0
     assert "pykeepalived" in capsys.readouterr().out
