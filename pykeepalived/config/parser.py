@@ -127,14 +127,16 @@ def h_extra(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
 
 
 def make_script(a: list[str]) -> Any:
-    import shlex  # imported on first use: most configs have no scripts, and start-up counts for -t
+    # keepalived's own word split (quotes, escapes), shared with the daemon that runs the script; imported on
+    # first use because most configs have no scripts, and start-up counts for -t
+    from vrrp.scripts import ScriptError, split_words
 
     from .model import Script
 
     cmd = a[0]
     try:
-        argv = tuple(shlex.split(cmd))
-    except ValueError:
+        argv = tuple(split_words(cmd))
+    except ScriptError:
         argv = tuple(cmd.split())
     user = a[1] if len(a) > 1 else None
     group = a[2] if len(a) > 2 else None
