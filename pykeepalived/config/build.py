@@ -386,6 +386,23 @@ class Builder:
             kw["extra"] = _extra(r)
         return fast_new(RealServer, _RS_DEFAULTS, kw)
 
+    def _check_checker(self, kind: str, ck: Ctx, out: dict[str, Any]) -> None:
+        """keepalived's per-kind checker checks, shared by both builders; may set ``out["misc_path"]``."""
+        if kind in ("HTTP_GET", "SSL_GET") and not ck.get("urls"):
+            self.diags.error(ck["location"], f"{kind}: no url configured - the checker will fail")
+        if kind == "MISC_CHECK":
+            script = ck.get("misc_path")
+            if script is None:
+                self.diags.error(ck["location"], "MISC_CHECK: misc_path missing - removing checker")
+            else:
+                if "_user" in ck:
+                    script = Script(script.command, script.argv, ck["_user"][0], ck["_user"][1])
+                    out["misc_path"] = script
+                self._scripts_used.append((script, ck.get("_script_locs", {}).get("misc_path", ck["location"]),
+                                           "misc_path", False))
+        if kind == "FILE_CHECK" and "track_file" not in ck:
+            self.diags.error(ck["location"], "FILE_CHECK: track_file missing - removing checker")
+
     def _checker(self, ck: Ctx, inherited: Ctx, rs_delay: float) -> Checker:
         """One checker; ``inherited`` holds the timing keys set on its virtual server / real server."""
         kind = ck["kind"]
@@ -401,20 +418,7 @@ class Builder:
         kw["alpha"] = get("alpha", inherited.get("alpha", False))
         if "urls" in ck:
             kw["urls"] = tuple(ck["urls"])
-        if kind in ("HTTP_GET", "SSL_GET") and not ck.get("urls"):
-            self.diags.error(ck["location"], f"{kind}: no url configured - the checker will fail")
-        if kind == "MISC_CHECK":
-            script = ck.get("misc_path")
-            if script is None:
-                self.diags.error(ck["location"], "MISC_CHECK: misc_path missing - removing checker")
-            else:
-                if "_user" in ck:
-                    script = Script(script.command, script.argv, ck["_user"][0], ck["_user"][1])
-                    kw["misc_path"] = script
-                self._scripts_used.append((script, ck.get("_script_locs", {}).get("misc_path", ck["location"]),
-                                           "misc_path", False))
-        if kind == "FILE_CHECK" and "track_file" not in ck:
-            self.diags.error(ck["location"], "FILE_CHECK: track_file missing - removing checker")
+        self._check_checker(kind, ck, kw)
         kw["kind"] = kind
         kw["location"] = ck["location"]
         if "extra" in ck:
@@ -479,20 +483,7 @@ class Builder:
             d["urls"] = tuple(ck["urls"])
         if kind == "DNS_CHECK" and "delay_before_retry" not in ck and "delay_before_retry" not in inherited:
             d["delay_before_retry"] = d["delay_loop"]
-        if kind in ("HTTP_GET", "SSL_GET") and not ck.get("urls"):
-            self.diags.error(ck["location"], f"{kind}: no url configured - the checker will fail")
-        if kind == "MISC_CHECK":
-            script = ck.get("misc_path")
-            if script is None:
-                self.diags.error(ck["location"], "MISC_CHECK: misc_path missing - removing checker")
-            else:
-                if "_user" in ck:
-                    script = Script(script.command, script.argv, ck["_user"][0], ck["_user"][1])
-                    d["misc_path"] = script
-                self._scripts_used.append((script, ck.get("_script_locs", {}).get("misc_path", ck["location"]),
-                                           "misc_path", False))
-        if kind == "FILE_CHECK" and "track_file" not in ck:
-            self.diags.error(ck["location"], "FILE_CHECK: track_file missing - removing checker")
+        self._check_checker(kind, ck, d)
         if "extra" in ck:
             d["extra"] = _extra(ck)
 
