@@ -18,6 +18,7 @@ Two ways to run it:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -46,9 +47,14 @@ TOPOLOGY = Topology(
 )
 
 
-def _conf(priority: int, advert_int: float) -> str:
+#: keepalived's realtime options, given to both implementations by ``--realtime on|both``.
+REALTIME_GLOBALS = "  vrrp_rt_priority 50\n  vrrp_no_swap\n"
+
+
+def _conf(priority: int, advert_int: float, realtime: bool = False) -> str:
+    rt = REALTIME_GLOBALS if realtime else ""
     return (
-        "global_defs {\n  router_id bench\n}\n"
+        f"global_defs {{\n  router_id bench\n{rt}}}\n"
         f"vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {VRID}\n"
         f"  priority {priority}\n  advert_int {advert_int:g}\n  version 3\n"
         "  virtual_ipaddress {\n    10.0.0.100/24\n  }\n}\n"
@@ -68,10 +74,15 @@ class FailoverRig:
 
     impl: str  # "ours" or "keepalived"
     advert_int: float
+    realtime: bool = False  # vrrp_rt_priority 50 + vrrp_no_swap in both routers' global_defs
     gaps: list[Failover] = field(default_factory=list)
     lab: Lab | None = None
     cap: AdvertCapture | None = None
     procs: dict[str, LabProcess] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.impl}+rt" if self.realtime else self.impl
 
     @property
     def mdi(self) -> float:
@@ -96,7 +107,7 @@ class FailoverRig:
         run = self.lab.log_dir / f"{host}-{self.impl}"
         run.mkdir(parents=True, exist_ok=True)
         conf = run / "keepalived.conf"
-        conf.write_text(_conf(priority, self.advert_int))
+        conf.write_text(_conf(priority, self.advert_int, self.realtime))
         pids = ["-p", str(run / "m.pid"), "-r", str(run / "v.pid"), "-c", str(run / "c.pid")]
         if self.impl == "ours":
             argv = [sys.executable, "-m", "pykeepalived.daemon", "-P", "-n", "-l", "-f", str(conf), *pids,
@@ -146,11 +157,36 @@ class FailoverRig:
 
     def soak(self, seconds: float) -> int:
         """Spurious transitions (changes of the sending Master) over ``seconds`` of a healthy pair."""
-        assert self.cap is not None
         t0 = time.time()
         time.sleep(seconds)
-        spans = masters([a for a in self.cap.adverts(VRID) if t0 < a.t <= t0 + seconds], VRID)
-        return max(0, len(spans) - 1)
+        return int(self.soak_report(t0, t0 + seconds)["spurious"])
+
+    def soak_report(self, t0: float, t1: float) -> dict[str, Any]:
+        """Spurious transitions in [t0, t1] and where each came from, judged on the wire.
+
+        A Backup's takeover (lb2's first advert of a span) after the Master was silent for at least MDI is a
+        *Master-side* stall (its adverts left late: scheduling, GC); one while the Master's adverts were still
+        arriving in time is a *Backup-side* stall (its down timer ran before it read the queued advert).
+        Also the Master's worst inter-advert gap and how many gaps exceeded 2 intervals (sender jitter).
+        """
+        assert self.cap is not None
+        ads = sorted((a for a in self.cap.adverts(VRID) if t0 < a.t <= t1 and a.priority > 0), key=lambda a: a.t)
+        spans = masters(ads, VRID)
+        events = []
+        for prev, span in itertools.pairwise(spans):
+            if span.src != IPS["lb2"]:
+                continue
+            hole = span.first - prev.last
+            events.append({"at_s": round(span.first - t0, 3), "silence_ms": round(hole * 1000, 2),
+                           "cause": "master late" if hole >= self.mdi else "backup early"})
+        mine = [a.t for a in ads if a.src == IPS["lb1"]]
+        gaps = [y - x for x, y in itertools.pairwise(mine)]
+        return {"impl": self.label, "seconds": round(t1 - t0, 1), "spurious": max(0, len(spans) - 1),
+                "takeovers": events, "master_adverts": len(mine),
+                "master_max_gap_ms": round(max(gaps) * 1000, 2) if gaps else None,
+                "master_gaps_over_2x": sum(g > 2 * self.advert_int for g in gaps),
+                "master_p99_gap_ms": round(percentile(gaps, 99) * 1000, 2) if gaps else None,
+                "mdi_ms": round(self.mdi * 1000, 2)}
 
     def close(self) -> None:
         if self.cap is not None:
@@ -166,7 +202,7 @@ class FailoverRig:
 
 def summary(rig: FailoverRig) -> dict[str, Any]:
     gaps_ms = [f.gap * 1000 for f in rig.gaps]
-    out: dict[str, Any] = {"impl": rig.impl, "advert_int_s": rig.advert_int, "runs": len(gaps_ms),
+    out: dict[str, Any] = {"impl": rig.label, "advert_int_s": rig.advert_int, "runs": len(gaps_ms),
                            "mdi_ms": round(rig.mdi * 1000, 3)}
     if gaps_ms:
         out.update(p50_ms=round(statistics.median(gaps_ms), 3), p99_ms=round(percentile(gaps_ms, 99), 3),
@@ -301,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--soak", type=float, default=60.0, help="seconds of healthy pair at 10 ms (0: skip)")
     p.add_argument("--intervals", default="1,0.1,0.01", help="advert intervals in seconds (default 1,0.1,0.01)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--realtime", choices=("off", "on", "both"), default="both",
+                   help="give both implementations vrrp_rt_priority 50 + vrrp_no_swap: off, on, or both "
+                        "variants side by side (default both)")
     p.add_argument("--scale", type=float, default=0.0,
                    help="also measure CPU and RSS of 255 instances at 1 s adverts over this many seconds")
     args = p.parse_args(argv)
@@ -312,25 +351,31 @@ def main(argv: list[str] | None = None) -> int:
         args.intervals = ""
     rows: list[dict[str, Any]] = []
     soaks: dict[str, int] = {}
+    soak_details: list[dict[str, Any]] = []
+    rt_modes = {"off": (False,), "on": (True,), "both": (False, True)}[args.realtime]
     for advert in (float(x) for x in args.intervals.split(",") if x):
         runs = args.runs_1s if advert >= 1 else args.runs
-        rigs = [FailoverRig(impl, advert) for impl in ("ours", "keepalived")]
+        rigs = [FailoverRig(impl, advert, realtime=rt) for rt in rt_modes for impl in ("ours", "keepalived")]
         try:
             for rig in rigs:
                 rig.start()
-            for _ in range(runs):  # alternate the two sides so machine load hits both alike
+            for _ in range(runs):  # alternate the sides so machine load hits all alike
                 for rig in rigs:
                     rig.cycle()
             if advert <= 0.01 and args.soak > 0:
+                t0 = time.time()  # every pair soaks in the same window: the same load for all
+                time.sleep(args.soak)
                 for rig in rigs:
-                    soaks[rig.impl] = rig.soak(args.soak)
+                    report = rig.soak_report(t0, t0 + args.soak)
+                    soaks[rig.label] = int(report["spurious"])
+                    soak_details.append(report)
         finally:
             for rig in rigs:
                 rows.append(summary(rig))
                 rig.close()
     if args.json:
         print(json.dumps({"failover": rows, "soak_10ms_spurious_transitions": soaks, "soak_s": args.soak,
-                          "scale_255": scale_rows}, indent=2))
+                          "soak_10ms": soak_details, "scale_255": scale_rows}, indent=2))
     else:
         if rows:
             print(format_rows(rows))
@@ -341,6 +386,11 @@ def main(argv: list[str] | None = None) -> int:
         if soaks:
             print(f"spurious transitions over {args.soak:g} s at 10 ms adverts: "
                   + ", ".join(f"{k} {v}" for k, v in soaks.items()))
+            for d in soak_details:
+                causes = ", ".join(f"{e['cause']} ({e['silence_ms']:.1f} ms)" for e in d["takeovers"]) or "-"
+                print(f"  {d['impl']:<15} master gaps: max {d['master_max_gap_ms']} ms, p99 "
+                      f"{d['master_p99_gap_ms']} ms, {d['master_gaps_over_2x']} over 2x interval; "
+                      f"takeovers: {causes}")
     return 0
 
 

@@ -82,6 +82,7 @@ def run_vrrp(args: argparse.Namespace) -> int:
     from pykeepalived.config import load_config
     from pykeepalived.config.errors import Severity
     from pykeepalived.daemon.pidfile import PidFile, PidFileError
+    from pykeepalived.daemon.realtime import ProcessSettings, apply_process_settings, current_policy
     from pykeepalived.daemon.settings import SettingsError, build_settings
     from pykeepalived.daemon.vrrp_process import VrrpDaemon
 
@@ -125,6 +126,10 @@ def run_vrrp(args: argparse.Namespace) -> int:
         return 1
     dump_dir = Path(getattr(args, "dump_dir", None) or os.environ.get("PYKEEPALIVED_TMP_DIR") or "/tmp")
     log.info("Starting pykeepalived VRRP process (pid %d), config %s", os.getpid(), path)
+    for problem in apply_process_settings(settings.process):
+        log.warning("cannot apply %s", problem)
+    if settings.process != ProcessSettings():
+        log.info("process scheduling: %s priority %d, nice %d", *current_policy())
     def remove_pidfiles() -> None:
         for pf in pidfiles:
             pf.remove()

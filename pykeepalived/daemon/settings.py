@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from pykeepalived.config import model
 from pykeepalived.config.model import KeepalivedConfig
+from pykeepalived.daemon.realtime import ProcessSettings, ProcessSettingsError, parse_process_settings
 from vrrp.addresses import VirtualAddress, VirtualRoute, VirtualRule, parse_scope
 from vrrp.config import RouterConfig, RouterConfigError
 from vrrp.garp import AnnouncementSchedule
@@ -104,6 +105,9 @@ class InstanceSettings:
     notify_priority_changes: bool = False
     garp: AnnouncementSchedule = field(default_factory=AnnouncementSchedule)
     garp_repeat: int = 5
+    #: keepalived <= 1.3.6 computed the v3 unicast IPv4 checksum over the multicast group, not the peer:
+    #: "auto" (default: switch to it when a peer is seen using it), "never", "always" (``old_unicast_checksum``)
+    old_unicast_checksum: str = "auto"
 
     @property
     def af(self) -> int:
@@ -168,6 +172,7 @@ class DaemonSettings:
     script_security: bool = False
     notify_fifos: tuple[tuple[str, Script | None], ...] = ()
     router_id: str | None = None
+    process: ProcessSettings = field(default_factory=ProcessSettings)
 
 
 def _extra_has(extra: model.Extra, keyword: str) -> bool:
@@ -364,7 +369,9 @@ class _Builder:
                 scope=parse_scope(v.scope) if v.scope else 0,
                 label=v.label,
                 broadcast=ipaddress.IPv4Address(v.brd) if v.brd and v.brd not in ("+", "-") else None,
-                nodad=ip.version == 6,
+                # keepalived adds IPv6 VIPs without DAD (a new Master's VIP must be usable at once);
+                # ``-nodad`` on the entry asks for DAD after all
+                nodad=ip.version == 6 and "-nodad" not in v.options,
             )
         except ValueError as exc:
             kind = "virtual_ipaddress_excluded" if excluded else "virtual_ipaddress"
@@ -483,6 +490,13 @@ class _Builder:
         v3_as_v2 = _extra_has(inst.extra, "v3_checksum_as_v2") or _extra_has(
             self.cfg.global_defs.extra, "v3_checksum_as_v2"
         )
+        old_words = _extra_value(inst.extra, "old_unicast_checksum")
+        old_checksum = "auto"
+        if old_words is not None:
+            if old_words not in ((), ("never",)):
+                raise SettingsError(f"{loc}: {where}: old_unicast_checksum takes no value or 'never', not "
+                                    f"{' '.join(old_words)!r}")
+            old_checksum = "never" if old_words else "always"
         advert_cs = round(inst.advert_int * 100)
         if inst.version == 2:
             advert_cs = max(100, round(inst.advert_int) * 100)  # keepalived rounds v2 intervals to seconds
@@ -531,6 +545,7 @@ class _Builder:
             notify_priority_changes=inst.notify_priority_changes,
             garp=garp,
             garp_repeat=max(0, inst.garp_master_repeat),
+            old_unicast_checksum=old_checksum,
         )
         # validate the router settings now (with a placeholder source of the right family)
         settings.router_config(src or (ipaddress.IPv4Address("0.0.0.1") if inst.family == 4
@@ -563,7 +578,12 @@ class _Builder:
                 script_words = _extra_value(g.extra, f"{kw}_script")
                 script = Script(tuple(script_words), self.default_user()) if script_words else None
                 fifos.append((value[0], script))
+        try:
+            process = parse_process_settings(g.extra)
+        except ProcessSettingsError as exc:
+            raise SettingsError(str(exc)) from None
         return DaemonSettings(
+            process=process,
             instances=instances,
             sync_groups=tuple(groups),
             scripts=self.script_settings(),

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
 from test_daemon_kit import (
     Daemon,
     config,
+    holders,
     instance_block,
     start_daemon,
     wait_holders,
@@ -154,3 +155,36 @@ def test_v3_checksum_forms_against_keepalived_227(lab: Lab) -> None:
         assert wait_until(lambda: "Invalid VRRPv3 checksum" in ka.log(), 5), ka.log()
         assert wait_until(lambda: ours.state() == "BACKUP", 5), ours.log()
         _stop_all(ours, ka)
+
+
+def test_old_unicast_checksum_is_learnt_from_keepalived_227(lab: Lab) -> None:
+    """keepalived's ``old_unicast_checksum`` (the v3 unicast checksum of keepalived <= 1.3.6, summed over
+    224.0.0.18 instead of the peer): it sends only that form and accepts only that form.  Ours, by default,
+    learns it from the first such advert (as keepalived does) and then sends it too, so keepalived hears
+    ours; with ``old_unicast_checksum never`` ours rejects keepalived's adverts and both become Master."""
+
+    def conf(me: str, peer: str, priority: int, extra: str = "") -> str:
+        uni = f"  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}\n"
+        return config(instance_block(priority=priority, extra=uni + extra))
+
+    ka = start_daemon(lab, "lb2", conf(IP["lb2"], IP["lb1"], 150, "  old_unicast_checksum\n"), impl="keepalived")
+    ours = start_daemon(lab, "lb1", conf(IP["lb1"], IP["lb2"], 100))
+    assert wait_holders(lab, VIP, ["lb2"], timeout=5) == ["lb2"], ka.log() + ours.log()
+    assert wait_until(lambda: "(VI_1) Setting unicast VRRPv3 checksum to old version" in ours.log(), 3), ours.log()
+    time.sleep(0.5)
+    st = ours.stats()["instances"]["VI_1"]
+    assert st["state"] == "BACKUP" and st["stats"]["discards"].get("checksum", 0) == 0, st
+    # ours takes over, sending the old form: a lower-priority keepalived must hear it and stay Backup
+    assert ka.stop() == 0
+    assert wait_holders(lab, VIP, ["lb1"], timeout=3) == ["lb1"], ours.log()
+    ka = start_daemon(lab, "lb2", conf(IP["lb2"], IP["lb1"], 50, "  old_unicast_checksum\n"), impl="keepalived",
+                      tag="b")
+    time.sleep(1.5)  # > keepalived's Master_Down_Interval at 100 ms adverts
+    assert holders(lab, VIP) == ["lb1"], ka.log()
+    assert "Invalid VRRPv3 checksum" not in ka.log() and "Entering BACKUP STATE" in ka.log(), ka.log()
+    # control: the same pair with ours set to "never" disagree on the checksum and both become Master
+    assert ours.stop() == 0
+    ours = start_daemon(lab, "lb1", conf(IP["lb1"], IP["lb2"], 100, "  old_unicast_checksum never\n"), tag="c")
+    assert wait_holders(lab, VIP, ["lb1", "lb2"], timeout=5) == ["lb1", "lb2"], ours.log() + ka.log()
+    assert ours.stats()["instances"]["VI_1"]["stats"]["discards"].get("checksum", 0) >= 1
+    _stop_all(ours, ka)

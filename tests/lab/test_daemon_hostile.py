@@ -31,8 +31,8 @@ src, dst = "10.0.0.10", "224.0.0.18"
 for spec in specs:
     v = spec["version"]
     auth = pass_auth_data(spec.get("auth", "")) if v == 2 else b""
-    adv = Advertisement(v, spec["vrid"], 254, [ipaddress.IPv4Address(spec["vip"])], spec["interval_cs"],
-                        auth_type=1 if v == 2 else 0, auth_data=auth)
+    adv = Advertisement(v, spec["vrid"], spec.get("priority", 254), [ipaddress.IPv4Address(spec["vip"])],
+                        spec["interval_cs"], auth_type=1 if v == 2 else 0, auth_data=auth)
     payload = bytearray(encode(adv, family=4, src=src, dst=dst, checksum_form="rfc5798"))
     if spec.get("bad_checksum"):
         payload[6] ^= 0xFF
@@ -96,3 +96,24 @@ def test_malformed_and_hostile_packets_are_dropped_and_counted(lab: Lab) -> None
     _inject(lab, [dict(base2)])
     assert wait_until(lambda: "(VI_2) Entering BACKUP STATE (priority)" in lb1.log(), 3), lb1.log()
     assert REPO.exists()
+
+
+def test_master_receiving_a_lower_priority_advert_runs_notify_master_rx_lower_pri(lab: Lab) -> None:
+    marker = lab.log_dir / "rx-lower"
+    script = lab.log_dir / "rx_lower.sh"
+    script.write_text(f"#!/bin/sh\necho rx-lower >> {marker}\n")
+    script.chmod(0o755)
+    lb1 = start_daemon(lab, "lb1", config(instance_block(priority=150,
+                                                         extra=f"  notify_master_rx_lower_pri {script}\n")))
+    assert wait_until(lambda: lb1.stats()["instances"]["VI_1"]["state"] == "MASTER", 5), lb1.log()
+    time.sleep(0.3)
+    assert not marker.exists()  # alone on the LAN: nobody advertised lower
+    _inject(lab, [{"version": 3, "vrid": 51, "vip": "10.0.0.100", "interval_cs": 10, "priority": 50}])
+    assert wait_until(marker.exists, 3), lb1.log()
+    assert marker.read_text() == "rx-lower\n"
+    assert "(VI_1) Master received lower priority (50) advert from 10.0.0.10" in lb1.log()
+    assert lb1.state() == "MASTER"
+    # a bad (TTL 254) lower-priority advert is dropped before it can notify
+    _inject(lab, [{"version": 3, "vrid": 51, "vip": "10.0.0.100", "interval_cs": 10, "priority": 50, "ttl": 254}])
+    time.sleep(0.4)
+    assert marker.read_text() == "rx-lower\n"

@@ -9,11 +9,14 @@ works from both tiers (interop adds the path itself).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from typing import Any
 import pytest
 
 from netns_lab.lab import Lab
+from netns_lab.observe import _open_packet_socket
 from netns_lab.process import LabProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -157,6 +161,56 @@ def wait_holders(lab: Lab, vip: str, expected: list[str], timeout: float = 5.0,
     return seen
 
 
+class FrameCapture:
+    """Every Ethernet frame seen on a bridge (AF_PACKET in the switch namespace), with its arrival time.
+
+    AdvertCapture only keeps VRRP; GARP/NA counting needs the raw frames.  Used as a context manager.
+    """
+
+    def __init__(self, lab: Lab, switch: str = "lan") -> None:
+        self._sock = _open_packet_socket(lab.switch_netns(switch), lab.bridge_ifname(switch))
+        self._frames: list[tuple[float, bytes]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="daemon-test-frames", daemon=True)
+
+    def __enter__(self) -> FrameCapture:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=3)
+        self._sock.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self._sock], [], [], 0.1)
+            if not ready:
+                continue
+            with contextlib.suppress(OSError):
+                frame, addr = self._sock.recvfrom(65535)
+                if len(addr) > 2 and addr[2] == 4:  # PACKET_OUTGOING: the bridge forwarding it, a copy
+                    continue
+                with self._lock:
+                    self._frames.append((time.time(), frame))
+
+    def frames(self, since: float = 0.0) -> list[tuple[float, bytes]]:
+        with self._lock:
+            return [(t, f) for t, f in self._frames if t >= since]
+
+
+def clusters(times: list[float], gap: float) -> list[list[float]]:
+    """Group sorted ``times`` into runs whose members are less than ``gap`` apart (bursts)."""
+    out: list[list[float]] = []
+    for t in sorted(times):
+        if out and t - out[-1][-1] < gap:
+            out[-1].append(t)
+        else:
+            out.append([t])
+    return out
+
+
 # ------------------------------------------------------------------ command-line errors (no namespaces needed)
 
 
@@ -237,3 +291,18 @@ def test_settings_error_names_file_and_line(tmp_path: Path) -> None:
         _settings(tmp_path, config(instance_block(extra="  track_script {\n    nope\n  }\n")))
     with pytest.raises(SettingsError, match=r"k\.conf:\d+: vrrp_instance VI_1: .*mixes IPv4 and IPv6"):
         _settings(tmp_path, config(instance_block(vips=("10.0.0.100/24", "fd00::100/64"))))
+
+
+def test_settings_old_unicast_checksum_and_nodad(tmp_path: Path) -> None:
+    from pykeepalived.daemon.settings import SettingsError
+
+    s = _settings(tmp_path, config(
+        instance_block("V6", vrid=52, vips=("fd00::100/64", "fd00::101/64 -nodad")),
+        instance_block(extra="  old_unicast_checksum\n"),
+        instance_block("VI_N", vrid=53, vips=("10.0.0.101/24",), extra="  old_unicast_checksum never\n"),
+    ))
+    v6, v1, vn = s.instances
+    assert [v.nodad for v in v6.vips] == [True, False]  # keepalived: no DAD for VIPs unless "-nodad"
+    assert (v6.old_unicast_checksum, v1.old_unicast_checksum, vn.old_unicast_checksum) == ("auto", "always", "never")
+    with pytest.raises(SettingsError, match=r"k\.conf:\d+: vrrp_instance VI_1: old_unicast_checksum takes no value"):
+        _settings(tmp_path, config(instance_block(extra="  old_unicast_checksum sometimes\n")))
