@@ -89,8 +89,8 @@ class FailoverRig:
         return master_down_interval(3, 100, self.advert_int)
 
     def start(self) -> FailoverRig:
-        self.lab = Lab(TOPOLOGY)
-        self.lab.build()
+        # __enter__, not build(): it tears a half-built lab down itself and makes Ctrl-C tear down too
+        self.lab = Lab(TOPOLOGY).__enter__()
         try:
             self.cap = AdvertCapture(self.lab.switch_netns("lan"), self.lab.bridge_ifname("lan")).start()
             for host, prio in (("lb1", 150), ("lb2", 100)):
@@ -288,9 +288,7 @@ def scale(impl: str, seconds: float, instances: int = 255) -> dict[str, Any]:
     """CPU time and RSS of one daemon running ``instances`` Masters at 1 s adverts for ``seconds``."""
     import psutil
 
-    lab = Lab(TOPOLOGY)
-    lab.build()
-    try:
+    with Lab(TOPOLOGY) as lab:  # torn down however the body ends, a failed build included
         run = lab.log_dir / f"scale-{impl}"
         run.mkdir(parents=True, exist_ok=True)
         conf = run / "keepalived.conf"
@@ -323,8 +321,6 @@ def scale(impl: str, seconds: float, instances: int = 255) -> dict[str, Any]:
         return {"impl": impl, "instances": instances, "seconds": seconds, "cpu_s": round(c1 - c0, 3),
                 "cpu_pct": round(100 * (c1 - c0) / seconds, 2), "rss_mib": round(rss / 2**20, 1),
                 "adverts_per_s": adverts / 2}
-    finally:
-        lab.teardown()
 
 
 # ------------------------------------------------------------------ full report

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.registry import REGISTRY, Benchmark
 
-__all__ = ["Result", "discover", "format_table", "run_benchmark"]
+__all__ = ["Result", "discover", "format_table", "run_benchmark", "select", "to_json"]
 
 
 @dataclass
@@ -96,7 +96,10 @@ def run_benchmark(bench: Benchmark, runs: int | None = None) -> Result:
         res.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     finally:
         if bench.teardown is not None:
-            bench.teardown()
+            try:
+                bench.teardown()
+            except Exception as exc:  # nor may a failing teardown (it would escape and end the whole run)
+                res.error = (res.error + "\n" if res.error else "") + f"teardown: {type(exc).__name__}: {exc}"
     return res
 
 

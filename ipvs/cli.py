@@ -29,6 +29,7 @@ from ipvs.model import (
     DEFAULT_PERSISTENCE_TIMEOUT,
     F_ONEPACKET,
     F_PERSISTENT,
+    F_SCHED_ALL,
     TUN_F_CSUM,
     TUN_F_NOCSUM,
     TUN_F_REMCSUM,
@@ -200,7 +201,7 @@ def build_service(ns: argparse.Namespace, key: ServiceKey, base: Service | None)
             bits = sched_flag_bits(sched, [f for f in ns.sched_flags.split(",") if f])
         except ValueError as e:
             raise UsageError(str(e)) from None
-        flags = (flags & ~0x38) | bits
+        flags = (flags & ~F_SCHED_ALL) | bits
     pe = ns.pe if ns.pe is not None else (base.pe_name if base else "")
     return Service(key, scheduler=sched, flags=flags, timeout=timeout, netmask=netmask, pe_name=pe)
 
@@ -251,7 +252,7 @@ def _find(table: list[ServiceState], key: ServiceKey) -> ServiceState | None:
     return next((s for s in table if s.key == key), None)
 
 
-async def rule_to_op(ns: argparse.Namespace, backend: Backend, table: list[ServiceState] | None) -> Op:
+def rule_to_op(ns: argparse.Namespace, table: list[ServiceState] | None) -> Op:
     """Turn one parsed -A/-E/-D/-a/-e/-d command into an :class:`Op` (``table`` gives edit bases)."""
     key = _service_key(ns)
     if key is None:
@@ -268,7 +269,7 @@ async def rule_to_op(ns: argparse.Namespace, backend: Backend, table: list[Servi
     if ns.edit_server:
         if ns.real_server is None:
             raise UsageError("-r is required for -a/-e/-d")
-        af, addr, port = parse_hostport(ns.real_server or "", "real server")
+        af, addr, port = parse_hostport(ns.real_server, "real server")
         want = DestKey(af, addr, key.port if port is None else port)
         base = next((d.dest for d in cur.dests if d.dest.key == want), None) if cur else None
         return Op.edit_dest(key, build_dest(ns, key, base))
@@ -304,6 +305,10 @@ def parse_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argpa
     return parser.parse_args(_glue_values(argv))
 
 
+def _usage_error(stderr: TextIO, e: UsageError) -> None:
+    stderr.write(f"pyipvsadm: {e}\nTry `pyipvsadm -h' or 'pyipvsadm --help' for more information.\n")
+
+
 async def run(argv: Sequence[str], backend: Backend, io: Streams) -> int:
     """Execute one pyipvsadm command line against ``backend``; returns the exit status."""
     parser = build_parser()
@@ -328,10 +333,10 @@ async def run(argv: Sequence[str], backend: Backend, io: Streams) -> int:
             return await _list(ns, backend, io)
         needs_table = ns.edit_service or ns.edit_server
         table = await backend.list_services() if needs_table else None
-        await _apply(backend, await rule_to_op(ns, backend, table))
+        await _apply(backend, rule_to_op(ns, table))
         return 0
     except UsageError as e:
-        io.stderr.write(f"pyipvsadm: {e}\nTry `pyipvsadm -h' or 'pyipvsadm --help' for more information.\n")
+        _usage_error(io.stderr, e)
         return EXIT_USAGE
     except IPVSError as e:
         io.stderr.write(f"{e.message}\n")
@@ -368,7 +373,7 @@ async def _restore(parser: argparse.ArgumentParser, backend: Backend, io: Stream
             continue
         try:
             ns = parse_command(parser, words)
-            ops.append(await rule_to_op(ns, backend, None))
+            ops.append(rule_to_op(ns, None))
         except UsageError as e:
             raise UsageError(f"<stdin> line {lineno}: {e}: {line.strip()!r}") from None
     status = 0
@@ -382,12 +387,6 @@ async def _restore(parser: argparse.ArgumentParser, backend: Backend, io: Stream
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point ``pyipvsadm``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    netns = None
-    for i, a in enumerate(args):
-        if a == "--netns" and i + 1 < len(args):
-            netns = args[i + 1]
-        elif a.startswith("--netns="):
-            netns = a.split("=", 1)[1]
     io = Streams(sys.stdin, sys.stdout, sys.stderr)
     if any(a in ("-h", "--help") for a in args):
         build_parser().print_help(sys.stdout)
@@ -397,8 +396,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ns = parse_command(build_parser(), args)
         _service_key(ns)
     except UsageError as e:
-        sys.stderr.write(f"pyipvsadm: {e}\nTry `pyipvsadm -h' or 'pyipvsadm --help' for more information.\n")
+        _usage_error(sys.stderr, e)
         return EXIT_USAGE
+    netns: str | None = ns.netns
 
     async def go() -> int:
         from ipvs.netlink import KernelBackend

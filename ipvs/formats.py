@@ -20,9 +20,7 @@ from ipvs.model import (
     AF_INET6,
     F_ONEPACKET,
     F_PERSISTENT,
-    F_SCHED1,
-    F_SCHED2,
-    F_SCHED3,
+    F_SCHED_ALL,
     Forward,
     Info,
     ServiceState,
@@ -34,7 +32,6 @@ from ipvs.model import (
 )
 
 T = TypeVar("T")
-F_SCHED_ALL = F_SCHED1 | F_SCHED2 | F_SCHED3
 
 FWD_NAMES = {Forward.NAT: "Masq", Forward.LOCAL: "Local", Forward.TUNNEL: "Tunnel", Forward.DR: "Route"}
 FWD_SWITCH = {Forward.NAT: "-m", Forward.LOCAL: "-g", Forward.TUNNEL: "-i", Forward.DR: "-g"}

@@ -12,11 +12,11 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ipvs.backend import Backend
 from ipvs.errors import IPVSError
 from ipvs.model import (
     AF_INET,
     AF_INET6,
-    F_PERSISTENT,
     PERSISTENCE_ENGINES,
     SCHEDULERS,
     Destination,
@@ -97,18 +97,17 @@ class MemoryBackend:
 
     # -- reads ---------------------------------------------------------------------------------------------
 
-    async def list_services(self) -> list[ServiceState]:
+    @staticmethod
+    def _state(e: _Entry) -> ServiceState:
         # the kernel adds destinations at the head of the service's list, so it lists the newest first
-        return [
-            ServiceState(e.service, tuple(DestState(d) for d in reversed(e.dests.values())), Stats())
-            for e in self._table.values()
-        ]
+        return ServiceState(e.service, tuple(DestState(d) for d in reversed(e.dests.values())), Stats())
+
+    async def list_services(self) -> list[ServiceState]:
+        return [self._state(e) for e in self._table.values()]
 
     async def get_service(self, key: ServiceKey) -> ServiceState | None:
         e = self._table.get(key)
-        if e is None:
-            return None
-        return ServiceState(e.service, tuple(DestState(d) for d in reversed(e.dests.values())), Stats())
+        return None if e is None else self._state(e)
 
     async def get_timeouts(self) -> Timeouts:
         return self._timeouts
@@ -211,29 +210,23 @@ class MemoryBackend:
     async def close(self) -> None:
         return None
 
-    # -- test helpers ------------------------------------------------------------------------------------
 
-    def persistent_services(self) -> list[ServiceKey]:
-        return [k for k, e in self._table.items() if e.service.flags & F_PERSISTENT]
-
-
-async def apply_op(backend: object, op: Op) -> None:
+async def apply_op(b: Backend, op: Op) -> None:
     """Apply one :class:`Op` through a backend's per-operation methods."""
-    b = backend
     if op.kind is OpKind.ADD_SERVICE:
         assert op.service is not None
-        await b.add_service(op.service)  # type: ignore[attr-defined]
+        await b.add_service(op.service)
     elif op.kind is OpKind.EDIT_SERVICE:
         assert op.service is not None
-        await b.edit_service(op.service)  # type: ignore[attr-defined]
+        await b.edit_service(op.service)
     elif op.kind is OpKind.DELETE_SERVICE:
-        await b.delete_service(op.key)  # type: ignore[attr-defined]
+        await b.delete_service(op.key)
     elif op.kind is OpKind.ADD_DEST:
         assert op.dest is not None
-        await b.add_dest(op.key, op.dest)  # type: ignore[attr-defined]
+        await b.add_dest(op.key, op.dest)
     elif op.kind is OpKind.EDIT_DEST:
         assert op.dest is not None
-        await b.edit_dest(op.key, op.dest)  # type: ignore[attr-defined]
+        await b.edit_dest(op.key, op.dest)
     else:
         assert op.dest_key is not None
-        await b.delete_dest(op.key, op.dest_key)  # type: ignore[attr-defined]
+        await b.delete_dest(op.key, op.dest_key)

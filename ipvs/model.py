@@ -52,7 +52,8 @@ F_ONEPACKET = 0x0004
 F_SCHED1 = 0x0008
 F_SCHED2 = 0x0010
 F_SCHED3 = 0x0020
-USER_FLAGS = F_PERSISTENT | F_ONEPACKET | F_SCHED1 | F_SCHED2 | F_SCHED3
+F_SCHED_ALL = F_SCHED1 | F_SCHED2 | F_SCHED3  # the three scheduler-specific flag bits (-b)
+USER_FLAGS = F_PERSISTENT | F_ONEPACKET | F_SCHED_ALL
 
 #: every scheduler keepalived accepts (check_parser.c); the kernel may lack some (twos needs Linux 6.2+)
 SCHEDULERS: tuple[str, ...] = (

@@ -126,6 +126,22 @@ def plan_sync(
     return Plan(ops, next_draining)
 
 
+def _failures(ops: Sequence[Op], outcomes: Sequence[BaseException | None]) -> list[tuple[Op, IPVSError]]:
+    """The failed operations of one batch; a non-IPVS exception is wrapped so callers see one error type."""
+    return [
+        (op, res if isinstance(res, IPVSError) else IPVSError(0, op.kind.value, repr(res)))
+        for op, res in zip(ops, outcomes, strict=True)
+        if res is not None
+    ]
+
+
+def _owned_after(owned: set[ServiceKey], ops: Sequence[Op], errors: Sequence[tuple[Op, IPVSError]]) -> set[ServiceKey]:
+    """What we still own once ``ops`` ran: services we deleted are no longer ours, unless the delete failed."""
+    deleted = {op.key for op in ops if op.kind is OpKind.DELETE_SERVICE}
+    failed = {op.key for op, _ in errors if op.kind is OpKind.DELETE_SERVICE}
+    return (owned - deleted) | failed
+
+
 @dataclass
 class SyncResult:
     """What one sync did: the operations issued (retries included), and the ones that finally failed."""
@@ -173,16 +189,9 @@ class SyncEngine:
                 break
             outcomes = await self.backend.apply_batch(plan.ops)
             result.requests += len(plan.ops)
-            errors: list[tuple[Op, IPVSError]] = []
-            for op, res in zip(plan.ops, outcomes, strict=True):
-                if res is not None:
-                    err = res if isinstance(res, IPVSError) else IPVSError(0, op.kind.value, repr(res))
-                    errors.append((op, err))
-            result.errors = errors
-            deleted = {op.key for op in plan.ops if op.kind is OpKind.DELETE_SERVICE}
-            failed = {op.key for op, _ in errors if op.kind is OpKind.DELETE_SERVICE}
-            owned = (owned - deleted) | failed
-            if not any(err.transient for _, err in errors) or attempt == self.policy.retries:
+            result.errors = _failures(plan.ops, outcomes)
+            owned = _owned_after(owned, plan.ops, result.errors)
+            if not any(err.transient for _, err in result.errors) or attempt == self.policy.retries:
                 break
         self.draining = plan.draining
         self.owned = owned | {d.key for d in desired}
@@ -204,14 +213,8 @@ class SyncEngine:
         owned = (self.owned | {d.key for d in subset}) & keys
         plan = plan_sync(subset, actual, owned, now, self.policy,
                          {k: v for k, v in self.draining.items() if k[0] in keys})
-        result = SyncResult(planned=list(plan.ops))
         outcomes = await self.backend.apply_batch(plan.ops) if plan.ops else []
-        result.requests = len(plan.ops)
-        for op, res in zip(plan.ops, outcomes, strict=True):
-            if res is not None:
-                result.errors.append((op, res if isinstance(res, IPVSError) else IPVSError(0, op.kind.value)))
+        result = SyncResult(planned=list(plan.ops), requests=len(plan.ops), errors=_failures(plan.ops, outcomes))
         self.draining = {k: v for k, v in self.draining.items() if k[0] not in keys} | plan.draining
-        deleted = {op.key for op in plan.ops if op.kind is OpKind.DELETE_SERVICE}
-        failed = {op.key for op, _ in result.errors if op.kind is OpKind.DELETE_SERVICE}
-        self.owned = (self.owned - deleted) | failed | {d.key for d in subset}
+        self.owned = _owned_after(self.owned, plan.ops, result.errors) | {d.key for d in subset}
         return result

@@ -167,6 +167,9 @@ class Lab:
         self._state: cleanup.RunState | None = None
         self._built = False
         self._torn_down = False
+        self._tearing_down = False  # a teardown is running (a signal now must not interrupt it)
+        self._pending_signal: int | None = None  # such a signal, delivered again once the teardown is done
+        self._signalled = False  # the teardown was started by a signal (which then ends the program)
         self._teardown_lock = threading.RLock()
         self._old_handlers: dict[int, Any] = {}
         self._owner_pid = os.getpid()
@@ -387,6 +390,7 @@ class Lab:
         with self._teardown_lock:
             if self._torn_down:
                 return
+            self._tearing_down = True
             self._torn_down = True
             try:
                 for proc in self.processes:
@@ -398,7 +402,11 @@ class Lab:
                 if self._state is not None:
                     self._state.release()
             finally:
+                self._tearing_down = False
                 self._restore_signal_handlers()
+                pending, self._pending_signal = self._pending_signal, None
+                if pending is not None:  # now it acts as it would have without us
+                    os.kill(os.getpid(), pending)
 
     @property
     def active(self) -> bool:
@@ -432,6 +440,13 @@ class Lab:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        if self._tearing_down:
+            # Interrupting a teardown (ours, or __exit__'s) would leave namespaces behind: let it finish. A
+            # teardown this handler started exits afterwards anyway; any other gets the signal once done.
+            if not self._signalled:
+                self._pending_signal = signum
+            return
+        self._signalled = True
         old = self._old_handlers.get(signum, signal.SIG_DFL)
         self.teardown()
         if callable(old):

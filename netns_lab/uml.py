@@ -495,7 +495,14 @@ def _collect(iodir: Path, kernel: str, process_rc: int, output: str, target: str
 #: target and writes the outcome atomically with fsync -- the guest powers off right after, and the host must
 #: see the whole file. argv: IODIR [READY-FLAG: wait for this file (modules loaded) before calling the target].
 _GUEST_CODE = r"""
-import json, os, sys, traceback
+import json, os, signal, sys, traceback
+def _on_term(signum, frame):
+    # The runner's SIGTERM (timeout, Ctrl-C) unwinds the target, so its finally blocks remove what it made.
+    # It arrives twice (to the process group, and from the supervisor): a second one must not interrupt
+    # the clean-up the first started; SIGKILL still follows after the grace period.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
+signal.signal(signal.SIGTERM, _on_term)
 sys_argv = list(sys.argv)
 iodir = sys_argv[1]
 def write(data):

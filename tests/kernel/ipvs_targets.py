@@ -414,9 +414,9 @@ class _Net:
         return ns
 
     def plug(self, host_ns: str, ifname: str, bridge_ns: str, addrs: list[str]) -> None:
-        port = f"p{len(self.procs)}{uuid.uuid4().hex[:6]}"
-        sh("ip", "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", host_ns)
-        sh("ip", "link", "set", port, "netns", bridge_ns)
+        port = f"p{uuid.uuid4().hex[:8]}"
+        # made inside the bridge namespace: on a host kernel with IPVS, a failure never leaves a link in ours
+        sh("ip", "-n", bridge_ns, "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", host_ns)
         sh("ip", "-n", bridge_ns, "link", "set", port, "master", "br0", "up")
         sh("ip", "-n", host_ns, "link", "set", ifname, "up")
         for a in addrs:

@@ -18,16 +18,18 @@ from netns_lab import uml
 from netns_lab.uml import KernelRunError, KernelUnavailable, run_in_kernel
 
 
+def _live_with(marker: str) -> list[psutil.Process]:
+    """Live (non-zombie) processes whose command line carries ``marker``."""
+    return [
+        p
+        for p in psutil.process_iter(["cmdline", "status"])
+        if p.info["status"] != psutil.STATUS_ZOMBIE and any(marker in a for a in p.info["cmdline"] or [])
+    ]
+
+
 def _live_instances() -> list[psutil.Process]:
-    """Live (non-zombie) processes started by run_in_kernel calls of this test process."""
-    marker = f"netns-lab-uml-{os.getpid()}-"
-    found = []
-    for p in psutil.process_iter(["cmdline", "status"]):
-        if p.info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        if any(marker in part for part in p.info["cmdline"] or []):
-            found.append(p)
-    return found
+    """Live processes started by run_in_kernel calls of this test process."""
+    return _live_with(f"netns-lab-uml-{os.getpid()}-")
 
 
 @pytest.mark.kernel
@@ -124,19 +126,20 @@ def test_host_kernel_timeout_kills_the_target(monkeypatch: pytest.MonkeyPatch) -
     assert not _live_instances()
 
 
+def test_host_kernel_timeout_lets_the_target_clean_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """In the host kernel a target's namespaces outlive it: the timeout's SIGTERM must run its finally blocks."""
+    monkeypatch.setenv(uml.KERNEL_ENV, "host")
+    done = tmp_path / "done"
+    with pytest.raises(KernelRunError, match="timed out after 1s"):
+        run_in_kernel("uml_targets:sleep_then_clean_up", {"done": str(done)}, modules=(), timeout=1)
+    assert done.read_text() == "cleaned up\n"
+
+
 @pytest.mark.kernel
 def test_ipvs_nat_round_robin_in_a_netns_lab_topology() -> None:
     run = run_in_kernel("uml_targets:lab_ipvs_nat_round_robin", {"connections": 100}, timeout=120)
     assert Counter(run.result["seen"]) == {"rs1": 50, "rs2": 50}
     assert "10.2.0.11:8080" in run.result["ipvsadm"] and "10.2.0.12:8080" in run.result["ipvsadm"]
-
-
-def _live_with(marker: str) -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.process_iter(["cmdline", "status"])
-        if p.info["status"] != psutil.STATUS_ZOMBIE and any(marker in a for a in p.info["cmdline"] or [])
-    ]
 
 
 @pytest.mark.kernel

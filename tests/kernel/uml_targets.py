@@ -1,7 +1,8 @@
 """Functions that tests run inside a kernel with IPVS via ``netns_lab.uml.run_in_kernel``.
 
 They live in a plain module (not a test file) because the guest imports them by name in a fresh interpreter.
-Everything they create (namespaces, processes) dies with the kernel instance they run in.
+Everything they create (namespaces, processes) carries a unique name and is removed in ``finally``: with IPVS
+in the host kernel they run on the host itself, where nothing dies with an instance.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from typing import Any
 
 _SERVER = r"""
@@ -71,48 +73,57 @@ def ipvs_nat_round_robin(payload: dict[str, Any]) -> dict[str, Any]:
     needs that).
     """
     n = int(payload["connections"])
-    for ns in ("c", "d", "r1", "r2"):
-        _sh("ip", "netns", "add", ns)
-        _ns(ns, "ip", "link", "set", "lo", "up")
-    _sh("ip", "link", "add", "c0", "netns", "c", "type", "veth", "peer", "name", "d0", "netns", "d")
-    _ns("c", "ip", "addr", "add", "10.1.0.2/24", "dev", "c0")
-    _ns("c", "ip", "link", "set", "c0", "up")
-    _ns("c", "ip", "route", "add", "default", "via", "10.1.0.1")
-    _ns("d", "ip", "addr", "add", "10.1.0.1/24", "dev", "d0")
-    _ns("d", "ip", "addr", "add", "10.1.0.100/24", "dev", "d0")
-    _ns("d", "ip", "link", "set", "d0", "up")
-    _ns("d", "ip", "link", "add", "br0", "type", "bridge")
-    _ns("d", "ip", "addr", "add", "10.2.0.1/24", "dev", "br0")
-    _ns("d", "ip", "link", "set", "br0", "up")
-    _ns("d", "sysctl", "-qw", "net.ipv4.ip_forward=1")
-    servers = []
-    for i, rs in ((1, "r1"), (2, "r2")):
-        _sh("ip", "link", "add", f"p{i}", "netns", "d", "type", "veth", "peer", "name", "eth0", "netns", rs)
-        _ns("d", "ip", "link", "set", f"p{i}", "master", "br0")
-        _ns("d", "ip", "link", "set", f"p{i}", "up")
-        _ns(rs, "ip", "addr", "add", f"10.2.0.1{i}/24", "dev", "eth0")
-        _ns(rs, "ip", "link", "set", "eth0", "up")
-        _ns(rs, "ip", "route", "add", "default", "via", "10.2.0.1")
-        servers.append(
-            subprocess.Popen(
-                ["ip", "netns", "exec", rs, sys.executable, "-c", _SERVER, f"rs{i}"],
-                stdout=subprocess.PIPE,
-                text=True,
+    # Unique names, removed in finally: in a host kernel with IPVS this runs on the host itself.
+    tag = uuid.uuid4().hex[:6]
+    c, d, r1, r2 = (f"u{tag}{name}" for name in ("c", "d", "r1", "r2"))
+    made: list[str] = []
+    servers: list[subprocess.Popen[str]] = []
+    try:
+        for ns in (c, d, r1, r2):
+            _sh("ip", "netns", "add", ns)
+            made.append(ns)
+            _ns(ns, "ip", "link", "set", "lo", "up")
+        _sh("ip", "-n", d, "link", "add", "d0", "type", "veth", "peer", "name", "c0", "netns", c)
+        _ns(c, "ip", "addr", "add", "10.1.0.2/24", "dev", "c0")
+        _ns(c, "ip", "link", "set", "c0", "up")
+        _ns(c, "ip", "route", "add", "default", "via", "10.1.0.1")
+        _ns(d, "ip", "addr", "add", "10.1.0.1/24", "dev", "d0")
+        _ns(d, "ip", "addr", "add", "10.1.0.100/24", "dev", "d0")
+        _ns(d, "ip", "link", "set", "d0", "up")
+        _ns(d, "ip", "link", "add", "br0", "type", "bridge")
+        _ns(d, "ip", "addr", "add", "10.2.0.1/24", "dev", "br0")
+        _ns(d, "ip", "link", "set", "br0", "up")
+        _ns(d, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        for i, rs in ((1, r1), (2, r2)):
+            _sh("ip", "-n", d, "link", "add", f"p{i}", "type", "veth", "peer", "name", "eth0", "netns", rs)
+            _ns(d, "ip", "link", "set", f"p{i}", "master", "br0")
+            _ns(d, "ip", "link", "set", f"p{i}", "up")
+            _ns(rs, "ip", "addr", "add", f"10.2.0.1{i}/24", "dev", "eth0")
+            _ns(rs, "ip", "link", "set", "eth0", "up")
+            _ns(rs, "ip", "route", "add", "default", "via", "10.2.0.1")
+            servers.append(
+                subprocess.Popen(
+                    ["ip", "netns", "exec", rs, sys.executable, "-c", _SERVER, f"rs{i}"],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
             )
-        )
-    _ns("d", "ipvsadm", "-A", "-t", "10.1.0.100:80", "-s", "rr")
-    _ns("d", "ipvsadm", "-a", "-t", "10.1.0.100:80", "-r", "10.2.0.11:8080", "-m")
-    _ns("d", "ipvsadm", "-a", "-t", "10.1.0.100:80", "-r", "10.2.0.12:8080", "-m")
-    for srv in servers:
-        assert srv.stdout is not None
-        srv.stdout.readline()  # "listening"
-    started = time.monotonic()
-    seen = json.loads(_ns("c", sys.executable, "-c", _CLIENT, "10.1.0.100", "80", str(n)))
-    elapsed = time.monotonic() - started
-    table = _ns("d", "ipvsadm", "-Ln", "--stats")
-    for srv in servers:
-        srv.kill()
-        srv.wait()
+        _ns(d, "ipvsadm", "-A", "-t", "10.1.0.100:80", "-s", "rr")
+        _ns(d, "ipvsadm", "-a", "-t", "10.1.0.100:80", "-r", "10.2.0.11:8080", "-m")
+        _ns(d, "ipvsadm", "-a", "-t", "10.1.0.100:80", "-r", "10.2.0.12:8080", "-m")
+        for srv in servers:
+            assert srv.stdout is not None
+            srv.stdout.readline()  # "listening"
+        started = time.monotonic()
+        seen = json.loads(_ns(c, sys.executable, "-c", _CLIENT, "10.1.0.100", "80", str(n)))
+        elapsed = time.monotonic() - started
+        table = _ns(d, "ipvsadm", "-Ln", "--stats")
+    finally:
+        for srv in servers:
+            srv.kill()
+            srv.wait()
+        for ns in made:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
     return {"seen": seen, "ipvsadm": table, "seconds": elapsed, "release": os.uname().release}
 
 
@@ -133,6 +144,17 @@ def sleep_forever(payload: Any) -> None:
         print(marker, flush=True)
     while True:
         time.sleep(1)
+
+
+def sleep_then_clean_up(payload: dict[str, str]) -> None:
+    """Sleep past the timeout inside try/finally, as targets that create namespaces do; the finally block
+    writes ``payload["done"]``, proving the runner's SIGTERM let it run (host kernel only)."""
+    try:
+        while True:
+            time.sleep(1)
+    finally:
+        with open(payload["done"], "w") as f:
+            f.write("cleaned up\n")
 
 
 def echo(payload: Any) -> dict[str, Any]:

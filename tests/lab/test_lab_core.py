@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -52,12 +52,10 @@ def root_links() -> set[str]:
 def run_leftovers(prefix: str, namespaces: list[str], pids: list[int]) -> list[str]:
     """Everything of a run that still exists, as readable strings (empty when the run is fully gone)."""
     found = [f"namespace {n}" for n in namespaces if (cleanup.NETNS_DIR / n).exists()]
-    found += (
-        [f"namespace {n}" for n in os.listdir(cleanup.NETNS_DIR) if n.startswith(f"{prefix}-")]
-        if (cleanup.NETNS_DIR.is_dir())
-        else []
-    )
-    found += [f"state file {prefix}" for _ in [0] if (cleanup.STATE_DIR / f"{prefix}.json").exists()]
+    if cleanup.NETNS_DIR.is_dir():
+        found += [f"namespace {n}" for n in os.listdir(cleanup.NETNS_DIR) if n.startswith(f"{prefix}-")]
+    if (cleanup.STATE_DIR / f"{prefix}.json").exists():
+        found.append(f"state file {prefix}")
     deadline = time.monotonic() + 3
     alive = [p for p in pids if _alive(p)]
     while alive and time.monotonic() < deadline:  # init reaps orphans asynchronously
@@ -219,6 +217,36 @@ def test_teardown_when_the_body_raises() -> None:
     assert run_leftovers(prefix, names, [proc.pid]) == []
 
 
+def test_a_signal_during_teardown_waits_for_it_to_finish(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM arriving mid-teardown (a second Ctrl-C, a supervisor's TERM after the group's) must not cut the
+    teardown short; it takes effect once everything is gone."""
+
+    def on_term(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    lab = Lab(THREE)
+    try:
+        lab.__enter__()
+        lab.start("a", ["sleep", "300"])
+        real_remove = cleanup.remove_netns
+
+        def remove_after_a_signal(names: list[str]) -> list[str]:
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, in the middle of the teardown
+            return real_remove(names)
+
+        monkeypatch.setattr(cleanup, "remove_netns", remove_after_a_signal)
+        with pytest.raises(SystemExit) as info:
+            lab.teardown()
+        assert info.value.code == 128 + signal.SIGTERM  # the signal still acted, after the teardown
+        assert run_leftovers(lab.prefix, lab.namespaces(), [p.pid for p in lab.processes]) == []
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        monkeypatch.undo()
+        cleanup.remove_netns(lab.namespaces())
+        (cleanup.STATE_DIR / f"{lab.prefix}.json").unlink(missing_ok=True)
+
+
 HOLDER = """
 import json, os, signal, sys, time
 from pathlib import Path
@@ -235,7 +263,31 @@ print("clean exit", flush=True)
 """
 
 
-def start_holder(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
+Holder = Callable[[str], tuple[subprocess.Popen[str], dict[str, object]]]
+
+
+@pytest.fixture
+def start_holder(tmp_path: Path) -> Iterator[Holder]:
+    """``start(mode) -> (process, info)``: a lab held by another process. Whatever the test does, the holders
+    are killed and their runs cleaned afterwards, so a failing assertion never leaves namespaces behind."""
+    started: list[tuple[subprocess.Popen[str], dict[str, object]]] = []
+
+    def start(mode: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
+        proc, info = _start_holder(tmp_path, mode)
+        started.append((proc, info))
+        return proc, info
+
+    try:
+        yield start
+    finally:
+        for proc, info in started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+            cleanup.clean([str(info["prefix"])])
+
+
+def _start_holder(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
     proc = subprocess.Popen(
         [PY, "-c", HOLDER, json.dumps(THREE.to_dict()), str(tmp_path / "logs"), mode],
         stdout=subprocess.PIPE,
@@ -252,8 +304,8 @@ def start_holder(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], dict
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_to_the_lab_holder_tears_down(tmp_path: Path, sig: int) -> None:
-    proc, info = start_holder(tmp_path, "hold")
+def test_signal_to_the_lab_holder_tears_down(start_holder: Holder, sig: int) -> None:
+    proc, info = start_holder("hold")
     names = list(info["namespaces"])  # type: ignore[call-overload]
     assert all((cleanup.NETNS_DIR / n).exists() for n in names)
     proc.send_signal(sig)
@@ -264,8 +316,8 @@ def test_signal_to_the_lab_holder_tears_down(tmp_path: Path, sig: int) -> None:
     assert run_leftovers(str(info["prefix"]), names, [int(info["pid"])]) == []  # type: ignore[call-overload]
 
 
-def test_clean_removes_dead_run_and_keeps_live_run(tmp_path: Path) -> None:
-    dead_proc, dead = start_holder(tmp_path, "die")
+def test_clean_removes_dead_run_and_keeps_live_run(start_holder: Holder) -> None:
+    dead_proc, dead = start_holder("die")
     assert dead_proc.wait(15) == -signal.SIGKILL
     dead_names = list(dead["namespaces"])  # type: ignore[call-overload]
     dead_prefix, dead_pid = str(dead["prefix"]), int(dead["pid"])  # type: ignore[call-overload]

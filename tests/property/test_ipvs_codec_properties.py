@@ -14,6 +14,7 @@ from ipvs.netlink import (
     DST_ACTIVE,
     DST_INACT,
     DST_PERSIST,
+    SVC_FLAGS,
     _nla,
     decode_dest,
     decode_netmask,
@@ -34,7 +35,7 @@ def test_service_round_trip(svc: Service) -> None:
 @given(services())
 def test_hashed_flag_from_the_kernel_is_not_part_of_the_model(svc: Service) -> None:
     raw = b"".join(
-        _nla(kind, struct.pack("=II", svc.flags | F_HASHED, 0xFFFFFFFF)) if kind == 7 else _nla(kind, payload)
+        _nla(kind, struct.pack("=II", svc.flags | F_HASHED, 0xFFFFFFFF)) if kind == SVC_FLAGS else _nla(kind, payload)
         for kind, payload in iter_attrs(encode_service(svc))
     )
     assert decode_service(raw).service == svc
