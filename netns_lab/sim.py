@@ -262,7 +262,8 @@ class Node:
     vips: dict[str, tuple[IPAddress, ...]] = field(default_factory=dict)  # instance name -> installed VIPs
     gratuitous_sent: int = 0
     pause_token: int = 0
-    pending: list[tuple[str, int]] = field(default_factory=list)  # priority changes waiting for SIGCONT
+    # Priority and tracker changes that reached a paused node: (instance name, router event), run on SIGCONT.
+    pending: list[tuple[str, Callable[[VirtualRouter, int], list[Action]]]] = field(default_factory=list)
     node_discards: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -594,9 +595,9 @@ class Simulation:
                 self.events_processed += 1
                 self._receive(node, frame)
         pending, node.pending = node.pending, []
-        for inst_name, priority in pending:
+        for inst_name, event in pending:
             inst = node.instances[inst_name]
-            self._run(node, inst, inst.router.set_priority(priority, self.now))
+            self._run(node, inst, event(inst.router, self.now))
         self._fire_overdue(node)
         for inst in node.instances.values():
             self._reschedule(node, inst)
@@ -756,18 +757,23 @@ class Simulation:
             if node.running:
                 self._run(node, inst, inst.router.set_priority(priority, self.now))
             elif node.alive:  # paused: the change waits for SIGCONT, as a reload would
-                node.pending.append((inst.name, priority))
+                node.pending.append((inst.name, lambda r, now, p=priority: r.set_priority(p, now)))
             else:
                 inst.router = VirtualRouter(inst.config)
         if not node.alive:
             self._build_groups(node)
 
     def set_tracker(self, name: str, tracker: str, up: bool, instance: str | None = None) -> None:
-        """A tracked interface/script of ``name`` went up or down."""
+        """A tracked interface/script of ``name`` went up or down.  A paused node sees it on SIGCONT (a stopped
+        process cannot react, let alone send a priority-0 advert), like a priority change."""
         node = self._node(name)
         self.history.faults.append(FaultEvent(self.now, "tracker", name, f"{tracker} {'up' if up else 'down'}"))
         for inst in self._instances(node, instance):
-            if tracker in [t.name for t in inst.config.trackers]:
+            if tracker not in [t.name for t in inst.config.trackers]:
+                continue
+            if node.paused:
+                node.pending.append((inst.name, lambda r, now: r.set_tracker_state(tracker, up, now)))
+            else:
                 self._run(node, inst, inst.router.set_tracker_state(tracker, up, self.now))
 
     def _instances(self, node: Node, instance: str | None) -> list[Instance]:
@@ -924,6 +930,8 @@ def _parse_fault(text: str) -> tuple[str, float, float]:
         raise SimError(f"--fault {text!r}: TIME and ARG must be numbers (seconds, or a loss probability)") from None
     if t < 0 or value < 0:
         raise SimError(f"--fault {text!r}: TIME and ARG must not be negative")
+    if kind == "loss-master" and value > 1:
+        raise SimError(f"--fault {text!r}: the loss probability must be within 0..1")
     return kind, t, value
 
 
@@ -985,9 +993,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif kind == "isolate-master":
             sim.partition([target])
         elif kind == "loss-master":
-            if arg > 1:
-                print(f"error: --fault loss-master@{t:g}:{arg:g}: loss must be within 0..1", file=sys.stderr)
-                return 2
             sim.set_loss(target, arg or 1.0)
     sim.run_until_us(max(sim.now, round(args.duration * US_PER_S)))
     print(sim.history.timeline())

@@ -1,9 +1,10 @@
 """``pykeepalived`` command line, keepalived-compatible flags.
 
-Implemented now: ``-f/--use-file``, ``-t/--config-test[=LOG]``, ``-d/--dump-conf`` (JSON of the
-resolved model), ``-i/--config-id``, ``-h``, ``-v``. The daemon flags are accepted so keepalived unit
-files and scripts parse, and answer "not implemented yet" (exit 1); the daemon slots in at
-:func:`_run_daemon`.
+``-f/--use-file``, ``-t/--config-test[=LOG]``, ``-d/--dump-conf`` (JSON of the resolved model),
+``-i/--config-id``, ``-h``, ``-v``; without ``-t``/``-d`` it runs the daemon (:func:`_run_daemon`, today the
+VRRP process: see ``pykeepalived.daemon`` for the flags it honours).  Every keepalived daemon flag is
+accepted so keepalived unit files and scripts parse; with ``-t``/``-d`` the ones that would change what runs
+answer "not implemented yet" (exit 1).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="pykeepalived", description="keepalived rebuilt in Python (config test and dump so far)")
+    p = _Parser(prog="pykeepalived", description="keepalived rebuilt in Python")
     p.add_argument("-f", "--use-file", dest="file", default=DEFAULT_CONFIG, metavar="FILE",
                    help=f"configuration file (default {DEFAULT_CONFIG})")
     p.add_argument("-t", "--config-test", dest="config_test", nargs="?", const="-", default=None, metavar="LOG",

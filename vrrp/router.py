@@ -82,6 +82,11 @@ class Snapshot:
     effective_priority: int | None
     preempt_time: int | None
     want_master: bool
+    # Why a running Master_Down_Timer will fire (the reason the takeover reports) and the sync-group hold:
+    # a discard must not change these either.
+    after_prio0: bool
+    preempting: bool
+    group_fault: bool
 
 
 #: Called when a sync-group member's Master_Down_Timer fires: may it become Master now?  (see sync_group.py)
@@ -194,7 +199,17 @@ class VirtualRouter:
 
     def snapshot(self) -> Snapshot:
         """The behaviour-determining state, for "a discard is a no-op" checks."""
-        return Snapshot(self._state, self._timer, self._mai_cs, self._effective, self._preempt_time, self._want_master)
+        return Snapshot(
+            self._state,
+            self._timer,
+            self._mai_cs,
+            self._effective,
+            self._preempt_time,
+            self._want_master,
+            self._after_prio0,
+            self._preempting,
+            self._group_fault,
+        )
 
     # ------------------------------------------------------------------ lifecycle events
 

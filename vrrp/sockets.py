@@ -35,10 +35,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-IPPROTO_VRRP: Final = 112
-VRRP_TTL: Final = 255
-VRRP_MCAST_V4: Final = ipaddress.IPv4Address("224.0.0.18")
-VRRP_MCAST_V6: Final = ipaddress.IPv6Address("ff02::12")
+from vrrp.checksum import IPPROTO_VRRP as IPPROTO_VRRP
+from vrrp.packet import MULTICAST_V4, MULTICAST_V6
+from vrrp.router import VRRP_TTL as VRRP_TTL
+
+# The codec's multicast groups under this module's names (tests and the lab import them from here).
+VRRP_MCAST_V4: Final = MULTICAST_V4
+VRRP_MCAST_V6: Final = MULTICAST_V6
 
 # Linux values missing from Python's socket module.
 _IP_PKTINFO: Final = 8

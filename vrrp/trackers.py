@@ -43,6 +43,7 @@ from typing import Any, NoReturn, Protocol
 
 import psutil  # type: ignore[import-untyped,unused-ignore]  # no stubs unless types-psutil is installed
 
+from vrrp.actions import Action
 from vrrp.scripts import Script, ScriptResult, run_script
 
 log = logging.getLogger(__name__)
@@ -88,12 +89,12 @@ Emit = Callable[[TrackerUpdate], None]
 class TrackerSink(Protocol):
     """What consumes updates: ``vrrp.router``'s virtual router has exactly these two methods."""
 
-    def set_tracker_state(self, name: str, up: bool, now: int) -> object: ...
+    def set_tracker_state(self, name: str, up: bool, now: int) -> list[Action]: ...
 
-    def set_tracker_value(self, name: str, value: int, now: int) -> object: ...
+    def set_tracker_value(self, name: str, value: int, now: int) -> list[Action]: ...
 
 
-def deliver(update: TrackerUpdate, sink: TrackerSink, now: int) -> object:
+def deliver(update: TrackerUpdate, sink: TrackerSink, now: int) -> list[Action]:
     """Hand ``update`` to the router (``now``: the router's integer-microsecond clock); return its actions."""
     if update.value is not None:
         return sink.set_tracker_value(update.name, update.value, now)

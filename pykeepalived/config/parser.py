@@ -576,8 +576,17 @@ def _i_priority(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> Non
         raise ConfigError(f"{e.message} - Priority not valid! must be between 1 & 255. Using default 100") from None
 
 
+#: Longest interface name the kernel accepts (IFNAMSIZ - 1).
+_IFNAME_MAX = 15
+
+
 def _i_use_vmac(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
-    c["use_vmac"] = a[0] if a else ""
+    """keepalived 2.2.7 keeps the VMAC but ignores a name the kernel would refuse (default ``vrrp.VRID``)."""
+    name = a[0] if a else ""
+    bad = len(name) > _IFNAME_MAX or name in (".", "..") or any(ch in name for ch in "/:") or not name.isprintable()
+    c["use_vmac"] = "" if bad else name
+    if bad:
+        raise ConfigError(f"VMAC interface name '{name}' too long or invalid characters - ignoring")
 
 
 def _i_advert(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:

@@ -130,6 +130,7 @@ def run_vrrp(args: argparse.Namespace) -> int:
         log.warning("cannot apply %s", problem)
     if settings.process != ProcessSettings():
         log.info("process scheduling: %s priority %d, nice %d", *current_policy())
+
     def remove_pidfiles() -> None:
         for pf in pidfiles:
             pf.remove()
@@ -139,8 +140,7 @@ def run_vrrp(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for pf in pidfiles:
-            pf.remove()
+        remove_pidfiles()
 
 
 def build_parser() -> argparse.ArgumentParser:

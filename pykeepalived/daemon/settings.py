@@ -26,7 +26,7 @@ from vrrp.addresses import VirtualAddress, VirtualRoute, VirtualRule, parse_scop
 from vrrp.config import RouterConfig, RouterConfigError
 from vrrp.garp import AnnouncementSchedule
 from vrrp.notify import NotifyScripts
-from vrrp.packet import AUTH_AH, AUTH_NONE, AUTH_PASS
+from vrrp.packet import AUTH_AH, AUTH_NONE, AUTH_PASS, MULTICAST_V4, MULTICAST_V6
 from vrrp.scripts import Script, ScriptError, ScriptUser, default_script_user, resolve_user
 from vrrp.trackers import (
     FileTrackerSettings,
@@ -123,7 +123,7 @@ class InstanceSettings:
         """The multicast destination of adverts."""
         if self.mcast_group is not None:
             return self.mcast_group
-        return ipaddress.IPv4Address("224.0.0.18") if self.family == 4 else ipaddress.IPv6Address("ff02::12")
+        return MULTICAST_V4 if self.family == 4 else MULTICAST_V6
 
     def router_config(self, primary: IPAddress) -> RouterConfig:
         """The sans-IO router's settings, once the source address is known."""

@@ -536,8 +536,7 @@ class VrrpDaemon:
             if tname is None:
                 continue
             routed = TrackerUpdate(update.kind, tname, update.up, update.value, update.now)
-            actions = deliver(routed, inst.router, now)
-            self._handle(inst, actions if isinstance(actions, list) else [])
+            self._handle(inst, deliver(routed, inst.router, now))
 
     def _fire(self, inst: Instance) -> None:
         inst.timer = None

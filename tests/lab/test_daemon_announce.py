@@ -48,7 +48,7 @@ def test_garp_repeat_delay_and_refresh_match_the_config(lab: Lab) -> None:
         first = wait_until(garps, 3)
         assert first, lb1.log()
         t0 = min(first)
-        wait_until(lambda: max(garps()) > t0 + 3.0, 4.5)
+        assert wait_until(lambda: max(garps()) > t0 + 3.0, 4.5), f"no refresh burst 3 s after {t0}: {garps()}"
         time.sleep(0.3)
         bursts = clusters(garps(), gap=0.3)
         assert [len(b) for b in bursts] == [3, 3, 2], bursts

@@ -129,7 +129,7 @@ def test_three_routers_nopreempt_preempt_delay_and_second_best_takes_over(lab: L
 
         # nopreempt: rs1 outranks lb1 but leaves it Master
         rs1 = start_daemon(lab, "rs1", rs1_conf)
-        wait_until(lambda: "Entering BACKUP STATE" in rs1.log(), 5)
+        assert wait_until(lambda: "Entering BACKUP STATE" in rs1.log(), 5), rs1.log()
         time.sleep(10 * ADVERT)
         assert rs1.state() == "BACKUP"
         assert {a.src for a in cap.adverts(51) if a.priority > 0} == {"10.0.0.11"}

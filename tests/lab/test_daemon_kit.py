@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -214,16 +215,29 @@ def clusters(times: list[float], gap: float) -> list[list[float]]:
 # ------------------------------------------------------------------ command-line errors (no namespaces needed)
 
 
-def _run_cli(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+def private_net() -> list[str]:
+    """Command prefix that runs a command in a fresh, throwaway network namespace (when we may create one).
+
+    The daemon command-line tests expect the daemon to refuse to start; should a regression let it start
+    anyway, it must not put VIPs on the host's interfaces or send adverts on the host's network.
+    """
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        return ["unshare", "--net"]
+    return []
+
+
+def run_daemon_cli(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m pykeepalived.daemon -n -l ARGS`` with pid files in ``tmp``, in a private network namespace."""
     return subprocess.run(
-        [sys.executable, "-m", "pykeepalived.daemon", "-n", "-l", *args,
+        [*private_net(), sys.executable, "-m", "pykeepalived.daemon", "-n", "-l", *args,
          "-p", str(tmp / "m.pid"), "-r", str(tmp / "v.pid")],
         capture_output=True, text=True, timeout=30, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False,
     )
 
 
+
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
-    cp = _run_cli("-f", str(tmp_path / "nope.conf"), tmp=tmp_path)
+    cp = run_daemon_cli("-f", str(tmp_path / "nope.conf"), tmp=tmp_path)
     assert cp.returncode != 0
     assert "nope.conf" in cp.stderr and "Traceback" not in cp.stderr
 
@@ -232,14 +246,14 @@ def test_unusable_instance_names_file_and_line(tmp_path: Path) -> None:
     conf = tmp_path / "k.conf"
     conf.write_text("vrrp_instance VI_1 {\n  interface lo\n  priority 100\n"
                     "  virtual_ipaddress {\n    10.9.9.9/32\n  }\n}\n")
-    cp = _run_cli("-f", str(conf), tmp=tmp_path)
+    cp = run_daemon_cli("-f", str(conf), tmp=tmp_path)
     assert cp.returncode == 4, cp.stderr
     assert f"{conf}:1" in cp.stderr and "virtual_router_id" in cp.stderr, cp.stderr
     assert "Traceback" not in cp.stderr
 
 
 def test_bad_flag_is_a_usage_error(tmp_path: Path) -> None:
-    cp = _run_cli("--no-such-flag", tmp=tmp_path)
+    cp = run_daemon_cli("--no-such-flag", tmp=tmp_path)
     assert cp.returncode == 1 and "Traceback" not in cp.stderr and "usage" in cp.stderr.lower()
 
 
@@ -248,7 +262,7 @@ def test_pid_file_of_a_live_daemon_refuses_start(tmp_path: Path) -> None:
     (tmp_path / "m.pid").write_text(f"{os.getpid()}\n")  # this test process is alive
     conf = tmp_path / "k.conf"
     conf.write_text(config(instance_block(interface="lo")))
-    cp = _run_cli("-f", str(conf), tmp=tmp_path)
+    cp = run_daemon_cli("-f", str(conf), tmp=tmp_path)
     assert cp.returncode == 1 and "already running" in cp.stderr, cp.stderr
     assert (tmp_path / "m.pid").read_text().strip() == str(os.getpid())  # not ours: left alone
 

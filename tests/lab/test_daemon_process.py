@@ -5,12 +5,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from test_daemon_kit import REPO, config, instance_block, start_daemon, wait_holders, wait_until
+from test_daemon_kit import config, instance_block, run_daemon_cli, start_daemon, wait_holders, wait_until
 
 from netns_lab.lab import Lab
 from pykeepalived.daemon.realtime import ProcessSettings, ProcessSettingsError, parse_process_settings
@@ -71,10 +69,6 @@ def test_process_settings_are_parsed_with_ranges() -> None:
 def test_bad_tuning_value_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     conf = tmp_path / "k.conf"
     conf.write_text(config(instance_block(interface="eth0"), global_extra="  vrrp_rt_priority 0\n"))
-    cp = subprocess.run(
-        [sys.executable, "-m", "pykeepalived.daemon", "-n", "-l", "-P", "-f", str(conf),
-         "-p", str(tmp_path / "m.pid"), "-r", str(tmp_path / "v.pid")],
-        capture_output=True, text=True, timeout=30, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False,
-    )
+    cp = run_daemon_cli("-P", "-f", str(conf), tmp=tmp_path)
     assert cp.returncode == 4, cp.stderr
     assert "vrrp_rt_priority 0 is out of range (1..99)" in cp.stderr and "Traceback" not in cp.stderr

@@ -87,9 +87,8 @@ class SyncCluster(RuleBasedStateMachine):
 
     @rule(i=st.integers(0, MAX_NODES - 1), vrid=st.sampled_from([1, 2]), up=st.booleans())
     def link(self, i: int, vrid: int, up: bool) -> None:
-        name = self.node(i)
-        if self.sim.nodes[name].running:
-            self.sim.set_tracker(name, f"eth{vrid}", up, instance=f"VI_{vrid}")
+        # a paused or stopped node sees it when it runs again
+        self.sim.set_tracker(self.node(i), f"eth{vrid}", up, instance=f"VI_{vrid}")
 
     @rule(i=st.integers(0, MAX_NODES - 1), segment=st.sampled_from(["ext", "int"]))
     def partition(self, i: int, segment: str) -> None:

@@ -222,3 +222,19 @@ def test_static_routes_and_rules_checks(tmp_path: Path) -> None:
     assert [ln for ln, _ in msgs(r)] == [3, 4, 8]
     assert r.config.static_routes[0].words[:2] == ("src", "10.0.0.5")
     assert len(r.config.static_rules) == 2
+
+
+@pytest.mark.parametrize(("name", "expected"), [("vm1", "vm1"), ("", ""), ("a" * 15, "a" * 15),
+                                                ("a" * 16, ""), ("bad/name", ""), ("..", "")])
+def test_use_vmac_name_the_kernel_would_refuse_keeps_the_vmac_with_the_default_name(
+        tmp_path: Path, name: str, expected: str) -> None:
+    """keepalived 2.2.7: "VMAC interface name ... too long or invalid characters - ignoring", then vrrp.VRID."""
+    r = load_text(tmp_path, "vrrp_instance V {\n interface eth0\n virtual_router_id 5\n"
+                            f" use_vmac {name}\n virtual_ipaddress {{\n  10.0.0.1/24\n }}\n}}\n")
+    (i,) = r.config.vrrp_instances
+    assert i.use_vmac == expected
+    errors = msgs(r, Severity.ERROR)
+    if expected == name:
+        assert errors == []
+    else:
+        assert errors == [(4, f"use_vmac: VMAC interface name '{name}' too long or invalid characters - ignoring")]

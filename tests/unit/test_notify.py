@@ -184,7 +184,8 @@ def test_notifications_never_block_and_stay_bounded(tmp_path: Path, caplog: pyte
         t0 = time.monotonic()
         for _ in range(3):
             n.instance("VI_1", NotifyState.MASTER, 100, scripts)
-        assert time.monotonic() - t0 < 0.05  # returned at once although each script sleeps 30 s
+        # returned without waiting although each script sleeps 30 s (a loose bound: the CI machine is shared)
+        assert time.monotonic() - t0 < 1.0
         assert n.pending == 2 and n.dropped == 1
         await _wait_for(lambda: pidfile.exists() and len(pidfile.read_text().split()) == 2)
         assert not await n.drain(0.1)

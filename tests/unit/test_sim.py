@@ -280,6 +280,21 @@ def test_paused_node_applies_a_priority_change_on_resume() -> None:
     assert sim.masters() == ["r2"]
 
 
+def test_paused_node_sees_a_tracker_change_only_on_resume() -> None:
+    sim = lan(200, 100, trackers=(Tracker("link", weight=0),))
+    sim.run_for(10)
+    assert sim.masters() == ["r1"]
+    sim.pause("r1", 1)
+    sent = len(sim.history.adverts)
+    sim.set_tracker("r1", "link", False)
+    assert sim.state("r1") is State.MASTER  # SIGSTOPped: no FAULT, no priority-0 advert, VIPs still there
+    assert len(sim.history.adverts) == sent and sim.vip_holders() == ["r1"]
+    sim.run_for(1.5)
+    assert sim.state("r1") is State.FAULT
+    sim.run_for(5)
+    assert sim.masters() == ["r2"]
+
+
 def test_command_line_what_if_prints_timeline_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
     rc = netns_lab.sim.main(["--routers", "3", "--fault", "stop-master@10", "--duration", "15"])
     out = capsys.readouterr().out
@@ -296,6 +311,7 @@ def test_command_line_what_if_prints_timeline_and_summary(capsys: pytest.Capture
         (["--fault", "crash-master@soon"], "must be numbers"),
         (["--routers", "0"], "--routers"),
         (["--version", "2", "--advert-int", "0.5"], "advert_int"),
+        (["--fault", "loss-master@3:1.5"], "within 0..1"),
     ],
 )
 def test_command_line_bad_flags_name_the_flag(
