@@ -75,4 +75,18 @@ class StateChanged:
     priority: int
 
 
-Action = SendAdvertisement | AddVips | RemoveVips | SendGratuitous | StateChanged
+@dataclass(frozen=True)
+class ReceivedLowerPriority:
+    """As Master we accepted a valid advert with a lower, non-zero ``priority`` from ``src``.
+
+    Another router believes it is Master (a split brain healing, or a cloud secondary address to take back).
+    The state machine does not change; the shell runs keepalived's ``notify_master_rx_lower_pri``.  It is an
+    action, not something the shell reads off the packet, because only the router knows the advert passed
+    every receive check (TTL, version, VRID, auth, unicast peers, ...) and was handled as Master.
+    """
+
+    priority: int
+    src: IPAddress
+
+
+Action = SendAdvertisement | AddVips | RemoveVips | SendGratuitous | StateChanged | ReceivedLowerPriority

@@ -33,6 +33,7 @@ from vrrp.actions import (
     Action,
     AddVips,
     IPAddress,
+    ReceivedLowerPriority,
     RemoveVips,
     SendAdvertisement,
     SendGratuitous,
@@ -335,6 +336,8 @@ class VirtualRouter:
             out.append(self._advert(mine))  # RFC 9568: re-assert at once so bridges re-learn the virtual MAC
         if cfg.garp_lower_prio_repeat:
             out.append(SendGratuitous(cfg.virtual_ipaddress, cfg.garp_lower_prio_repeat))
+        if adv.priority < mine:  # not an equal priority losing the address tie-break
+            out.append(ReceivedLowerPriority(adv.priority, src))  # keepalived: notify_master_rx_lower_pri
         return out
 
     # ------------------------------------------------------------------ timers

@@ -95,6 +95,27 @@ _CK_FIELDS = frozenset(("connect_ip", "connect_port", "bindto", "bind_if", "bind
               "http_protocol", "virtualhost", "fast_recovery", "enable_sni", "helo_name", "dns_type", "dns_name",
               "misc_path", "misc_timeout", "misc_dynamic", "payload", "require_reply", "min_reply_length",
               "max_reply_length", "track_file", "weight", "weight_reverse", "dynamic", "name"))
+def _ignored_because(inst: VrrpInstance) -> str | None:
+    """Why keepalived drops this instance at start-up (it reports it and runs the others), or None."""
+    if inst.interface == "lo":
+        return "cannot use a loopback interface (lo) for vrrp"
+    return None
+
+
+def _without_ignored(cfg: KeepalivedConfig) -> KeepalivedConfig:
+    """The model holds only instances that run: an ignored one is left out (after the checks reported it), as
+    keepalived frees it, so the daemon, the dumps and the sync groups never see it."""
+    gone = {i.name for i in cfg.vrrp_instances if _ignored_because(i) is not None}
+    if not gone:
+        return cfg
+    return dataclasses.replace(
+        cfg,
+        vrrp_instances=tuple(i for i in cfg.vrrp_instances if i.name not in gone),
+        sync_groups=tuple(dataclasses.replace(g, group=tuple(m for m in g.group if m not in gone))
+                          for g in cfg.sync_groups),
+    )
+
+
 def _defaults(cls: type) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
@@ -214,7 +235,7 @@ class Builder:
                                tuple(self.top["static_ipaddress"]), tuple(self.top["static_routes"]),
                                tuple(self.top["static_rules"]), tuple(self.top["extra"]))
         self._cross_checks(cfg)
-        return cfg
+        return _without_ignored(cfg)
 
     # -- pieces -------------------------------------------------------------------------------
     def _global(self) -> GlobalDefs:
@@ -510,8 +531,9 @@ class Builder:
             check_refs(inst.name, inst.track_script, scripts, "track script")
             check_refs(inst.name, inst.track_file, files, "track file")
             check_refs(inst.name, inst.track_process, procs, "track process")
-            if inst.interface == "lo":
-                d.error(inst.location, f"({inst.name}) cannot use a loopback interface (lo) for vrrp - ignoring")
+            why = _ignored_because(inst)
+            if why is not None:
+                d.error(inst.location, f"({inst.name}) {why} - ignoring")
             if ifaces is not None:
                 if inst.interface is not None and inst.interface not in ifaces:
                     d.error(inst.location, f"WARNING - interface {inst.interface} for vrrp_instance "
@@ -572,6 +594,11 @@ class Builder:
                     to_ip_prefix(words[k + 1])
                 except ConfigError:
                     d.error(loc, f"Invalid rule {w} address {words[k + 1]}")
+        # keepalived 2.2.7 refuses table 0 but takes -1 and numbers past 2^32-1 (it wraps them): `-t` keeps its
+        # verdict, and the daemon refuses a table the kernel cannot hold (daemon/settings.py), naming file:line.
+        for k, w in enumerate(words[:-1]):
+            if w in ("table", "lookup") and words[k + 1].isdigit() and int(words[k + 1]) == 0:
+                d.error(loc, "Table 0 is not valid")
         if not any(w in ("priority", "preference", "pref", "prio") for w in words):
             d.error(loc, "Rule has no preference specified - keepalived picks one. This is probably not what "
                     "you want.")

@@ -175,6 +175,16 @@ class DaemonSettings:
     process: ProcessSettings = field(default_factory=ProcessSettings)
 
 
+def _table(word: str, *, lowest: int = 0) -> int:
+    """A routing table id: the kernel's FRA_TABLE / RTA_TABLE is 32 bits, so a bigger number would only fail
+    at netlink, long after start-up (the config layer reports it too, with keepalived's message).  A rule
+    cannot point at table 0 (``lowest=1``: keepalived's "Table 0 is not valid", and the kernel's EINVAL)."""
+    table = int(word)
+    if not lowest <= table <= 2**32 - 1:
+        raise ValueError(f"routing table {word} out of range ({lowest}..{2**32 - 1})")
+    return table
+
+
 def _extra_has(extra: model.Extra, keyword: str) -> bool:
     return any(k == keyword for k, _ in extra)
 
@@ -402,7 +412,7 @@ class _Builder:
                 via=ipaddress.ip_address(kw["via"]) if "via" in kw else None,
                 dev=kw.get("dev") or (default_dev if "via" not in kw and rtype == "unicast" else None),
                 src=ipaddress.ip_address(kw["src"]) if "src" in kw else None,
-                table=int(kw.get("table", "254")),
+                table=_table(kw.get("table", "254")),
                 metric=int(kw["metric"]) if "metric" in kw else None,
                 scope=parse_scope(kw["scope"]) if "scope" in kw else None,
                 type=rtype,
@@ -429,7 +439,7 @@ class _Builder:
             nets = {k: ipaddress.ip_network(kw[k], strict=False) for k in ("from", "to") if k in kw and kw[k] != "all"}
             fam = next(iter({n.version for n in nets.values()}), family)
             return VirtualRule(
-                table=int(kw["table"]),
+                table=_table(kw["table"], lowest=1),
                 family=socket.AF_INET if fam == 4 else socket.AF_INET6,
                 src=nets.get("from"),
                 dst=nets.get("to"),

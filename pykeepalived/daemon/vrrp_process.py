@@ -36,6 +36,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,7 +47,15 @@ from pyroute2 import AsyncIPRoute
 from pykeepalived.daemon.accept import AcceptFilter, AcceptFilterError
 from pykeepalived.daemon.realtime import tune_gc_after_startup
 from pykeepalived.daemon.settings import DaemonSettings, InstanceSettings
-from vrrp.actions import Action, AddVips, RemoveVips, SendAdvertisement, SendGratuitous, StateChanged
+from vrrp.actions import (
+    Action,
+    AddVips,
+    ReceivedLowerPriority,
+    RemoveVips,
+    SendAdvertisement,
+    SendGratuitous,
+    StateChanged,
+)
 from vrrp.addresses import AddressError, NetlinkConfigurator
 from vrrp.garp import AnnouncementSender, mac_bytes
 from vrrp.notify import Notifier, NotifyFifo, NotifyState
@@ -73,6 +82,10 @@ _SOURCE_WAIT_S = 5.0
 _RELEASE_TIMEOUT_S = 4.0
 #: How early a Backup's Master_Down_Timer wakes the loop (then sleeps the rest precisely), in µs.
 _EARLY_US = 1000
+#: Transitions kept per instance for the dumps.  keepalived keeps no history at all (its data dump shows the
+#: current state and the last transition's reason); 64 covers any failover story an operator reads off a
+#: dump, while a flapping instance (a transition per advert interval, for weeks) stays a few KiB.
+TRANSITION_HISTORY = 64
 #: Shutdown watchdog: a loop blocked in a library call cannot honour the timeout above; a thread can.
 _SHUTDOWN_WATCHDOG_S = 12.0
 
@@ -112,7 +125,11 @@ class Instance:
     blocked: tuple[IPAddress, ...] = ()
     #: sending keepalived <= 1.3.6's v3 unicast checksum (over the multicast group): configured, or learnt
     old_checksum: bool = False
-    transitions: list[tuple[float, str, str, str]] = field(default_factory=list)
+    #: (wall time, from, to, reason) of the latest transitions, for the dumps: bounded, a flapping instance
+    #: must not grow the daemon for ever (see TRANSITION_HISTORY)
+    transitions: deque[tuple[float, str, str, str]] = field(
+        default_factory=lambda: deque(maxlen=TRANSITION_HISTORY)
+    )
 
     @property
     def name(self) -> str:
@@ -437,20 +454,11 @@ class VrrpDaemon:
             if inst.settings.unicast and r.src not in inst.settings.unicast_peers and len(targets) > 1:
                 continue
             before = dict(inst.router.stats.discards)
-            was_master = inst.router.state is State.MASTER
-            mine = inst.router.effective_priority
             dst = self._checksum_dst(inst, r)
             actions = inst.router.receive_packet(r.payload, src=r.src, dst=dst, ttl=r.ttl, now=now)
             if inst.router.stats.discards != before:
                 log.debug("(%s) packet from %s (ttl %d) discarded: %s", inst.name, r.src, r.ttl,
                           _new_discard(before, inst.router.stats.discards))
-            elif was_master and inst.router.state is State.MASTER and 0 < r.payload[2] < mine:
-                # keepalived's notify_master_rx_lower_pri: another router thinks it is Master (a split
-                # brain healing, or a cloud secondary IP to take back); the payload's priority byte was
-                # accepted by the router, so it is a well-formed advert
-                log.info("(%s) Master received lower priority (%d) advert from %s", inst.name, r.payload[2],
-                         r.src)
-                self._notifier.master_rx_lower_pri(inst.name, mine, inst.settings.notify)
             self._handle(inst, actions)
 
     def _checksum_dst(self, inst: Instance, r: Received) -> IPAddress:
@@ -613,6 +621,11 @@ class VrrpDaemon:
             inst.jobs.put_nowait(lambda: self._remove_vips(inst))
         elif isinstance(action, SendGratuitous):
             inst.jobs.put_nowait(lambda: self._schedule_garp(inst))
+        elif isinstance(action, ReceivedLowerPriority):
+            # keepalived's notify_master_rx_lower_pri: the router decided (valid advert, handled as Master)
+            log.info("(%s) Master received lower priority (%d) advert from %s", inst.name, action.priority,
+                     action.src)
+            self._notifier.master_rx_lower_pri(inst.name, inst.router.effective_priority, inst.settings.notify)
 
     def _send(self, inst: Instance, action: SendAdvertisement) -> None:
         s = inst.settings

@@ -423,7 +423,7 @@ def test_51_lower_priority_makes_the_master_reassert() -> None:
 @pytest.mark.conformance("51", polarity="negative")
 def test_51_lower_prio_no_advert_restores_the_pre_9568_silence() -> None:
     r = master(lower_prio_no_advert=True)
-    assert r.receive_advertisement(adv(50), src=HIGHER_ADDR, ttl=255, now=10 * S) == []
+    assert adverts(r.receive_advertisement(adv(50), src=HIGHER_ADDR, ttl=255, now=10 * S)) == []
     assert r.state is State.MASTER
 
 

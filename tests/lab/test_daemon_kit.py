@@ -244,7 +244,8 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_unusable_instance_names_file_and_line(tmp_path: Path) -> None:
     conf = tmp_path / "k.conf"
-    conf.write_text("vrrp_instance VI_1 {\n  interface lo\n  priority 100\n"
+    # (not on lo: keepalived ignores such an instance before anything else is checked)
+    conf.write_text("vrrp_instance VI_1 {\n  interface eth0\n  priority 100\n"
                     "  virtual_ipaddress {\n    10.9.9.9/32\n  }\n}\n")
     cp = run_daemon_cli("-f", str(conf), tmp=tmp_path)
     assert cp.returncode == 4, cp.stderr
@@ -261,7 +262,9 @@ def test_bad_flag_is_a_usage_error(tmp_path: Path) -> None:
 def test_pid_file_of_a_live_daemon_refuses_start(tmp_path: Path) -> None:
     (tmp_path / "m.pid").write_text(f"{os.getpid()}\n")  # this test process is alive
     conf = tmp_path / "k.conf"
-    conf.write_text(config(instance_block(interface="lo")))
+    # eth0 does not exist in the test's netns: the pid file is checked before any interface is touched
+    # (an instance on lo would be ignored, leaving nothing to run)
+    conf.write_text(config(instance_block(interface="eth0")))
     cp = run_daemon_cli("-f", str(conf), tmp=tmp_path)
     assert cp.returncode == 1 and "already running" in cp.stderr, cp.stderr
     assert (tmp_path / "m.pid").read_text().strip() == str(os.getpid())  # not ours: left alone

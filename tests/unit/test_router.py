@@ -7,7 +7,14 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
-from vrrp.actions import AddVips, RemoveVips, SendAdvertisement, SendGratuitous, StateChanged
+from vrrp.actions import (
+    AddVips,
+    ReceivedLowerPriority,
+    RemoveVips,
+    SendAdvertisement,
+    SendGratuitous,
+    StateChanged,
+)
 from vrrp.config import AUTH_PASS, RouterConfig, RouterConfigError
 from vrrp.packet import Advertisement, Reason, encode
 from vrrp.router import VirtualRouter
@@ -227,9 +234,35 @@ def test_tie_break_is_an_unsigned_network_order_compare() -> None:
 def test_master_reasserts_on_lower_priority_unless_lower_prio_no_advert() -> None:
     r = master()
     actions = r.receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=10 * S)
-    assert kinds(actions) == [SendAdvertisement] and r.state is State.MASTER
+    assert kinds(actions) == [SendAdvertisement, ReceivedLowerPriority] and r.state is State.MASTER
     quiet = master(lower_prio_no_advert=True)
-    assert quiet.receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=10 * S) == []
+    assert quiet.receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=10 * S) == [
+        ReceivedLowerPriority(50, PEER_HIGH)
+    ]
+
+
+def test_master_reports_a_valid_lower_priority_advert_for_notify_master_rx_lower_pri() -> None:
+    """keepalived runs notify_master_rx_lower_pri for every lower-priority advert a Master accepts; the router
+    decides it (after every receive check), the shell only runs the script."""
+    r = master()
+    actions = r.receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=10 * S)
+    assert [a for a in actions if isinstance(a, ReceivedLowerPriority)] == [ReceivedLowerPriority(50, PEER_HIGH)]
+    assert r.state is State.MASTER
+    # not for a discarded advert (TTL 254: another hop's), nor priority 0, higher, equal, or as Backup
+    assert r.receive_advertisement(adv(50), src=PEER_HIGH, ttl=254, now=11 * S) == []
+    for prio in (0, 100):
+        got = master().receive_advertisement(adv(prio), src=PEER_LOW, ttl=255, now=10 * S)
+        assert not any(isinstance(a, ReceivedLowerPriority) for a in got), prio
+    higher = master()
+    got = higher.receive_advertisement(adv(150), src=PEER_LOW, ttl=255, now=10 * S)
+    assert higher.state is State.BACKUP and not any(isinstance(a, ReceivedLowerPriority) for a in got)
+    assert backup(preempt=False).receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=S) == []
+    # raw packets take the same path: a valid encoded advert is reported, a bad checksum is not
+    data = encode(adv(60), family=4, src=PEER_HIGH, dst=ip_address("224.0.0.18"))
+    got = r.receive_packet(data, src=PEER_HIGH, dst=ip_address("224.0.0.18"), ttl=255, now=12 * S)
+    assert ReceivedLowerPriority(60, PEER_HIGH) in got
+    bad = data[:6] + bytes([data[6] ^ 0xFF]) + data[7:]
+    assert r.receive_packet(bad, src=PEER_HIGH, dst=ip_address("224.0.0.18"), ttl=255, now=13 * S) == []
 
 
 def test_master_answers_priority_zero_at_once_and_resets_adver_timer() -> None:
@@ -500,8 +533,11 @@ def test_higher_prio_send_advert_speaks_once_before_yielding() -> None:
 def test_garp_lower_prio_repeat_refreshes_arp_caches() -> None:
     r = master(garp_lower_prio_repeat=3)
     actions = r.receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=10 * S)
-    assert actions[1:] == [SendGratuitous((VIP,), 3)]
-    assert kinds(master().receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=10 * S)) == [SendAdvertisement]
+    assert actions[1:] == [SendGratuitous((VIP,), 3), ReceivedLowerPriority(50, PEER_HIGH)]
+    assert kinds(master().receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=10 * S)) == [
+        SendAdvertisement,
+        ReceivedLowerPriority,
+    ]
 
 
 def test_owner_ignore_adverts_keeps_the_owner_master_against_another_owner() -> None:
