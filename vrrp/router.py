@@ -106,7 +106,8 @@ class VirtualRouter:
         self._trackers = TrackerSet(config.trackers)
         self._effective: int | None = self._trackers.effective_priority(self._base_priority)
         self._mai_cs = config.advert_int_cs
-        # keepalived preempt_delay: when the first lower-priority advert was seen + delay (None: not started).
+        # keepalived preempt_delay: when the first lower-priority advert was seen + delay (None: not started;
+        # a higher- or equal-priority advert cancels it, so a returning lower Master starts it afresh).
         self._preempt_time: int | None = None
         # Why the running Master_Down_Timer will fire: a priority-0 advert, or we discarded lower-priority
         # adverts (preemption).
@@ -311,6 +312,11 @@ class VirtualRouter:
         if not accept:
             self._preempting = True  # discard: the timer keeps running and we preempt when it fires (470)
             return []
+        if adv.priority >= mine:
+            # keepalived ("stop preempt delay"): a higher- or equal-priority Master cancels the delay, so a
+            # lower Master that returns later gets the full preempt_delay again (measured against keepalived
+            # 2.2.7 in tests/interop/test_interop_preempt_delay.py).
+            self._preempt_time = None
         if self.config.version == 3:
             self._mai_cs = adv.interval_cs
         self._timer = now + self.master_down_interval_us()

@@ -163,6 +163,24 @@ def test_preempt_delay_keeps_accepting_a_lower_master_until_it_expires() -> None
     assert r.handle_timer(10 * S + 3_609_375)[0].new is State.MASTER  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("other", [150, 100], ids=["higher", "equal"])
+def test_preempt_delay_restarts_after_a_higher_or_equal_master(other: int) -> None:
+    # keepalived 2.2.7 (measured in tests/interop/test_interop_preempt_delay.py) logs "stop preempt delay" on a
+    # higher- or equal-priority advert and "start preempt delay" when the lower Master returns: the full delay
+    # runs again, even though the first deadline (1 s + 10 s) has passed meanwhile.
+    r = backup(preempt_delay_us=10 * S)
+    r.receive_advertisement(adv(50), src=PEER_LOW, ttl=255, now=S)  # delay starts: deadline 11 s
+    r.receive_advertisement(adv(other), src=PEER_HIGH, ttl=255, now=2 * S)
+    r.receive_advertisement(adv(other), src=PEER_HIGH, ttl=255, now=12 * S)
+    r.receive_advertisement(adv(50), src=PEER_LOW, ttl=255, now=13 * S)  # delay restarts: deadline 23 s
+    assert r.get_timer() == 13 * S + 3_609_375  # accepted, not discarded
+    r.receive_advertisement(adv(50), src=PEER_LOW, ttl=255, now=22 * S)
+    assert r.get_timer() == 22 * S + 3_609_375  # still within the restarted delay
+    r.receive_advertisement(adv(50), src=PEER_LOW, ttl=255, now=23 * S)
+    assert r.get_timer() == 22 * S + 3_609_375  # restarted delay over: discarded, preemption runs
+    assert r.handle_timer(22 * S + 3_609_375)[0].new is State.MASTER  # type: ignore[union-attr]
+
+
 def test_priority_zero_sets_timer_to_skew_and_takeover_says_so() -> None:
     r = backup()
     r.receive_advertisement(adv(0), src=PEER_HIGH, ttl=255, now=S)

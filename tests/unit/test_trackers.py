@@ -250,9 +250,7 @@ def test_real_script_tracker_follows_a_flag_file(tmp_path: Path) -> None:
             await asyncio.wait_for(got.wait(), 5)  # first result: down (no flag)
             got.clear()
             flag.touch()
-            t_up = time.monotonic()
-            await asyncio.wait_for(got.wait(), 5)
-            assert seen[-1][1] - t_up >= 0.05  # needed rise=2 runs
+            await asyncio.wait_for(got.wait(), 5)  # rise=2 itself is proven on ScriptCounter, not by timing
             got.clear()
             flag.unlink()
             await asyncio.wait_for(got.wait(), 5)
