@@ -57,7 +57,9 @@ class RouterConfig:
             allows whole seconds only (100..25500).
         preempt: RFC Preempt_Mode [``nopreempt`` sets False]; default True.
         preempt_delay_us: keepalived ``preempt_delay`` (0..1000 s) in µs: after the first lower-priority
-            advert seen as Backup, keep accepting the lower-priority Master this long before preempting.
+            advert seen as Backup, keep accepting the lower-priority Master this long before preempting.  A
+            higher- or equal-priority advert cancels the delay; a lower Master that returns starts it again
+            (keepalived 2.2.7, tests/interop/test_interop_preempt_delay.py).
         accept: RFC Accept_Mode [``accept`` / ``no_accept``].  Default False (RFC); keepalived defaults to
             True unless ``vrrp_strict``; the parser must pass that.  The owner always accepts.
         lower_prio_no_advert: keepalived ``lower_prio_no_advert``: a Master that receives a lower-priority
