@@ -17,13 +17,18 @@ from typing import Any, TypeVar
 
 from .errors import ConfigError, Diagnostics, Location, Severity
 from .model import (
+    BfdInstance,
     Checker,
+    GarpGroup,
     GlobalDefs,
     KeepalivedConfig,
+    LinkbeatInterface,
     Notify,
     RealServer,
     Script,
+    SslSettings,
     TrackFile,
+    TrackGroup,
     TrackProcess,
     VirtualServer,
     VirtualServerGroup,
@@ -233,11 +238,76 @@ class Builder:
                     if v is not None)
         cfg = KeepalivedConfig(files, g, scripts, tprocs, tfiles, groups, instances, vsgs, vss,
                                tuple(self.top["static_ipaddress"]), tuple(self.top["static_routes"]),
-                               tuple(self.top["static_rules"]), tuple(self.top["extra"]))
+                               tuple(self.top["static_rules"]), tuple(self.top["extra"]), *self._other_blocks(g))
         self._cross_checks(cfg)
         return _without_ignored(cfg)
 
     # -- pieces -------------------------------------------------------------------------------
+    def _other_blocks(self, g: GlobalDefs) -> tuple[SslSettings | None, tuple[GarpGroup, ...],
+                                     tuple[LinkbeatInterface, ...],
+                                     tuple[TrackGroup, ...], tuple[BfdInstance, ...]]:
+        """SSL, garp_group, linkbeat_interfaces, track_group, bfd_instance, with keepalived's removals."""
+        ssl = self.top["SSL"]
+        ssl_settings = SslSettings(**ssl[0]) if ssl else None
+        ifaces = None if g.dynamic_interfaces else self.host.interfaces  # as in _cross_checks
+        garp: list[GarpGroup] = []
+        grouped: set[str] = set()  # an interface belongs to one garp_group at most
+        for n, c in enumerate(self.top["garp_group"]):
+            names = []
+            for name, loc in c.pop("interfaces", []):
+                if name in grouped:
+                    self.diags.error(loc, f"garp_group already specified for {name} - ignoring")
+                    continue
+                grouped.add(name)
+                names.append(name)
+                if ifaces is not None and name not in ifaces:
+                    self.diags.error(loc, f"WARNING - interface {name} specified for garp_group doesn't exist")
+            if "garp_interval" not in c and "gna_interval" not in c:
+                self.diags.error(c["location"], f"garp group {n} does not have any delay set - removing")
+                continue
+            garp.append(GarpGroup(**c, interfaces=tuple(names)))
+        linkbeat = tuple(self.top["linkbeat_interfaces"])
+        if ifaces is not None:
+            for lb in linkbeat:
+                if lb.name not in ifaces:  # keepalived 2.2.7 -t exits 4 on this one
+                    self.diags.fatal(lb.location, f"unknown interface {lb.name} specified for linkbeat interface")
+        tgroups: dict[str, TrackGroup] = {}
+        for c in self.top["track_group"]:
+            if c["name"] in tgroups:
+                self.diags.error(c["location"], f"track_group {c['name']} already defined")
+                continue
+            tgroups[c["name"]] = TrackGroup(c["name"], c["location"], tuple(c.get("group", ())))
+        return ssl_settings, tuple(garp), linkbeat, tuple(tgroups.values()), self._bfd_instances()
+
+    def _bfd_instances(self) -> tuple[BfdInstance, ...]:
+        """keepalived's bfd_parser checks, each of which drops the instance (reported, exit 5)."""
+        bfds: dict[str, BfdInstance] = {}
+        for c in self.top["bfd_instance"]:
+            name, loc = c["name"], c["location"]
+            why = None
+            nbr, src = c.get("neighbor_ip"), c.get("source_ip")
+            if len(name) > 31:
+                why = "name too long (maximum length is 31 characters) - ignoring"
+            elif name in bfds:
+                why = "already configured - ignoring"
+            elif nbr is None:
+                why = "has no neighbor address set, disabling instance"
+            elif src is not None and (":" in src) != (":" in nbr):
+                why = f"source address {src} and neighbor address {nbr} are not of the same family, disabling instance"
+            elif any(b.neighbor_ip == nbr and (src is None or b.source_ip is None or b.source_ip == src)
+                     for b in bfds.values()):
+                why = f"has duplicate source/neighbor address {src or ''}/{nbr}, ignoring instance"
+            if why is not None:
+                self.diags.error(loc, f"BFD instance {name} {why}")
+                continue
+            ttl = c.get("ttl", 255)
+            max_hops = c.get("max_hops", 0)
+            if (255 if max_hops == -1 else max_hops) > ttl:  # -1 is "any number of hops", i.e. up to 255
+                self.diags.error(loc, f"BFD instance {name}: max_hops exceeds ttl/hoplimit - setting to ttl/hoplimit")
+                c["max_hops"] = ttl
+            bfds[name] = BfdInstance(**c)
+        return tuple(bfds.values())
+
     def _global(self) -> GlobalDefs:
         c = self.top["global_defs"][0] if self.top["global_defs"] else {}
         kw = _pick(c, _GLOBAL_FIELDS)

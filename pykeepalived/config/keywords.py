@@ -8,8 +8,7 @@ from __future__ import annotations
 
 TOP_EXTRA = (
     "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets", "instance", "use_pid_dir",
-    "linkbeat_use_polling", "child_wait_time", "linkbeat_interfaces", "interface_up_down_delays",
-    "track_group", "bfd_instance", "garp_group", "SSL",
+    "linkbeat_use_polling", "child_wait_time", "interface_up_down_delays",
 )
 
 GLOBAL_EXTRA = (

@@ -386,6 +386,79 @@ class VirtualServer:
 
 
 @dataclass(frozen=True, slots=True)
+class SslSettings:
+    """The top-level ``SSL { }`` block: the client TLS context SSL_GET checkers use.
+
+    All optional: without the block keepalived builds a context with no client certificate.
+    """
+
+    location: Location
+    password: str | None = None
+    ca: str | None = None
+    certificate: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GarpGroup:
+    """``garp_group { }``: a GARP/NA rate limit (seconds between packets) shared by the listed interfaces.
+
+    keepalived drops a group that sets neither interval (nothing to limit), so a built group has at least one.
+    """
+
+    location: Location
+    garp_interval: float | None = None
+    gna_interval: float | None = None
+    interfaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LinkbeatInterface:
+    """One line of ``linkbeat_interfaces { }``: poll this interface's link instead of trusting netlink.
+
+    ``method`` is MII, ETHTOOL or IOCTL; None lets keepalived probe them in that order.
+    """
+
+    name: str
+    location: Location
+    method: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackGroup:
+    """``track_group NAME { group { VI_1 ... } }``: instances a static address/route/rule puts into fault."""
+
+    name: str
+    location: Location
+    group: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BfdInstance:
+    """``bfd_instance NAME { }``: an RFC 5880 session. Times in milliseconds (keepalived keeps microseconds).
+
+    ``ttl`` is None for keepalived's default (255, the single-hop GTSM value); ``hoplimit`` is the same setting.
+    ``max_hops`` -1 accepts any hop count (up to 255); a value above the ttl is capped to it, with an error.
+    ``vrrp``/``checker`` restrict event delivery to that child; neither set means both get them.
+    """
+
+    name: str
+    location: Location
+    neighbor_ip: str | None = None
+    source_ip: str | None = None
+    min_rx: float = 10.0
+    min_tx: float = 10.0
+    idle_tx: float = 1000.0
+    multiplier: int = 5
+    passive: bool = False
+    ttl: int | None = None
+    max_hops: int = 0
+    weight: int = 0
+    vrrp: bool = False
+    checker: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class KeepalivedConfig:
     """The whole resolved configuration."""
 
@@ -402,3 +475,9 @@ class KeepalivedConfig:
     static_routes: tuple[RawEntry, ...] = ()
     static_rules: tuple[RawEntry, ...] = ()
     extra: Extra = ()  # top-level process settings (net_namespace, instance, ...) and unmodelled blocks
+    # the blocks below are optional; a config without them gets keepalived's behaviour (no SSL client cert, ...)
+    ssl: SslSettings | None = None
+    garp_groups: tuple[GarpGroup, ...] = ()
+    linkbeat_interfaces: tuple[LinkbeatInterface, ...] = ()
+    track_groups: tuple[TrackGroup, ...] = ()
+    bfd_instances: tuple[BfdInstance, ...] = ()

@@ -155,7 +155,8 @@ class Parser:
         self.top: dict[str, list[Any]] = {k: [] for k in (
             "global_defs", "vrrp_script", "vrrp_track_process", "track_file", "vrrp_sync_group",
             "vrrp_instance", "virtual_server_group", "virtual_server", "static_ipaddress",
-            "static_routes", "static_rules", "extra")}
+            "static_routes", "static_rules", "extra", "SSL", "garp_group", "linkbeat_interfaces", "track_group",
+            "bfd_instance")}
 
     # Generic block loop: dispatch each keyword of the block through ``table``. This is the hot loop
     # (one iteration per config line), so it walks the reader's lines itself instead of using a generator.
@@ -1025,6 +1026,108 @@ def _top_extra(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None
     p.top["extra"].extend(ctx["extra"])
 
 
+# -- SSL, garp_group, linkbeat_interfaces, track_group, bfd_instance (keepalived 2.2.7 ranges, found with -t) --
+SSL: Table = {k: h_str(k) for k in ("password", "ca", "certificate", "key")}
+
+
+def _top_ssl(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
+    if not ob:
+        raise ConfigError("expected 'SSL { ... }'")
+    ctx = p.block(SSL, {"location": loc}, loc)
+    if p.top["SSL"]:  # keepalived has one SSL context: a second block replaces the first, with an error
+        p.top["SSL"][0] = ctx
+        raise ConfigError("SSL context already specified - replacing")
+    p.top["SSL"].append(ctx)
+
+
+def _gg_interface(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
+    need(a, 1, "an interface name")
+    c.setdefault("interfaces", []).append((a[0], loc))
+
+
+def _gg_interfaces(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
+    if not ob:
+        raise ConfigError("expected an 'interfaces { IFNAME ... }' block")
+    out = c.setdefault("interfaces", [])
+    before = len(out)
+    for words, wloc in p.r.words_of(loc):
+        out.extend((w, wloc) for w in words)
+    if len(out) == before:
+        raise ConfigError("empty garp_group interfaces block")
+
+
+def _h_decimal(fld: str, lo: float, hi: float, digits: int, unit: str) -> Handler:
+    """keepalived's read_decimal_unsigned: plain digits with at most ``digits`` decimals (no sign, no exponent)."""
+    expected = f"expected a number of {unit} in [{lo:.10g}, {hi:.10g}] with at most {digits} decimals"
+
+    def h(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
+        need(a, 1, expected)
+        t = a[0]
+        whole, dot, frac = t.partition(".")
+        if not t.isascii() or not (whole + frac).isdigit():
+            raise ConfigError(f"invalid number {t!r}: {expected}")
+        if dot and len(frac) > digits:
+            raise ConfigError(f"number {t!r} has too many decimal places: {expected}")
+        v = float(t)
+        if not lo <= v <= hi:
+            raise ConfigError(f"number {t!r} outside range: {expected}")
+        c[fld] = round(v, digits)
+    return h
+
+
+GARP_GROUP: Table = {
+    "garp_interval": _h_decimal("garp_interval", 0, 2147.483647, 6, "seconds"),
+    "gna_interval": _h_decimal("gna_interval", 0, 2147.483647, 6, "seconds"),
+    "interface": _gg_interface,
+    "interfaces": _gg_interfaces,
+}
+
+
+def _top_garp_group(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
+    if not ob:
+        raise ConfigError("expected 'garp_group { ... }'")
+    p.top["garp_group"].append(p.block(GARP_GROUP, {"location": loc}, loc))
+
+
+_LINKBEAT_METHODS = {"MII": "MII", "ETHTOOL": "ETHTOOL", "IOCTL": "IOCTL"}
+
+
+def _top_linkbeat(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
+    from .model import LinkbeatInterface
+
+    if not ob:
+        raise ConfigError("expected 'linkbeat_interfaces { IFNAME [MII|ETHTOOL|IOCTL] ... }'")
+    out = p.top["linkbeat_interfaces"]
+    for words, wloc in p.r.words_of(loc):
+        method = None
+        if len(words) > 1:
+            if words[1] in _LINKBEAT_METHODS and len(words) == 2:
+                method = words[1]
+            else:  # keepalived reports it and keeps the interface with the default probing
+                p.diags.error(wloc, f"extra characters {' '.join(words[1:])} in linkbeat interface "
+                                    "(expected IFNAME [MII|ETHTOOL|IOCTL])")
+        out.append(LinkbeatInterface(words[0], wloc, method))
+
+
+TRACK_GROUP: Table = {"group": _word_list("group")}
+
+BFD_INSTANCE: Table = {
+    "neighbor_ip": h_ip("neighbor_ip"),
+    "source_ip": h_ip("source_ip"),
+    "min_rx": _h_decimal("min_rx", 1, 4294967, 3, "milliseconds"),
+    "min_tx": _h_decimal("min_tx", 1, 4294967, 3, "milliseconds"),
+    "idle_tx": _h_decimal("idle_tx", 1000, 4294967, 3, "milliseconds"),
+    "multiplier": h_int("multiplier", 1, 255),
+    "passive": h_const("passive", True),
+    "ttl": h_int("ttl", 1, 255),
+    "hoplimit": h_int("ttl", 1, 255),
+    "max_hops": h_int("max_hops", -1, 255),
+    "weight": h_int("weight", -253, 253),
+    "vrrp": h_const("vrrp", True),
+    "checker": h_const("checker", True),
+}
+
+
 TOP: Table = {
     "global_defs": _top_global,
     "vrrp_script": _named("vrrp_script", VRRP_SCRIPT, "NAME"),
@@ -1038,6 +1141,11 @@ TOP: Table = {
     "static_ipaddress": _top_static("static_ipaddress"),
     "static_routes": _top_static("static_routes"),
     "static_rules": _top_static("static_rules"),
+    "SSL": _top_ssl,
+    "garp_group": _top_garp_group,
+    "linkbeat_interfaces": _top_linkbeat,
+    "track_group": _named("track_group", TRACK_GROUP, "NAME"),
+    "bfd_instance": _named("bfd_instance", BFD_INSTANCE, "NAME"),
 }
 for _k in K.TOP_EXTRA:
     TOP.setdefault(_k, _top_extra)

@@ -64,6 +64,42 @@ CASES = {
     "route_untracked": "static_routes {\n blackhole 192.168.1.0/24\n}\n",
     "includem_missing": "includem /nonexistent/pyka.conf\n" + _VI.format(""),
     "include_missing": "include /nonexistent/pyka.conf\n" + _VI.format(""),
+    # SSL, garp_group, linkbeat_interfaces, track_group, bfd_instance (typed blocks, tests/unit/test_config_blocks.py)
+    "ssl_ok": "SSL {\n password secret\n ca /nonexistent/ca.pem\n certificate /x/c.pem\n key /x/k.pem\n}\n",
+    "ssl_missing_value": "SSL {\n password\n}\n",
+    "ssl_twice": "SSL {\n key /x\n}\nSSL {\n ca /y\n}\n",
+    "ssl_unknown": "SSL {\n bogus 1\n}\n",
+    "garp_ok": "garp_group {\n garp_interval 0.5\n gna_interval 2147.483647\n interfaces {\n lo\n }\n}\n",
+    "garp_no_delay": "garp_group {\n interface lo\n}\n",
+    "garp_bad_interval": "garp_group {\n garp_interval 0.1234567\n interface lo\n}\n",
+    "garp_range": "garp_group {\n garp_interval 2147.483648\n gna_interval 1\n}\n",
+    "garp_no_iface": "garp_group {\n garp_interval 1\n interface pykanosuch0\n}\n",
+    "garp_dup_iface": "garp_group {\n garp_interval 1\n interface lo\n}\ngarp_group {\n gna_interval 1\n"
+                      " interface lo\n}\n",
+    "garp_empty_list": "garp_group {\n garp_interval 1\n interfaces {\n }\n}\n",
+    "linkbeat_ok": "linkbeat_interfaces {\n lo\n lo IOCTL\n}\n",
+    "linkbeat_bad_method": "linkbeat_interfaces {\n lo FOO\n}\n",
+    "linkbeat_dynamic": "global_defs {\n dynamic_interfaces\n}\nlinkbeat_interfaces {\n pykanosuch0\n}\n"
+                        "garp_group {\n garp_interval 1\n interface pykanosuch0\n}\n",
+    "linkbeat_extra_words": "linkbeat_interfaces {\n lo MII extra\n}\n",
+    "linkbeat_no_iface": "linkbeat_interfaces {\n pykanosuch0 MII\n}\n",
+    "track_group_ok": "track_group tg {\n group {\n VI_1 VI_2\n }\n}\n" + _VI.format(""),
+    "track_group_no_name": "track_group {\n group {\n VI_1\n }\n}\n",
+    "track_group_twice": "track_group t {\n}\ntrack_group t {\n}\n",
+    "bfd_ok": "bfd_instance b {\n neighbor_ip 10.0.0.2\n source_ip 10.0.0.1\n min_rx 1.123\n min_tx 4294967\n"
+              " idle_tx 1000\n multiplier 255\n passive\n hoplimit 3\n max_hops 3\n weight -253\n checker\n}\n"
+              "bfd_instance c {\n neighbor_ip 10.0.0.2\n source_ip 10.0.0.5\n}\n",
+    "bfd_no_neighbor": "bfd_instance b {\n min_rx 10\n}\n",
+    "bfd_idle_range": "bfd_instance b {\n neighbor_ip 10.0.0.2\n idle_tx 999\n}\n",
+    "bfd_decimals": "bfd_instance b {\n neighbor_ip 10.0.0.2\n min_rx 1.0001\n}\n",
+    "bfd_weight_range": "bfd_instance b {\n neighbor_ip 10.0.0.2\n weight 254\n}\n",
+    "bfd_family": "bfd_instance b {\n neighbor_ip 10.0.0.2\n source_ip fe80::1\n}\n",
+    "bfd_long_name": "bfd_instance " + "x" * 32 + " {\n neighbor_ip 10.0.0.2\n}\n",
+    "bfd_dup_name": "bfd_instance b {\n neighbor_ip 10.0.0.2\n}\nbfd_instance b {\n neighbor_ip 10.0.0.3\n}\n",
+    "bfd_max_hops_any": "bfd_instance b {\n neighbor_ip 10.0.0.2\n max_hops -1\n}\n",
+    "bfd_max_hops_over_ttl": "bfd_instance b {\n neighbor_ip 10.0.0.2\n max_hops -1\n ttl 254\n}\n",
+    "bfd_dup_neighbor": "bfd_instance b {\n neighbor_ip 10.0.0.2\n}\nbfd_instance c {\n neighbor_ip 10.0.0.2\n"
+                        " source_ip 10.0.0.6\n}\n",
 }
 
 
