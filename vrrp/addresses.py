@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -46,6 +47,10 @@ IFA_F_NOPREFIXROUTE: Final = 0x200
 INFINITY_LIFE_TIME: Final = 0xFFFFFFFF
 RT_TABLE_MAIN: Final = 254
 RTPROT_KEEPALIVED: Final = 18  # keepalived tags its routes "proto keepalived"; so do we
+
+
+#: the errno of an add whose object is already there (nothing changed)
+_ALREADY_THERE: Final = (errno.EEXIST,)
 
 
 class AddressError(Exception):
@@ -233,15 +238,7 @@ class NetlinkConfigurator:
         if va.preferred_lft is not None:
             spec["preferred"] = va.preferred_lft
             spec["valid"] = INFINITY_LIFE_TIME
-        try:
-            await self.ipr.addr("add", **spec)
-        except NetlinkError as exc:
-            if exc.code == errno.EEXIST:
-                return False
-            raise AddressError(f"cannot add {va}: {_reason(exc)}") from exc
-        if va not in self.added_addresses:
-            self.added_addresses.append(va)
-        return True
+        return await self._change(self.ipr.addr, "add", spec, va, self.added_addresses, _ALREADY_THERE)
 
     @staticmethod
     def _address_key(va: VirtualAddress, index: int) -> dict[str, Any]:
@@ -261,15 +258,10 @@ class NetlinkConfigurator:
         except AddressError:
             self._forget(self.added_addresses, va)
             return False
-        try:
-            await self.ipr.addr("del", **self._address_key(va, index))
-        except NetlinkError as exc:
-            if exc.code in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
-                self._forget(self.added_addresses, va)
-                return False
-            raise AddressError(f"cannot remove {va}: {_reason(exc)}") from exc
-        self._forget(self.added_addresses, va)
-        return True
+        spec = self._address_key(va, index)
+        return await self._change(
+            self.ipr.addr, "del", spec, va, self.added_addresses, (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT)
+        )
 
     # -- routes ---------------------------------------------------------------------------------------------
 
@@ -297,15 +289,8 @@ class NetlinkConfigurator:
         return spec
 
     async def add_route(self, route: VirtualRoute) -> bool:
-        try:
-            await self.ipr.route("add", **await self._route_spec(route))
-        except NetlinkError as exc:
-            if exc.code == errno.EEXIST:
-                return False
-            raise AddressError(f"cannot add route {route}: {_reason(exc)}") from exc
-        if route not in self.added_routes:
-            self.added_routes.append(route)
-        return True
+        spec = await self._route_spec(route)
+        return await self._change(self.ipr.route, "add", spec, route, self.added_routes, _ALREADY_THERE, "route ")
 
     async def remove_route(self, route: VirtualRoute) -> bool:
         try:
@@ -313,15 +298,9 @@ class NetlinkConfigurator:
         except AddressError:  # its device is gone, and the route with it
             self._forget(self.added_routes, route)
             return False
-        try:
-            await self.ipr.route("del", **spec)
-        except NetlinkError as exc:
-            if exc.code in (errno.ESRCH, errno.ENOENT, errno.ENODEV):
-                self._forget(self.added_routes, route)
-                return False
-            raise AddressError(f"cannot remove route {route}: {_reason(exc)}") from exc
-        self._forget(self.added_routes, route)
-        return True
+        return await self._change(
+            self.ipr.route, "del", spec, route, self.added_routes, (errno.ESRCH, errno.ENOENT, errno.ENODEV), "route "
+        )
 
     # -- rules ----------------------------------------------------------------------------------------------
 
@@ -343,26 +322,14 @@ class NetlinkConfigurator:
         return spec
 
     async def add_rule(self, rule: VirtualRule) -> bool:
-        try:
-            await self.ipr.rule("add", **self._rule_spec(rule))
-        except NetlinkError as exc:
-            if exc.code == errno.EEXIST:
-                return False
-            raise AddressError(f"cannot add rule {rule}: {_reason(exc)}") from exc
-        if rule not in self.added_rules:
-            self.added_rules.append(rule)
-        return True
+        return await self._change(
+            self.ipr.rule, "add", self._rule_spec(rule), rule, self.added_rules, _ALREADY_THERE, "rule "
+        )
 
     async def remove_rule(self, rule: VirtualRule) -> bool:
-        try:
-            await self.ipr.rule("del", **self._rule_spec(rule))
-        except NetlinkError as exc:
-            if exc.code in (errno.ENOENT, errno.ESRCH):
-                self._forget(self.added_rules, rule)
-                return False
-            raise AddressError(f"cannot remove rule {rule}: {_reason(exc)}") from exc
-        self._forget(self.added_rules, rule)
-        return True
+        return await self._change(
+            self.ipr.rule, "del", self._rule_spec(rule), rule, self.added_rules, (errno.ENOENT, errno.ESRCH), "rule "
+        )
 
     # -- shutdown -------------------------------------------------------------------------------------------
 
@@ -389,6 +356,37 @@ class NetlinkConfigurator:
             except AddressError as exc:
                 failures.append(str(exc))
         return failures
+
+    async def _change(
+        self,
+        request: Callable[..., Awaitable[Any]],
+        verb: str,
+        spec: dict[str, Any],
+        item: Any,
+        added: list[Any],
+        unchanged: tuple[int, ...],
+        kind: str = "",
+    ) -> bool:
+        """One idempotent netlink add ("add") or removal ("del") of ``item``, shared by addresses, routes and rules.
+
+        Returns False when the kernel answers that it is already so (an errno in ``unchanged``), True when it
+        changed something. ``added`` stays the list of what we added and have not removed, so that shutdown
+        removes exactly that.
+        """
+        try:
+            await request(verb, **spec)
+        except NetlinkError as exc:
+            if exc.code not in unchanged:
+                action = "add" if verb == "add" else "remove"
+                raise AddressError(f"cannot {action} {kind}{item}: {_reason(exc)}") from exc
+            changed = False
+        else:
+            changed = True
+        if verb != "add":
+            self._forget(added, item)
+        elif changed and item not in added:
+            added.append(item)
+        return changed
 
     @staticmethod
     def _forget(items: list[Any], item: object) -> None:
