@@ -7,39 +7,23 @@ from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 
+from tests.router_kit import VIP, S, backup, config, master
 from vrrp.actions import AddVips, RemoveVips, SendAdvertisement, SendGratuitous, StateChanged
-from vrrp.config import RouterConfig, RouterConfigError
+from vrrp.config import RouterConfigError
 from vrrp.packet import Advertisement
 from vrrp.router import VirtualRouter
 from vrrp.state import State, TransitionReason
 from vrrp.timers import master_down_interval_us, skew_time_us
 from vrrp.tracking import Tracker
 
-ME = IPv4Address("10.0.0.2")
 LOWER_ADDR = IPv4Address("10.0.0.1")
 HIGHER_ADDR = IPv4Address("10.0.0.3")
-VIP = IPv4Address("10.0.0.100")
-S = 1_000_000
 
 
-def config(**kw: object) -> RouterConfig:
-    settings: dict[str, object] = {"vrid": 1, "primary_address": ME, "virtual_ipaddress": (VIP,)}
-    settings.update(kw)
-    return RouterConfig(**settings)  # type: ignore[arg-type]
 
 
-def backup(**kw: object) -> VirtualRouter:
-    r = VirtualRouter(config(**kw))
-    r.start(0)
-    assert r.state is State.BACKUP
-    return r
 
 
-def master(**kw: object) -> VirtualRouter:
-    r = backup(**kw)
-    r.handle_timer(r.get_timer() or 0)
-    assert r.state is State.MASTER
-    return r
 
 
 def adv(priority: int, interval_cs: int = 100, version: int = 3) -> Advertisement:

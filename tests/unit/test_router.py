@@ -7,6 +7,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
+from tests.router_kit import VIP, S, backup, config, master
 from vrrp.actions import (
     AddVips,
     ReceivedLowerPriority,
@@ -15,24 +16,17 @@ from vrrp.actions import (
     SendGratuitous,
     StateChanged,
 )
-from vrrp.config import AUTH_PASS, RouterConfig, RouterConfigError
+from vrrp.config import AUTH_PASS, RouterConfigError
 from vrrp.packet import Advertisement, Reason, encode
 from vrrp.router import VirtualRouter
 from vrrp.state import TRANSITIONS, State, TransitionReason
 from vrrp.timers import master_down_interval_us, skew_time_us
 from vrrp.tracking import Tracker
 
-ME = IPv4Address("10.0.0.2")
 PEER_LOW = IPv4Address("10.0.0.1")
 PEER_HIGH = IPv4Address("10.0.0.3")
-VIP = IPv4Address("10.0.0.100")
-S = 1_000_000
 
 
-def cfg(**kw: object) -> RouterConfig:
-    base: dict[str, object] = {"vrid": 1, "primary_address": ME, "virtual_ipaddress": (VIP,)}
-    base.update(kw)
-    return RouterConfig(**base)  # type: ignore[arg-type]
 
 
 def adv(priority: int = 100, *, version: int = 3, interval_cs: int = 100, vrid: int = 1, **kw: object) -> Advertisement:
@@ -40,18 +34,8 @@ def adv(priority: int = 100, *, version: int = 3, interval_cs: int = 100, vrid: 
     return Advertisement(version, vrid, priority, addresses, interval_cs, **kw)  # type: ignore[arg-type]
 
 
-def backup(**kw: object) -> VirtualRouter:
-    r = VirtualRouter(cfg(**kw))
-    r.start(0)
-    assert r.state is State.BACKUP
-    return r
 
 
-def master(**kw: object) -> VirtualRouter:
-    r = backup(**kw)
-    r.handle_timer(r.get_timer() or 0)
-    assert r.state is State.MASTER
-    return r
 
 
 def kinds(actions: list[object]) -> list[type]:
@@ -88,14 +72,14 @@ def test_down_timer_adverts_scales_master_down_interval() -> None:
 
 
 def test_non_owner_starts_as_backup_with_master_down_timer() -> None:
-    r = VirtualRouter(cfg())
+    r = VirtualRouter(config())
     actions = r.start(7)
     assert actions == [StateChanged(State.INIT, State.BACKUP, TransitionReason.STARTUP, 100)]
     assert r.get_timer() == 7 + 3_609_375
 
 
 def test_owner_starts_as_master_advertising_255_with_vips_accepting_and_garp() -> None:
-    r = VirtualRouter(cfg(priority=255))
+    r = VirtualRouter(config(priority=255))
     actions = r.start(0)
     assert kinds(actions) == [StateChanged, SendAdvertisement, AddVips, SendGratuitous]
     assert isinstance(actions[1], SendAdvertisement) and actions[1].priority == 255
@@ -367,11 +351,11 @@ def test_v2_pass_authentication_accepts_the_right_password() -> None:
 
 
 def test_v2_owner_discards_adverts_but_v3_owner_listens() -> None:
-    v2 = VirtualRouter(cfg(version=2, priority=255))
+    v2 = VirtualRouter(config(version=2, priority=255))
     v2.start(0)
     v2.receive_advertisement(adv(255, version=2, auth_data=bytes(8)), src=PEER_HIGH, ttl=255, now=S)
     assert v2.stats.discards == {"owner": 1} and v2.state is State.MASTER
-    v3 = VirtualRouter(cfg(priority=255))
+    v3 = VirtualRouter(config(priority=255))
     v3.start(0)
     v3.receive_advertisement(adv(255), src=PEER_HIGH, ttl=255, now=S)
     assert v3.state is State.BACKUP  # two owners: the RFC tie-break resolves it
@@ -404,7 +388,7 @@ def test_receive_packet_counts_codec_errors_by_reason() -> None:
 
 
 def test_init_and_fault_ignore_adverts() -> None:
-    r = VirtualRouter(cfg())
+    r = VirtualRouter(config())
     assert r.receive_advertisement(adv(200), src=PEER_LOW, ttl=255, now=0) == []
     assert r.state is State.INIT and r.get_timer() is None
 
@@ -457,7 +441,7 @@ def test_reverse_tracker_inverts_the_state() -> None:
 
 
 def test_owner_ignores_weights_but_faults() -> None:
-    r = VirtualRouter(cfg(priority=255, trackers=(Tracker("w", weight=-50), Tracker("z"))))
+    r = VirtualRouter(config(priority=255, trackers=(Tracker("w", weight=-50), Tracker("z"))))
     r.start(0)
     r.set_tracker_state("w", False, 1)
     assert r.effective_priority == 255 and r.state is State.MASTER
@@ -479,7 +463,7 @@ def test_weight_zero_tracker_faults_backup_and_recovery_returns_to_backup() -> N
 
 
 def test_start_while_faulted_goes_to_fault() -> None:
-    r = VirtualRouter(cfg(trackers=(Tracker("eth1", initial_up=False),)))
+    r = VirtualRouter(config(trackers=(Tracker("eth1", initial_up=False),)))
     assert r.start(0)[0].new is State.FAULT  # type: ignore[union-attr]
 
 
@@ -508,14 +492,14 @@ def test_unknown_tracker_is_a_key_error_naming_it() -> None:
 )
 def test_bad_config_names_the_keyword(settings: dict[str, object], field: str) -> None:
     with pytest.raises(RouterConfigError) as err:
-        cfg(**settings)
+        config(**settings)
     assert err.value.field == field
     assert str(err.value).startswith(field)
 
 
 def test_v2_over_ipv6_is_refused() -> None:
     with pytest.raises(RouterConfigError, match="IPv4 only"):
-        cfg(version=2, primary_address=IPv6Address("fe80::1"), virtual_ipaddress=(IPv6Address("fe80::2"),))
+        config(version=2, primary_address=IPv6Address("fe80::1"), virtual_ipaddress=(IPv6Address("fe80::2"),))
 
 
 def test_every_transition_made_is_in_the_table() -> None:
@@ -559,7 +543,7 @@ def test_garp_lower_prio_repeat_refreshes_arp_caches() -> None:
 
 
 def test_owner_ignore_adverts_keeps_the_owner_master_against_another_owner() -> None:
-    r = VirtualRouter(cfg(priority=255, owner_ignore_adverts=True))
+    r = VirtualRouter(config(priority=255, owner_ignore_adverts=True))
     r.start(0)
     assert r.receive_advertisement(adv(255), src=PEER_HIGH, ttl=255, now=S) == []
     assert r.state is State.MASTER and r.stats.adverts_received == 1
