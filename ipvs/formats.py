@@ -23,6 +23,7 @@ from ipvs.model import (
     F_SCHED_ALL,
     Forward,
     Info,
+    Service,
     ServiceState,
     TunType,
     sched_flag_names,
@@ -216,15 +217,22 @@ def _service_line(s: ServiceState, stats: bool, rate: bool, exact: bool) -> str:
         line += f" ({','.join(sched_flag_names(svc.scheduler, svc.flags))})"
     if svc.flags & F_PERSISTENT:
         line += f" persistent {svc.timeout}"
-        if svc.key.af == AF_INET and svc.netmask != 0xFFFFFFFF:
-            line += f" mask {_mask_text(svc.netmask)}"
-        if svc.key.af == AF_INET6 and svc.netmask != 128:
-            line += f" mask {svc.netmask}"
+        if (mask := _persistence_mask(svc)) is not None:
+            line += f" mask {mask}"
         if svc.pe_name:
             line += f" pe {svc.pe_name}"
     if svc.flags & F_ONEPACKET:
         line += " ops"
     return line
+
+
+def _persistence_mask(svc: Service) -> str | None:
+    """The persistence netmask as ipvsadm prints it (dotted IPv4, IPv6 prefix length), or None at its default."""
+    if svc.key.af == AF_INET and svc.netmask != 0xFFFFFFFF:
+        return _mask_text(svc.netmask)
+    if svc.key.af == AF_INET6 and svc.netmask != 128:
+        return str(svc.netmask)
+    return None
 
 
 def _dest_line(s: ServiceState, d: _DestState, stats: bool, rate: bool, exact: bool, thresholds: bool,
@@ -285,10 +293,8 @@ def format_save(services: Sequence[ServiceState], *, sort: bool = True) -> str:
         line = f"-A {name} -s {svc.scheduler}"
         if svc.flags & F_PERSISTENT:
             line += f" -p {svc.timeout}"
-            if svc.key.af == AF_INET and svc.netmask != 0xFFFFFFFF:
-                line += f" -M {_mask_text(svc.netmask)}"
-            if svc.key.af == AF_INET6 and svc.netmask != 128:
-                line += f" -M {svc.netmask}"
+            if (mask := _persistence_mask(svc)) is not None:
+                line += f" -M {mask}"
         if svc.pe_name:
             line += f" --pe {svc.pe_name}"
         if svc.flags & F_ONEPACKET:
