@@ -216,13 +216,17 @@ def decode_service(raw: bytes) -> ServiceState:
         netmask=decode_netmask(af, a[SVC_NETMASK]),
         pe_name=pe,
     )
-    if SVC_STATS64 in a:
-        stats = _decode_stats(a[SVC_STATS64], True)
-    elif SVC_STATS in a:
-        stats = _decode_stats(a[SVC_STATS], False)
-    else:
-        stats = Stats()
+    stats = _stats_attr(a, SVC_STATS64, SVC_STATS)
     return ServiceState(svc, (), stats)
+
+
+def _stats_attr(a: dict[int, bytes], stats64: int, stats32: int) -> Stats:
+    """Counters from the 64-bit attribute when the kernel sends it (>= 4.1), else the 32-bit one, else zeros."""
+    if stats64 in a:
+        return _decode_stats(a[stats64], True)
+    if stats32 in a:
+        return _decode_stats(a[stats32], False)
+    return Stats()
 
 
 def decode_dest(raw: bytes, svc_af: int) -> DestState:
@@ -238,12 +242,7 @@ def decode_dest(raw: bytes, svc_af: int) -> DestState:
         tun_port=_BE16.unpack(a[DST_TUN_PORT][:2])[0] if DST_TUN_PORT in a else 0,
         tun_flags=_U16.unpack(a[DST_TUN_FLAGS][:2])[0] if DST_TUN_FLAGS in a else 0,
     )
-    if DST_STATS64 in a:
-        stats = _decode_stats(a[DST_STATS64], True)
-    elif DST_STATS in a:
-        stats = _decode_stats(a[DST_STATS], False)
-    else:
-        stats = Stats()
+    stats = _stats_attr(a, DST_STATS64, DST_STATS)
     return DestState(
         dest,
         active_conns=_U32.unpack(a[DST_ACTIVE][:4])[0],
