@@ -32,7 +32,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.registry import register
-from vrrp.packet import MULTICAST_V4, MULTICAST_V6, Advertisement, ChecksumForm, decode, encode
+from vrrp.core.packet import MULTICAST_V4, MULTICAST_V6, Advertisement, ChecksumForm, decode, encode
 
 PER_REPETITION = 10_000
 _HDR = struct.Struct("!BBBBHH")
@@ -94,7 +94,7 @@ register(
     ours=decode_ours,
     anchor=decode_floor,
     description=f"decode {PER_REPETITION:,} VRRP messages (v3 v4 both checksum forms, v3 v6, v2 PASS)",
-    ours_label="vrrp.packet.decode",
+    ours_label="vrrp.core.packet.decode",
     anchor_label="struct.unpack + int.from_bytes (floor)",
     runs=7,
     warmup=1,
@@ -104,7 +104,7 @@ register(
     ours=encode_ours,
     anchor=encode_floor,
     description=f"encode {PER_REPETITION:,} VRRP messages (same mix)",
-    ours_label="vrrp.packet.encode",
+    ours_label="vrrp.core.packet.encode",
     anchor_label="struct.pack + join (floor)",
     runs=7,
     warmup=1,

@@ -10,7 +10,7 @@ Timestamps come from the kernel (``SO_TIMESTAMPNS``, CLOCK_REALTIME) when the fr
 busy Python thread does not skew them; compare them with :func:`time.time` for events the lab causes.
 
 Decoding goes through one function, :func:`decode_vrrp`, which uses the project's codec
-(:func:`vrrp.packet.decode`), so what the lab calls an advertisement is exactly what the daemon accepts.
+(:func:`vrrp.core.packet.decode`), so what the lab calls an advertisement is exactly what the daemon accepts.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def decode_vrrp(payload: bytes, *, family: int, src: str, dst: str) -> DecodedVr
 
     The single place the lab turns bytes into VRRP fields, so switching codecs touches only this function.
     """
-    from vrrp.packet import PacketError, decode
+    from vrrp.core.packet import PacketError, decode
 
     try:
         adv = decode(payload, family=family, src=src, dst=dst)

@@ -1,9 +1,9 @@
 """Deterministic VRRP simulator: N virtual routers from the real sans-IO core on a virtual clock.
 
 Why it exists: a real namespace lab runs in real time and is noisy; the simulator runs the *same*
-``vrrp.router.VirtualRouter`` objects as the daemon against an in-memory LAN, so thousands of fault schedules
+``vrrp.core.router.VirtualRouter`` objects as the daemon against an in-memory LAN, so thousands of fault schedules
 can be checked per minute and any failing run replays bit for bit from its seed.  Packets travel as encoded
-bytes: every advert is built by ``vrrp.packet.encode`` and decoded by ``vrrp.packet.decode`` (once per frame;
+bytes: every advert is built by ``vrrp.core.packet.encode`` and decoded by ``vrrp.core.packet.decode`` (once per frame;
 its receivers share the verdict, then each runs its own receive checks), so the codec is exercised too.
 
 What it models:
@@ -19,7 +19,7 @@ What it models:
   see them;
 * graceful stops (priority-0 advert), crashes (power loss: no advert, VIPs gone) and restarts;
 * injection of arbitrary (malformed) bytes;
-* sync groups: a node may run several instances, optionally in one ``vrrp.sync_group.SyncGroup``.
+* sync groups: a node may run several instances, optionally in one ``vrrp.core.sync_group.SyncGroup``.
 
 From a shell: ``python -m netns_lab.sim --routers 3 --fault pause-master@5:5 --fault crash-master@20``.
 
@@ -65,13 +65,13 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from vrrp.actions import Action, AddVips, RemoveVips, SendAdvertisement, SendGratuitous, StateChanged
-from vrrp.config import RouterConfig
-from vrrp.packet import MULTICAST_V4, MULTICAST_V6, Advertisement, PacketError, decode, encode
-from vrrp.router import VirtualRouter
-from vrrp.state import State
-from vrrp.sync_group import SyncGroup
-from vrrp.timers import US_PER_S, cs_to_us
+from vrrp.core.actions import Action, AddVips, RemoveVips, SendAdvertisement, SendGratuitous, StateChanged
+from vrrp.core.config import RouterConfig
+from vrrp.core.packet import MULTICAST_V4, MULTICAST_V6, Advertisement, PacketError, decode, encode
+from vrrp.core.router import VirtualRouter
+from vrrp.core.state import State
+from vrrp.core.sync_group import SyncGroup
+from vrrp.core.timers import US_PER_S, cs_to_us
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address
 
-from vrrp.config import RouterConfig
-from vrrp.router import VirtualRouter
-from vrrp.state import State
+from vrrp.core.config import RouterConfig
+from vrrp.core.router import VirtualRouter
+from vrrp.core.state import State
 
 ME = IPv4Address("10.0.0.2")
 VIP = IPv4Address("10.0.0.100")

@@ -129,7 +129,7 @@ def h_extra(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
 def make_script(a: list[str]) -> Any:
     # keepalived's own word split (quotes, escapes), shared with the daemon that runs the script; imported on
     # first use because most configs have no scripts, and start-up counts for -t
-    from vrrp.scripts import ScriptError, split_words
+    from vrrp.io.scripts import ScriptError, split_words
 
     from .model import Script
 

@@ -1,8 +1,8 @@
 """From the keepalived.conf model to what the VRRP process runs: router settings plus I/O settings.
 
 Why a separate mapping: the config model (``pykeepalived.config.model``) mirrors keepalived's keywords and
-keeps strings; the sans-IO router (``vrrp.config.RouterConfig``) and the I/O edge (``vrrp.addresses``,
-``vrrp.vmac``, ``vrrp.trackers``, ``vrrp.notify``) want typed values.  Everything that can be checked without
+keeps strings; the sans-IO router (``vrrp.core.config.RouterConfig``) and the I/O edge (``vrrp.io.addresses``,
+``vrrp.io.vmac``, ``vrrp.io.trackers``, ``vrrp.io.notify``) want typed values.  Everything that can be checked without
 touching the host is checked here, and every problem becomes a :class:`SettingsError` naming the file and line
 of the offending block, so bad input never reaches the daemon as a traceback.
 
@@ -22,21 +22,21 @@ from dataclasses import dataclass, field
 from pykeepalived.config import model
 from pykeepalived.config.model import KeepalivedConfig
 from pykeepalived.daemon.realtime import ProcessSettings, ProcessSettingsError, parse_process_settings
-from vrrp.addresses import VirtualAddress, VirtualRoute, VirtualRule, parse_scope
-from vrrp.config import RouterConfig, RouterConfigError
-from vrrp.garp import AnnouncementSchedule
-from vrrp.notify import NotifyScripts
-from vrrp.packet import AUTH_AH, AUTH_NONE, AUTH_PASS, MULTICAST_V4, MULTICAST_V6
-from vrrp.scripts import Script, ScriptError, ScriptUser, default_script_user, resolve_user
-from vrrp.trackers import (
+from vrrp.core.config import RouterConfig, RouterConfigError
+from vrrp.core.packet import AUTH_AH, AUTH_NONE, AUTH_PASS, MULTICAST_V4, MULTICAST_V6
+from vrrp.core.tracking import Tracker
+from vrrp.io.addresses import VirtualAddress, VirtualRoute, VirtualRule, parse_scope
+from vrrp.io.garp import AnnouncementSchedule
+from vrrp.io.notify import NotifyScripts
+from vrrp.io.scripts import Script, ScriptError, ScriptUser, default_script_user, resolve_user
+from vrrp.io.trackers import (
     FileTrackerSettings,
     ParamMatch,
     ProcessTrackerSettings,
     ScriptTrackerSettings,
     TrackerConfigError,
 )
-from vrrp.tracking import Tracker
-from vrrp.vmac import VmacSpec
+from vrrp.io.vmac import VmacSpec
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -1,18 +1,18 @@
 """The VRRP process: one asyncio loop driving one sans-IO ``VirtualRouter`` per ``vrrp_instance``.
 
 Why it is built this way (DESIGN.md "sans-IO core, thin I/O shell"): every protocol decision lives in
-``vrrp.router``; this module only turns the world into router events and router actions into the world:
+``vrrp.core.router``; this module only turns the world into router events and router actions into the world:
 
-* packets: one raw socket per (interface, family) from ``vrrp.sockets.SocketRegistry``; a readable socket is
+* packets: one raw socket per (interface, family) from ``vrrp.io.sockets.SocketRegistry``; a readable socket is
   drained at once and each message goes to the instance with that VRID (unknown VRIDs and runt packets are
   counted here, everything else is counted by the router, which is the one that knows why it discards);
 * time: the loop's monotonic clock, converted to integer microseconds at this edge only; one timer handle per
   instance, re-armed from ``router.get_timer()`` after every event;
-* trackers (``vrrp.trackers``) and the netlink reflector (``vrrp.reflector``) report changes that become
+* trackers (``vrrp.io.trackers``) and the netlink reflector (``vrrp.io.reflector``) report changes that become
   ``set_tracker_state`` / ``set_tracker_value`` calls;
 * actions: adverts are sent synchronously (a send never waits for anything), VIP/route changes run on a
   per-instance netlink worker so they stay ordered without blocking the loop, GARP/NA bursts are scheduled
-  on the loop, notifications are fire-and-forget tasks (``vrrp.notify``).  Nothing a script or netlink does
+  on the loop, notifications are fire-and-forget tasks (``vrrp.io.notify``).  Nothing a script or netlink does
   can delay an advertisement;
 * Accept_Mode off (``no_accept``): the netlink worker also puts the VIPs into the daemon's nftables table
   (``pykeepalived.daemon.accept``) before adding them, and takes them out after removing them; a new
@@ -47,7 +47,7 @@ from pyroute2 import AsyncIPRoute
 from pykeepalived.daemon.accept import AcceptFilter, AcceptFilterError
 from pykeepalived.daemon.realtime import tune_gc_after_startup
 from pykeepalived.daemon.settings import DaemonSettings, InstanceSettings
-from vrrp.actions import (
+from vrrp.core.actions import (
     Action,
     AddVips,
     ReceivedLowerPriority,
@@ -56,18 +56,18 @@ from vrrp.actions import (
     SendGratuitous,
     StateChanged,
 )
-from vrrp.addresses import AddressError, NetlinkConfigurator
-from vrrp.garp import AnnouncementSender, mac_bytes
-from vrrp.notify import Notifier, NotifyFifo, NotifyState
-from vrrp.packet import PacketError, Reason, decode, encode
-from vrrp.reflector import LinkEvent, Reflector
-from vrrp.router import VirtualRouter
-from vrrp.scripts import Script, ScriptSecurityError, ensure_script_secure
-from vrrp.sockets import Received, SocketRegistry, VrrpSocket
-from vrrp.state import State
-from vrrp.sync_group import SyncGroup
-from vrrp.trackers import FileTracker, ProcessTracker, ScriptTracker, TrackerKind, TrackerUpdate, deliver
-from vrrp.vmac import VmacError, VmacManager
+from vrrp.core.packet import PacketError, Reason, decode, encode
+from vrrp.core.router import VirtualRouter
+from vrrp.core.state import State
+from vrrp.core.sync_group import SyncGroup
+from vrrp.io.addresses import AddressError, NetlinkConfigurator
+from vrrp.io.garp import AnnouncementSender, mac_bytes
+from vrrp.io.notify import Notifier, NotifyFifo, NotifyState
+from vrrp.io.reflector import LinkEvent, Reflector
+from vrrp.io.scripts import Script, ScriptSecurityError, ensure_script_secure
+from vrrp.io.sockets import Received, SocketRegistry, VrrpSocket
+from vrrp.io.trackers import FileTracker, ProcessTracker, ScriptTracker, TrackerKind, TrackerUpdate, deliver
+from vrrp.io.vmac import VmacError, VmacManager
 
 log = logging.getLogger("pykeepalived.vrrp")
 

@@ -1,7 +1,7 @@
-"""Oracles for the codec conformance tests, written independently of vrrp/packet.py.
+"""Oracles for the codec conformance tests, written independently of vrrp/core/packet.py.
 
 ``rfc1071`` is the textbook word-by-word Internet checksum (RFC 1071 §4.1), deliberately not the modulo trick
-vrrp/checksum.py uses, and ``build`` packs a VRRP message field by field with struct.  Tests compare the codec
+vrrp/core/checksum.py uses, and ``build`` packs a VRRP message field by field with struct.  Tests compare the codec
 against these, and against packets captured from real keepalived 2.2.7 (``KEEPALIVED_*`` below).
 """
 

@@ -1,4 +1,4 @@
-"""Discrimination record for the codec tests: each mutant breaks one rule in a copy of vrrp/packet.py, and the
+"""Discrimination record for the codec tests: each mutant breaks one rule in a copy of vrrp/core/packet.py, and the
 codec tests must fail against it ("a test that cannot fail is a defect").  Run by hand, not in CI (~1 min):
 
     .venv/bin/python tests/conformance/mutants.py
@@ -26,7 +26,7 @@ TESTS = [
     "tests/property/test_packet_properties.py",
 ]
 
-# (what the mutant breaks, text in vrrp/packet.py, replacement)
+# (what the mutant breaks, text in vrrp/core/packet.py, replacement)
 MUTANTS: list[tuple[str, str, str]] = [
     ("19/25 v2 checksum not verified", "if total % 0xFFFF:", "if False:"),
     ("11 type not checked", "if vt & 0x0F != TYPE_ADVERTISEMENT:", "if False:"),
@@ -60,12 +60,12 @@ MUTANTS: list[tuple[str, str, str]] = [
 
 def run_mutant(old: str, new: str) -> bool:
     """True when the tests fail against the mutant (it is killed)."""
-    source = (ROOT / "vrrp" / "packet.py").read_text()
+    source = (ROOT / "vrrp" / "core" / "packet.py").read_text()
     if old not in source:
-        raise SystemExit(f"mutant target not found in vrrp/packet.py: {old!r} (update MUTANTS)")
+        raise SystemExit(f"mutant target not found in vrrp/core/packet.py: {old!r} (update MUTANTS)")
     with tempfile.TemporaryDirectory(prefix="codec-mutant-") as tmp:
         shutil.copytree(ROOT / "vrrp", Path(tmp) / "vrrp")
-        (Path(tmp) / "vrrp" / "packet.py").write_text(source.replace(old, new, 1))
+        (Path(tmp) / "vrrp" / "core" / "packet.py").write_text(source.replace(old, new, 1))
         env = {**os.environ, "PYTHONPATH": tmp}
         cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "--rootdir", str(ROOT),
                "-c", str(ROOT / "pyproject.toml"), *(str(ROOT / t) for t in TESTS)]  # fmt: skip

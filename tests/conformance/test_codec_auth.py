@@ -11,7 +11,7 @@ import socket
 import pytest
 from codec_vectors import KEEPALIVED_V2_PASS, KEEPALIVED_V2_SRC, V4_DST, V4_SRC, build
 
-from vrrp.packet import AUTH_NONE, AUTH_PASS, PacketError, Reason, check_v2_auth, decode, pass_auth_data
+from vrrp.core.packet import AUTH_NONE, AUTH_PASS, PacketError, Reason, check_v2_auth, decode, pass_auth_data
 
 V4 = socket.AF_INET
 

@@ -26,7 +26,7 @@ from codec_vectors import (
     rfc1071,
 )
 
-from vrrp.packet import Advertisement, PacketError, Reason, decode, encode
+from vrrp.core.packet import Advertisement, PacketError, Reason, decode, encode
 
 V4 = socket.AF_INET
 V6 = socket.AF_INET6

@@ -11,7 +11,7 @@ from ipaddress import ip_address
 import pytest
 from codec_vectors import V4_DST, V4_SRC, V6_DST, V6_SRC, build
 
-from vrrp.packet import Advertisement, PacketError, Reason, decode, encode
+from vrrp.core.packet import Advertisement, PacketError, Reason, decode, encode
 
 V4 = socket.AF_INET
 V6 = socket.AF_INET6

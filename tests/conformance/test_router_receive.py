@@ -11,10 +11,10 @@ from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 
-from vrrp.config import RouterConfig
-from vrrp.packet import Advertisement, Reason, encode
-from vrrp.router import VirtualRouter
-from vrrp.state import State
+from vrrp.core.config import RouterConfig
+from vrrp.core.packet import Advertisement, Reason, encode
+from vrrp.core.router import VirtualRouter
+from vrrp.core.state import State
 
 ME = IPv4Address("10.0.0.2")
 PEER = IPv4Address("10.0.0.1")

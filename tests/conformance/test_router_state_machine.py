@@ -8,13 +8,13 @@ from ipaddress import IPv4Address, IPv6Address
 import pytest
 
 from tests.router_kit import VIP, S, backup, config, master
-from vrrp.actions import AddVips, RemoveVips, SendAdvertisement, SendGratuitous, StateChanged
-from vrrp.config import RouterConfigError
-from vrrp.packet import Advertisement
-from vrrp.router import VirtualRouter
-from vrrp.state import State, TransitionReason
-from vrrp.timers import master_down_interval_us, skew_time_us
-from vrrp.tracking import Tracker
+from vrrp.core.actions import AddVips, RemoveVips, SendAdvertisement, SendGratuitous, StateChanged
+from vrrp.core.config import RouterConfigError
+from vrrp.core.packet import Advertisement
+from vrrp.core.router import VirtualRouter
+from vrrp.core.state import State, TransitionReason
+from vrrp.core.timers import master_down_interval_us, skew_time_us
+from vrrp.core.tracking import Tracker
 
 LOWER_ADDR = IPv4Address("10.0.0.1")
 HIGHER_ADDR = IPv4Address("10.0.0.3")

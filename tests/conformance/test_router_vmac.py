@@ -1,4 +1,4 @@
-"""Conformance item 53: the virtual MAC the router's Master state announces (vrrp/vmac.py)."""
+"""Conformance item 53: the virtual MAC the router's Master state announces (vrrp/io/vmac.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from vrrp.vmac import vmac_address
+from vrrp.io.vmac import vmac_address
 
 
 @pytest.mark.conformance("53", polarity="positive")

@@ -8,7 +8,7 @@ taken from keepalived itself: the same injected sequence is played at the same t
 must take over at the same point (within 0.3 s).  Answer for 2.2.7: the delay restarts, for a higher and for an
 equal priority alike.
 
-The "Masters" are adverts injected from the client namespace (built with ``vrrp.packet.encode``, sent on a raw
+The "Masters" are adverts injected from the client namespace (built with ``vrrp.core.packet.encode``, sent on a raw
 socket every 100 ms); the priority to send is read from a control file the test rewrites, so phase changes are
 timed by the test and need no clock shared with the injector.
 """
@@ -43,7 +43,7 @@ IP = {"lb1": "10.0.0.11", "lb2": "10.0.0.12"}
 _INJECTOR = r"""
 import ipaddress, socket, sys, time
 from pathlib import Path
-from vrrp.packet import Advertisement, encode
+from vrrp.core.packet import Advertisement, encode
 ctl = Path(sys.argv[1])
 pairs = [(int(v), ipaddress.IPv4Address(a)) for v, a in (x.split("=") for x in sys.argv[2:])]
 src, dst = "10.0.0.10", "224.0.0.18"

@@ -15,7 +15,7 @@ import pytest
 from test_daemon_kit import FrameCapture, clusters, config, instance_block, start_daemon, wait_holders, wait_until
 
 from netns_lab.lab import Lab
-from vrrp.garp import NeighbourAdvert, parse_arp, parse_na
+from vrrp.io.garp import NeighbourAdvert, parse_arp, parse_na
 
 pytestmark = pytest.mark.lab
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.lab
 # it with a hand-made IPv4 header (IP_HDRINCL) so the TTL can be anything.
 _INJECT = r"""
 import json, socket, struct, sys, ipaddress
-from vrrp.packet import Advertisement, encode, pass_auth_data
+from vrrp.core.packet import Advertisement, encode, pass_auth_data
 specs = json.loads(sys.argv[1])
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")

@@ -1,4 +1,4 @@
-"""vrrp.addresses against the real kernel: VIPs are reachable from a peer while present and not after removal;
+"""vrrp.io.addresses against the real kernel: VIPs are reachable from a peer while present and not after removal;
 every change is idempotent; routes and rules appear and go; shutdown removes exactly what was added."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from pyroute2 import AsyncIPRoute
 from test_wire_netns import WireNet, inside, ip, tcp_connects
 
-from vrrp.addresses import (
+from vrrp.io.addresses import (
     AddressError,
     NetlinkConfigurator,
     VirtualAddress,

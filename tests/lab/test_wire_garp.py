@@ -1,4 +1,4 @@
-"""vrrp.garp on real veths: a peer's kernel moves its neighbour entry for a VIP to the announced MAC.
+"""vrrp.io.garp on real veths: a peer's kernel moves its neighbour entry for a VIP to the announced MAC.
 
 The peer starts with a stale entry pointing at a MAC nobody owns (what a failed Master leaves behind); only a
 frame the kernel accepts (right format, checksum, hop limit) can move it. Linux updates an existing entry on
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 from test_wire_netns import WireNet, inside, ip
 
-from vrrp.garp import AnnouncementSchedule, AnnouncementSender, parse_arp, parse_na
+from vrrp.io.garp import AnnouncementSchedule, AnnouncementSender, parse_arp, parse_na
 
 pytestmark = pytest.mark.lab
 

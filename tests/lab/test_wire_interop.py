@@ -1,9 +1,9 @@
 """Our wire edge against the anchor, Debian's keepalived 2.2.7, in the lab.
 
-1. We receive keepalived's adverts with vrrp.sockets and decode them with vrrp.packet: TTL 255, source
+1. We receive keepalived's adverts with vrrp.io.sockets and decode them with vrrp.core.packet: TTL 255, source
    = its primary address, checksum in keepalived's default v3 form (RFC 5798, with pseudo-header).
    Also in unicast mode (``unicast_src_ip`` / ``unicast_peer``).
-2. keepalived accepts ours: adverts with a higher priority sent through vrrp.sockets make a keepalived
+2. keepalived accepts ours: adverts with a higher priority sent through vrrp.io.sockets make a keepalived
    Master step down to Backup and remove its VIP. keepalived discards anything with TTL != 255, a wrong
    source or a bad checksum, so this proves conformance items 1, 3 and 8 from the other side.
 """
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 from test_wire_netns import WireNet, inside
 
-from vrrp.sockets import VRRP_MCAST_V4, VRRP_MCAST_V6, Received, VrrpSocket
+from vrrp.io.sockets import VRRP_MCAST_V4, VRRP_MCAST_V6, Received, VrrpSocket
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
 
@@ -58,7 +58,7 @@ def has_address(net: WireNet, host: str, address: str) -> bool:
     ids=["ipv4", "ipv6", "ipv4-unicast"],
 )
 def test_keepalived_and_our_sockets_understand_each_other(net: WireNet, family: int, unicast: bool) -> None:
-    from vrrp.packet import Advertisement, decode, encode
+    from vrrp.core.packet import Advertisement, decode, encode
 
     v4 = family == socket.AF_INET
     vip = "10.77.0.100" if v4 else "fd77::100"
@@ -126,10 +126,10 @@ def test_keepalived_and_our_sockets_understand_each_other(net: WireNet, family: 
 
 
 def _link_local() -> ipaddress.IPv6Address:
-    """eth0's link-local in the current namespace, read the way the daemon will (vrrp.addresses)."""
+    """eth0's link-local in the current namespace, read the way the daemon will (vrrp.io.addresses)."""
     from pyroute2 import AsyncIPRoute
 
-    from vrrp.addresses import NetlinkConfigurator
+    from vrrp.io.addresses import NetlinkConfigurator
 
     async def main() -> ipaddress.IPv6Address:
         async with AsyncIPRoute() as ipr:

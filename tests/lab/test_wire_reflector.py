@@ -1,4 +1,4 @@
-"""vrrp.reflector on a real namespace: link down/up and address add/remove arrive as typed events."""
+"""vrrp.io.reflector on a real namespace: link down/up and address add/remove arrive as typed events."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pytest
 from test_wire_netns import WireNet, inside, ip
 
-from vrrp.reflector import AddressEvent, LinkEvent, NetlinkEvent, Reflector
+from vrrp.io.reflector import AddressEvent, LinkEvent, NetlinkEvent, Reflector
 
 pytestmark = pytest.mark.lab
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""vrrp.sockets on real veths: conformance.md §1.A items 1, 3, 5, 6, 8 (and 2, 7, 9 as seen on the wire).
+"""vrrp.io.sockets on real veths: conformance.md §1.A items 1, 3, 5, 6, 8 (and 2, 7, 9 as seen on the wire).
 
 Three hosts a, b, c on one bridge. Frames are checked twice: by the receiving VrrpSocket (what the
 router gets) and by an independent AF_PACKET capture in c that parses the raw Ethernet frame itself.
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from test_wire_netns import WireNet, inside, ip
 
-from vrrp.sockets import VRRP_MCAST_V4, VRRP_MCAST_V6, Received, SocketRegistry, VrrpSocket
+from vrrp.io.sockets import VRRP_MCAST_V4, VRRP_MCAST_V6, Received, SocketRegistry, VrrpSocket
 
 pytestmark = pytest.mark.lab
 
@@ -224,7 +224,7 @@ def test_missing_interface_is_a_clear_error(net: WireNet) -> None:
 )
 def test_codec_adverts_survive_the_wire(net: WireNet, family: int, version: int, form: str | None) -> None:
     """encode -> send -> receive -> decode: the src/dst the socket reports are the ones the checksum covers."""
-    from vrrp.packet import Advertisement, decode, encode
+    from vrrp.core.packet import Advertisement, decode, encode
 
     v4 = family == socket.AF_INET
     vip = ipaddress.ip_address("10.77.0.100" if v4 else "fd77::100")

@@ -1,4 +1,4 @@
-"""vrrp.vmac on real veths: the macvlan exists with the RFC virtual MAC, keepalived's sysctls and a random
+"""vrrp.io.vmac on real veths: the macvlan exists with the RFC virtual MAC, keepalived's sysctls and a random
 link-local; a peer learns the VIP at the virtual MAC (by GARP and by its own ARP), never the physical one;
 removal is idempotent and restores the parent."""
 
@@ -16,9 +16,9 @@ import pytest
 from pyroute2 import AsyncIPRoute
 from test_wire_netns import WireNet, inside, ip, tcp_connects
 
-from vrrp.addresses import NetlinkConfigurator, VirtualAddress
-from vrrp.garp import AnnouncementSender
-from vrrp.vmac import VmacError, VmacManager, VmacSpec, vmac_address
+from vrrp.io.addresses import NetlinkConfigurator, VirtualAddress
+from vrrp.io.garp import AnnouncementSender
+from vrrp.io.vmac import VmacError, VmacManager, VmacSpec, vmac_address
 
 pytestmark = pytest.mark.lab
 
@@ -169,7 +169,7 @@ def test_name_taken_by_another_interface_is_a_clear_error(net: WireNet) -> None:
 def test_adverts_from_the_vmac_carry_the_virtual_mac(net: WireNet) -> None:
     """Conformance item 52: with use_vmac the advert leaves with source MAC 00:00:5e:00:01:VRID, source IP
     the parent's primary address; and adverts from the other router reach a socket on the VMAC."""
-    from vrrp.sockets import VRRP_MCAST_V4, VrrpSocket
+    from vrrp.io.sockets import VRRP_MCAST_V4, VrrpSocket
 
     payload = bytes.fromhex("3107640100640000 0a00006b")
 

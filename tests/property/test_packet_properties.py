@@ -16,7 +16,7 @@ from ipaddress import IPv4Address, IPv6Address
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from vrrp.packet import Advertisement, PacketError, Reason, decode, encode
+from vrrp.core.packet import Advertisement, PacketError, Reason, decode, encode
 
 SETTINGS = settings(max_examples=300, deadline=None)
 V4, V6 = socket.AF_INET, socket.AF_INET6

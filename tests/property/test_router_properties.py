@@ -15,13 +15,13 @@ from ipaddress import IPv4Address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vrrp.actions import Action, AddVips, RemoveVips, SendAdvertisement, StateChanged
-from vrrp.config import RouterConfig
-from vrrp.packet import Advertisement, decode
-from vrrp.router import VirtualRouter
-from vrrp.state import TRANSITIONS, State
-from vrrp.timers import master_down_interval_us, skew_time_us
-from vrrp.tracking import Tracker
+from vrrp.core.actions import Action, AddVips, RemoveVips, SendAdvertisement, StateChanged
+from vrrp.core.config import RouterConfig
+from vrrp.core.packet import Advertisement, decode
+from vrrp.core.router import VirtualRouter
+from vrrp.core.state import TRANSITIONS, State
+from vrrp.core.timers import master_down_interval_us, skew_time_us
+from vrrp.core.tracking import Tracker
 
 ME = IPv4Address("10.0.0.50")
 VIP = IPv4Address("10.0.0.100")

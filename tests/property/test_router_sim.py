@@ -28,10 +28,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from netns_lab.sim import Simulation
-from vrrp.packet import Advertisement, PacketError, decode, encode
-from vrrp.state import State
-from vrrp.timers import cs_to_us, master_down_interval_us, skew_time_us
-from vrrp.tracking import Tracker
+from vrrp.core.packet import Advertisement, PacketError, decode, encode
+from vrrp.core.state import State
+from vrrp.core.timers import cs_to_us, master_down_interval_us, skew_time_us
+from vrrp.core.tracking import Tracker
 
 DELAY = (100, 1000)  # µs, the simulated link delay range
 MAX_NODES = 4

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from netns_lab.sim import Simulation
-from vrrp.config import RouterConfig
-from vrrp.state import State
-from vrrp.tracking import Tracker
+from vrrp.core.config import RouterConfig
+from vrrp.core.state import State
+from vrrp.core.tracking import Tracker
 
 MAX_NODES = 3
 EXAMPLES = int(os.environ.get("ROUTER_SYNC_EXAMPLES", "300"))

@@ -14,9 +14,9 @@ import pytest
 from pykeepalived.config import HostView, Severity, load_config
 from pykeepalived.daemon.settings import SettingsError, build_settings
 from pykeepalived.daemon.vrrp_process import TRANSITION_HISTORY, Instance, VrrpDaemon
-from vrrp.actions import StateChanged
-from vrrp.router import VirtualRouter
-from vrrp.state import State, TransitionReason
+from vrrp.core.actions import StateChanged
+from vrrp.core.router import VirtualRouter
+from vrrp.core.state import State, TransitionReason
 
 HOST = HostView(interfaces=frozenset({"eth0", "lo"}), find_executable=lambda _: None, user_exists=lambda _: False)
 

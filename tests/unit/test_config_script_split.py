@@ -1,4 +1,4 @@
-"""A script keyword's argv is split with keepalived's rules (vrrp.scripts.split_words), not shlex: the config
+"""A script keyword's argv is split with keepalived's rules (vrrp.io.scripts.split_words), not shlex: the config
 model and the daemon that runs the script must agree word for word."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.config import HostView, load_config
-from vrrp.scripts import parse_script
+from vrrp.io.scripts import parse_script
 
 CASES = [
     r"/bin/check 'a b' c",

@@ -1,4 +1,4 @@
-"""vrrp.garp frame builders and schedule, byte for byte (no sockets).
+"""vrrp.io.garp frame builders and schedule, byte for byte (no sockets).
 
 The lab tier (tests/lab/test_wire_garp.py) proves the kernel accepts these frames; here we pin the exact
 bytes against hand-assembled references and check the builders/parsers agree over arbitrary inputs.
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vrrp.garp import (
+from vrrp.io.garp import (
     AnnouncementSchedule,
     announcement_frame,
     build_garp,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from netns_lab.measure import find_failover, master_down_interval, masters, skew_time
 from netns_lab.observe import AdvertCapture, AdvertSeen, BadPacket, CaptureError, parse_frame
-from vrrp.packet import Advertisement, encode
+from vrrp.core.packet import Advertisement, encode
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""vrrp.notify: keepalived's notify script argv, the FIFO line format with real readers, never blocking."""
+"""vrrp.io.notify: keepalived's notify script argv, the FIFO line format with real readers, never blocking."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vrrp.notify import (
+from vrrp.io.notify import (
     Notifier,
     NotifyConfigError,
     NotifyFifo,
@@ -22,7 +22,7 @@ from vrrp.notify import (
     fifo_line,
     generic_notify_script,
 )
-from vrrp.scripts import Script, parse_script, resolve_user
+from vrrp.io.scripts import Script, parse_script, resolve_user
 
 # Every wait in these tests is bounded; this only turns an unexpected hang into a traceback, fast.
 pytestmark = pytest.mark.timeout(60)
@@ -193,7 +193,7 @@ def test_notifications_never_block_and_stay_bounded(tmp_path: Path, caplog: pyte
         assert n.pending == 0
         return n
 
-    with caplog.at_level(logging.ERROR, logger="vrrp.notify"):
+    with caplog.at_level(logging.ERROR, logger="vrrp.io.notify"):
         asyncio.run(main())
     assert any("max_pending" in r.getMessage() for r in caplog.records)
     for pid in map(int, pidfile.read_text().split()):  # aclose killed the stragglers
@@ -214,7 +214,7 @@ def test_failing_notify_scripts_are_logged_not_raised(tmp_path: Path, caplog: py
         await n.aclose()
         return n
 
-    with caplog.at_level(logging.WARNING, logger="vrrp.notify"):
+    with caplog.at_level(logging.WARNING, logger="vrrp.io.notify"):
         n = asyncio.run(main())
     assert n.failed == 2
     messages = " ".join(r.getMessage() for r in caplog.records)

@@ -1,4 +1,4 @@
-"""Unit tests of vrrp.packet and vrrp.checksum beyond the conformance items: API contract, edge cases."""
+"""Unit tests of vrrp.core.packet and vrrp.core.checksum beyond the conformance items: API contract, edge cases."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
-from vrrp import checksum
-from vrrp.packet import (
+from vrrp.core import checksum
+from vrrp.core.packet import (
     CHECKSUM_RFC5798,
     CHECKSUM_RFC9568,
     MULTICAST_V4,

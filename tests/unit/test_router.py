@@ -1,4 +1,4 @@
-"""Unit tests of the sans-IO virtual router (vrrp/router.py): one rule per test, explicit ``now`` in µs."""
+"""Unit tests of the sans-IO virtual router (vrrp/core/router.py): one rule per test, explicit ``now`` in µs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 import pytest
 
 from tests.router_kit import VIP, S, backup, config, master
-from vrrp.actions import (
+from vrrp.core.actions import (
     AddVips,
     ReceivedLowerPriority,
     RemoveVips,
@@ -16,12 +16,12 @@ from vrrp.actions import (
     SendGratuitous,
     StateChanged,
 )
-from vrrp.config import AUTH_PASS, RouterConfigError
-from vrrp.packet import Advertisement, Reason, encode
-from vrrp.router import VirtualRouter
-from vrrp.state import TRANSITIONS, State, TransitionReason
-from vrrp.timers import master_down_interval_us, skew_time_us
-from vrrp.tracking import Tracker
+from vrrp.core.config import AUTH_PASS, RouterConfigError
+from vrrp.core.packet import Advertisement, Reason, encode
+from vrrp.core.router import VirtualRouter
+from vrrp.core.state import TRANSITIONS, State, TransitionReason
+from vrrp.core.timers import master_down_interval_us, skew_time_us
+from vrrp.core.tracking import Tracker
 
 PEER_LOW = IPv4Address("10.0.0.1")
 PEER_HIGH = IPv4Address("10.0.0.3")

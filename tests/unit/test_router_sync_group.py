@@ -1,4 +1,4 @@
-"""vrrp/sync_group.py: members move together (keepalived's vrrp_sync_group rules)."""
+"""vrrp/core/sync_group.py: members move together (keepalived's vrrp_sync_group rules)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from vrrp.actions import Action, SendGratuitous, StateChanged
-from vrrp.config import RouterConfig
-from vrrp.packet import Advertisement
-from vrrp.router import VirtualRouter
-from vrrp.state import State, TransitionReason
-from vrrp.sync_group import SyncGroup
-from vrrp.tracking import Tracker
+from vrrp.core.actions import Action, SendGratuitous, StateChanged
+from vrrp.core.config import RouterConfig
+from vrrp.core.packet import Advertisement
+from vrrp.core.router import VirtualRouter
+from vrrp.core.state import State, TransitionReason
+from vrrp.core.sync_group import SyncGroup
+from vrrp.core.tracking import Tracker
 
 S = 1_000_000
 

@@ -1,4 +1,4 @@
-"""vrrp.scripts: keepalived's argv split, running scripts (timeouts, groups, users), script security."""
+"""vrrp.io.scripts: keepalived's argv split, running scripts (timeouts, groups, users), script security."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vrrp.scripts import (
+from vrrp.io.scripts import (
     Script,
     ScriptError,
     ScriptSecurityError,
@@ -341,7 +341,7 @@ def test_loop_shutdown_right_after_spawning_does_not_hang(tmp_path: Path) -> Non
     script = _script(tmp_path / "s.sh", f"echo $$ > {pidfile}\nexec sleep 30")
     program = f"""
 import asyncio
-from vrrp.scripts import run_script
+from vrrp.io.scripts import run_script
 
 async def main():
     for _ in range(3):

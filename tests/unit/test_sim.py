@@ -9,11 +9,11 @@ import pytest
 
 import netns_lab.sim
 from netns_lab.sim import SimError, Simulation
-from vrrp.config import RouterConfig
-from vrrp.packet import Advertisement, encode
-from vrrp.state import State
-from vrrp.timers import master_down_interval_us, skew_time_us
-from vrrp.tracking import Tracker
+from vrrp.core.config import RouterConfig
+from vrrp.core.packet import Advertisement, encode
+from vrrp.core.state import State
+from vrrp.core.timers import master_down_interval_us, skew_time_us
+from vrrp.core.tracking import Tracker
 
 S = 1_000_000
 DELAY = (100, 1000)

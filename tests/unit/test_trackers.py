@@ -1,4 +1,4 @@
-"""vrrp.trackers: keepalived's rise/fall, track_file reading/init and process quorum, on a virtual clock, plus
+"""vrrp.io.trackers: keepalived's rise/fall, track_file reading/init and process quorum, on a virtual clock, plus
 real-time runs against real scripts, files (inotify) and processes."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vrrp.scripts import Script, ScriptResult
-from vrrp.trackers import (
+from vrrp.io.scripts import Script, ScriptResult
+from vrrp.io.trackers import (
     INT_MAX,
     INT_MIN,
     FileTracker,
@@ -744,7 +744,7 @@ def test_events_fall_back_to_polling_outside_the_initial_namespace() -> None:
         pytest.skip("needs root and unshare(1)")
     program = (
         "import asyncio\n"
-        "from vrrp.trackers import ProcessTracker, ProcessTrackerSettings\n"
+        "from vrrp.io.trackers import ProcessTracker, ProcessTrackerSettings\n"
         "seen = []\n"
         "t = ProcessTracker([ProcessTrackerSettings('p', 'no-such-proc')], seen.append, events=True)\n"
         "async def main():\n"

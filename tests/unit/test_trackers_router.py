@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from vrrp.config import RouterConfig
-from vrrp.router import VirtualRouter
-from vrrp.scripts import Script
-from vrrp.trackers import (
+from vrrp.core.config import RouterConfig
+from vrrp.core.router import VirtualRouter
+from vrrp.core.tracking import Tracker
+from vrrp.io.scripts import Script
+from vrrp.io.trackers import (
     FileTracker,
     FileTrackerSettings,
     ScriptTracker,
@@ -20,7 +21,6 @@ from vrrp.trackers import (
     TrackerUpdate,
     deliver,
 )
-from vrrp.tracking import Tracker
 
 # Every wait in these tests is bounded; this only turns an unexpected hang into a traceback, fast.
 pytestmark = pytest.mark.timeout(60)

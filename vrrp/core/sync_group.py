@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vrrp.actions import Action, SendGratuitous, StateChanged
-from vrrp.router import VirtualRouter
-from vrrp.state import State, TransitionReason
+from vrrp.core.actions import Action, SendGratuitous, StateChanged
+from vrrp.core.router import VirtualRouter
+from vrrp.core.state import State, TransitionReason
 
 
 class SyncGroup:

@@ -35,9 +35,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from vrrp.checksum import IPPROTO_VRRP as IPPROTO_VRRP
-from vrrp.packet import MULTICAST_V4, MULTICAST_V6
-from vrrp.router import VRRP_TTL as VRRP_TTL
+from vrrp.core.checksum import IPPROTO_VRRP as IPPROTO_VRRP
+from vrrp.core.packet import MULTICAST_V4, MULTICAST_V6
+from vrrp.core.router import VRRP_TTL as VRRP_TTL
 
 # The codec's multicast groups under this module's names (tests and the lab import them from here).
 VRRP_MCAST_V4: Final = MULTICAST_V4

@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vrrp.scripts import Script, ScriptResult, ScriptUser, run_script
-from vrrp.trackers import ScriptRunner
+from vrrp.io.scripts import Script, ScriptResult, ScriptUser, run_script
+from vrrp.io.trackers import ScriptRunner
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Final, Literal
 
-from vrrp.checksum import finish, pseudo_sum, verifies
+from vrrp.core.checksum import finish, pseudo_sum, verifies
 
 __all__ = [
     "AUTH_AH",

@@ -43,8 +43,8 @@ from typing import Any, NoReturn, Protocol
 
 import psutil  # type: ignore[import-untyped,unused-ignore]  # no stubs unless types-psutil is installed
 
-from vrrp.actions import Action
-from vrrp.scripts import Script, ScriptResult, run_script
+from vrrp.core.actions import Action
+from vrrp.io.scripts import Script, ScriptResult, run_script
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ Emit = Callable[[TrackerUpdate], None]
 
 
 class TrackerSink(Protocol):
-    """What consumes updates: ``vrrp.router``'s virtual router has exactly these two methods."""
+    """What consumes updates: ``vrrp.core.router``'s virtual router has exactly these two methods."""
 
     def set_tracker_state(self, name: str, up: bool, now: int) -> list[Action]: ...
 
@@ -197,7 +197,7 @@ class ScriptCounter:
 
 
 class ScriptRunner(Protocol):
-    """How a script tracker runs its script (``vrrp.scripts.run_script`` unless a test substitutes it)."""
+    """How a script tracker runs its script (``vrrp.io.scripts.run_script`` unless a test substitutes it)."""
 
     def __call__(self, script: Script, /, *, timeout: float | None) -> Awaitable[ScriptResult]: ...
 

@@ -10,7 +10,7 @@ Events::
 
     start(now)                                   Startup (§6.4.1)
     shutdown(now)                                Shutdown (§6.4.2 / §6.4.3)
-    receive_advertisement(adv, src=, ttl=, now=) a decoded advert (vrrp.packet.Advertisement)
+    receive_advertisement(adv, src=, ttl=, now=) a decoded advert (vrrp.core.packet.Advertisement)
     receive_packet(data, src=, dst=, ttl=, now=) raw VRRP message: decoded here, codec errors counted
     handle_timer(now)                            Master_Down_Timer or Adver_Timer fired
     set_priority(p, now)                         base priority changed (reload, tests)
@@ -18,9 +18,9 @@ Events::
     set_tracker_value(name, value, now)          a track_file value changed
 
 Which handler runs for which (state, event) is spelled out in ``_ADVERT_HANDLERS`` / ``_TIMER_HANDLERS``;
-every transition is checked against ``vrrp.state.TRANSITIONS``.
+every transition is checked against ``vrrp.core.state.TRANSITIONS``.
 
-A discarded packet is counted in ``stats.discards`` under its ``vrrp.packet.Reason`` and changes nothing else
+A discarded packet is counted in ``stats.discards`` under its ``vrrp.core.packet.Reason`` and changes nothing else
 (RFC 9568 §7.1: a discard is a no-op for the state machine).
 """
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vrrp.actions import (
+from vrrp.core.actions import (
     Action,
     AddVips,
     IPAddress,
@@ -39,11 +39,11 @@ from vrrp.actions import (
     SendGratuitous,
     StateChanged,
 )
-from vrrp.config import RouterConfig
-from vrrp.packet import AUTH_PASS, Advertisement, PacketError, Reason, decode
-from vrrp.state import TRANSITIONS, IllegalTransition, State, TransitionReason
-from vrrp.timers import cs_to_us, master_down_interval_us, skew_time_us
-from vrrp.tracking import PRIORITY_OWNER, TrackerSet
+from vrrp.core.config import RouterConfig
+from vrrp.core.packet import AUTH_PASS, Advertisement, PacketError, Reason, decode
+from vrrp.core.state import TRANSITIONS, IllegalTransition, State, TransitionReason
+from vrrp.core.timers import cs_to_us, master_down_interval_us, skew_time_us
+from vrrp.core.tracking import PRIORITY_OWNER, TrackerSet
 
 #: The TTL / Hop Limit every advertisement must carry (RFC 9568 §5.1.1.3, §5.1.2.3).
 VRRP_TTL = 255
@@ -113,7 +113,7 @@ class VirtualRouter:
         # adverts (preemption).
         self._after_prio0 = False
         self._preempting = False
-        # Sync groups (vrrp/sync_group.py): our down timer expired and we wait for the others; forced FAULT.
+        # Sync groups (vrrp/core/sync_group.py): our down timer expired and we wait for the others; forced FAULT.
         self._want_master = False
         self._group_fault = False
         self.sync_gate: SyncGate | None = None
@@ -420,7 +420,7 @@ class VirtualRouter:
     # ------------------------------------------------------------------ sync-group hooks
 
     def force_state(self, new: State, now: int) -> list[Action]:
-        """Move with the sync group (vrrp/sync_group.py); a forced FAULT sticks until ``release_fault``."""
+        """Move with the sync group (vrrp/core/sync_group.py); a forced FAULT sticks until ``release_fault``."""
         if new is State.FAULT:
             self._group_fault = True
         if self._state is new or self._state is State.INIT:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from vrrp.packet import (
+from vrrp.core.packet import (
     AUTH_AH,
     AUTH_NONE,
     AUTH_PASS,
@@ -23,8 +23,8 @@ from vrrp.packet import (
     ChecksumForm,
     pass_auth_data,
 )
-from vrrp.timers import DEFAULT_DOWN_TIMER_ADVERTS
-from vrrp.tracking import PRIORITY_OWNER, Tracker
+from vrrp.core.timers import DEFAULT_DOWN_TIMER_ADVERTS
+from vrrp.core.tracking import PRIORITY_OWNER, Tracker
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from vrrp.packet import AUTH_NONE, Advertisement, ChecksumForm
-from vrrp.state import State, TransitionReason
+from vrrp.core.packet import AUTH_NONE, Advertisement, ChecksumForm
+from vrrp.core.state import State, TransitionReason
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -28,7 +28,7 @@ class SendAdvertisement:
     checksum_form: ChecksumForm = "rfc5798"
 
     def advertisement(self) -> Advertisement:
-        """The codec object to pass to ``vrrp.packet.encode`` (with ``checksum_form=self.checksum_form``)."""
+        """The codec object to pass to ``vrrp.core.packet.encode`` (with ``checksum_form=self.checksum_form``)."""
         if self.version == 2:
             return Advertisement(
                 2,
