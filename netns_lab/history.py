@@ -1,0 +1,134 @@
+"""One history model for every executor: the simulator writes it, the real lab's observers write it, and the
+invariant checkers read it (Jepsen's split: a nemesis injects faults, observers record, checkers judge).
+
+Times are integer microseconds from the start of the run.  The lists are append-only and each is in time order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vrrp.core.state import State
+from vrrp.core.timers import US_PER_S
+
+
+@dataclass(frozen=True)
+class Transition:
+    """``node``'s instance ``instance`` went from ``old`` to ``new`` at ``t`` (µs)."""
+
+    t: int
+    node: str
+    instance: str
+    vrid: int
+    segment: str
+    old: State
+    new: State
+    reason: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class AdvertSent:
+    """An advertisement left ``node`` at ``t``."""
+
+    t: int
+    node: str
+    instance: str
+    vrid: int
+    segment: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class VipChange:
+    """``node`` installed (``held``) or removed its VIPs for ``vrid`` at ``t``."""
+
+    t: int
+    node: str
+    instance: str
+    vrid: int
+    segment: str
+    held: bool
+
+
+@dataclass(frozen=True)
+class FaultEvent:
+    """A fault injected (or lifted) at ``t``: kind is crash, stop, restart, pause, resume, partition, heal,
+    loss, inject or priority."""
+
+    t: int
+    kind: str
+    node: str | None = None
+    detail: str = ""
+
+
+@dataclass
+class History:
+    """Everything that happened, in time order per list (the lists are append-only)."""
+
+    transitions: list[Transition] = field(default_factory=list)
+    adverts: list[AdvertSent] = field(default_factory=list)
+    vip_changes: list[VipChange] = field(default_factory=list)
+    faults: list[FaultEvent] = field(default_factory=list)
+    record_adverts: bool = True
+
+    def master_intervals(self, vrid: int, segment: str | None = None, *, end: int) -> dict[str, list[tuple[int, int]]]:
+        """Per node, its [start, stop) intervals as Master of ``vrid``; open intervals stop at ``end``."""
+        out: dict[str, list[tuple[int, int]]] = {}
+        since: dict[str, int] = {}
+        for tr in self.transitions:
+            if tr.vrid != vrid or (segment is not None and tr.segment != segment):
+                continue
+            if tr.new is State.MASTER:
+                since[tr.node] = tr.t
+            elif tr.old is State.MASTER and tr.node in since:
+                out.setdefault(tr.node, []).append((since.pop(tr.node), tr.t))
+        for node, start in since.items():
+            out.setdefault(node, []).append((start, end))
+        return out
+
+    def multi_master_intervals(
+        self, vrid: int, segment: str | None = None, *, end: int
+    ) -> list[tuple[int, int, frozenset[str]]]:
+        """Maximal intervals during which two or more nodes were Master of ``vrid`` at once, with who."""
+        points: list[tuple[int, int, str]] = []
+        for node, ivs in self.master_intervals(vrid, segment, end=end).items():
+            for start, stop in ivs:
+                if stop > start:
+                    points.append((start, 1, node))
+                    points.append((stop, -1, node))
+        points.sort(key=lambda p: (p[0], p[1]))  # ends before starts at the same instant
+        current: set[str] = set()
+        out: list[tuple[int, int, frozenset[str]]] = []
+        opened: int | None = None
+        who: set[str] = set()
+        for t, delta, node in points:
+            if delta > 0:
+                current.add(node)
+            else:
+                current.discard(node)
+            if len(current) >= 2:
+                if opened is None:
+                    opened, who = t, set()
+                who |= current
+            elif opened is not None:
+                if t > opened:
+                    out.append((opened, t, frozenset(who)))
+                opened = None
+        return out
+
+    def timeline(self, vrid: int | None = None) -> str:
+        """Human-readable transitions and faults, one per line, times in seconds."""
+        rows: list[tuple[int, str]] = []
+        for tr in self.transitions:
+            if vrid is None or tr.vrid == vrid:
+                rows.append(
+                    (
+                        tr.t,
+                        f"{tr.node}/{tr.instance}: {tr.old.value} -> {tr.new.value} ({tr.reason}, prio {tr.priority})",
+                    )
+                )
+        for f in self.faults:
+            rows.append((f.t, f"** {f.kind} {f.node or ''} {f.detail}".rstrip()))
+        rows.sort(key=lambda r: r[0])
+        return "\n".join(f"{t / US_PER_S:10.6f}  {text}" for t, text in rows)
