@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pykeepalived.daemon.files import PID_FILE_MODE, read_small, write_atomic
+
 
 class PidFileError(RuntimeError):
     """The PID file cannot be created; the message names the file and why."""
@@ -38,18 +40,14 @@ class PidFile:
         p = Path(path)
         pid = os.getpid() if pid is None else pid
         try:
-            text = p.read_text().strip()
-        except FileNotFoundError:
-            text = ""
+            text = (read_small(p) or "").strip()
         except OSError as exc:
             raise PidFileError(f"pid file {p}: cannot read: {exc.strerror}") from None
         if text.isdigit() and int(text) != pid and _alive(int(text)):
             raise PidFileError(f"pid file {p}: daemon is already running (pid {text})")
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
-            tmp = p.with_name(f".{p.name}.{pid}")
-            tmp.write_text(f"{pid}\n")
-            os.replace(tmp, p)
+            write_atomic(p, f"{pid}\n", mode=PID_FILE_MODE)
         except OSError as exc:
             raise PidFileError(f"pid file {p}: cannot write: {exc.strerror}") from None
         return cls(p, pid)
@@ -57,5 +55,5 @@ class PidFile:
     def remove(self) -> None:
         """Remove the file if it still names us (never another daemon's file)."""
         with contextlib.suppress(OSError):
-            if self.path.read_text().strip() == str(self.pid):
+            if (read_small(self.path) or "").strip() == str(self.pid):
                 self.path.unlink()
