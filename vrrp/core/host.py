@@ -64,8 +64,9 @@ from vrrp.core.sync_group import SyncGroup
 Pair = tuple[str | None, HostAction]
 """One action with the name of the instance it belongs to (None: the host itself)."""
 OldChecksum = Literal["auto", "never", "always"]
-#: A decoded message, or why the codec rejected it, keyed by (family, checksum address); see ``receive``.
-DecodeCache = dict[tuple[int, IPAddress], Advertisement | PacketError]
+#: A decoded message, or why the codec rejected it, keyed by the family (checksum over the packet's own
+#: destination) or by (family, group) for keepalived's old unicast checksum; see ``receive``.
+DecodeCache = dict[int | tuple[int, IPAddress], Advertisement | PacketError]
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class Host:
         self.stats = HostStats()
         self._slots: dict[str, _Slot] = {}
         self._table: dict[Hashable, dict[int, list[_Slot]]] = {}
-        self._own: set[IPAddress] = set()
+        own: list[IPAddress] = []
         for m in members:
             cfg = m.config
             if cfg.name in self._slots:
@@ -129,7 +130,10 @@ class Host:
                          applies and m.old_checksum == "always", router.effective_priority)
             self._slots[cfg.name] = slot
             self._table.setdefault(m.link, {}).setdefault(cfg.vrid, []).append(slot)
-            self._own.add(cfg.primary_address)
+            if cfg.primary_address not in own:
+                own.append(cfg.primary_address)
+        # A tuple: a host has a handful of addresses, and comparing is cheaper than hashing an ipaddress object.
+        self._own = tuple(own)
         self.groups: dict[str, SyncGroup] = {}
         self._group_of: dict[str, SyncGroup] = {}
         self._group_state: dict[str, State] = {}
@@ -232,6 +236,8 @@ class Host:
                 slots = takers
         if cache is None:
             cache = {}
+        if len(slots) == 1:
+            return self._deliver(slots[0], data, src, dst, ttl, now, cache)
         out: list[Pair] = []
         for s in slots:
             out += self._deliver(s, data, src, dst, ttl, now, cache)
@@ -284,12 +290,14 @@ class Host:
     ) -> list[Pair]:
         router = s.router
         family = router.config.family
-        summed = s.group_address if s.old_checksum else dst
-        result = _decode(data, family, src, summed, cache)
+        if s.old_checksum:
+            result = _decode(data, family, src, s.group_address, (family, s.group_address), cache)
+        else:
+            result = cache.get(family) or _decode(data, family, src, dst, family, cache)
         learnt = False
         if (isinstance(result, PacketError) and result.reason is Reason.CHECKSUM and s.old_checksum_applies
                 and not s.old_checksum and s.member.old_checksum == "auto"):
-            old = _decode(data, family, src, s.group_address, cache)
+            old = _decode(data, family, src, s.group_address, (family, s.group_address), cache)
             if not isinstance(old, PacketError):
                 s.old_checksum = learnt = True
                 result = old
@@ -341,9 +349,8 @@ def _adverts_first(pair: Pair) -> bool:
 
 
 def _decode(
-    data: bytes, family: int, src: IPAddress, summed: IPAddress, cache: DecodeCache
+    data: bytes, family: int, src: IPAddress, summed: IPAddress, key: int | tuple[int, IPAddress], cache: DecodeCache
 ) -> Advertisement | PacketError:
-    key = (family, summed)
     result = cache.get(key)
     if result is None:
         try:
