@@ -64,14 +64,27 @@ import ipaddress
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import assert_never
 
 from netns_lab.history import AdvertSent, FaultEvent, History, Transition, VipChange
-from vrrp.core.actions import Action, AddVips, RemoveVips, SendAdvertisement, SendGratuitous, StateChanged
+from vrrp.core.actions import (
+    AddVips,
+    HostAction,
+    OldChecksumAdopted,
+    PacketDiscarded,
+    PriorityChanged,
+    ReceivedLowerPriority,
+    RemoveVips,
+    SendAdvertisement,
+    SendGratuitous,
+    StateChanged,
+    SyncGroupStateChanged,
+)
 from vrrp.core.config import RouterConfig
-from vrrp.core.packet import MULTICAST_V4, MULTICAST_V6, Advertisement, PacketError, decode, encode
+from vrrp.core.host import DecodeCache, Host, Member, Pair
+from vrrp.core.packet import MULTICAST_V4, MULTICAST_V6, encode
 from vrrp.core.router import VirtualRouter
 from vrrp.core.state import State
-from vrrp.core.sync_group import SyncGroup
 from vrrp.core.timers import US_PER_S, cs_to_us
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -97,9 +110,10 @@ class _Frame:
     ttl: int
     segment: str
     vrid: int | None
-    # The frame decoded once per address family and shared by every receiver: the bytes are the same, so the
-    # codec's verdict is too.  Each receiver still runs its own receive checks and counts codec rejections.
-    decoded: dict[int, Advertisement | PacketError] = field(default_factory=dict)
+    # The frame decoded once per address family (and checksum address) and shared by every receiving host: the
+    # bytes are the same, so the codec's verdict is too.  Each router still runs its own receive checks and
+    # counts codec rejections.
+    decoded: DecodeCache = field(default_factory=dict)
 
 
 @dataclass
@@ -109,8 +123,7 @@ class Instance:
     node: str
     config: RouterConfig
     segment: str
-    router: VirtualRouter
-    scheduled: int | None = None  # earliest deadline queued in the event heap for this instance
+    router: VirtualRouter  # the node's host owns it; replaced when the host is rebuilt (crash, restart)
     # Copies of config facts that never change (a priority change replaces ``config``), read per packet.
     name: str = field(init=False)
     vrid: int = field(init=False)
@@ -124,23 +137,28 @@ class Instance:
 
 @dataclass
 class Node:
-    """A simulated host running one or more VRRP instances."""
+    """A simulated host running one or more VRRP instances: one ``vrrp.core.host.Host``, as the daemon runs."""
 
     name: str
     instances: dict[str, Instance]
+    host: Host
     sync_groups: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     alive: bool = False
     paused: bool = False
     epoch: int = 0
     inbox: list[_Frame] = field(default_factory=list)
     loss: float = 0.0
-    groups: dict[str, SyncGroup] = field(default_factory=dict)  # instance name -> its group
+    scheduled: int | None = None  # earliest timer deadline queued in the event heap for this node
     vips: dict[str, tuple[IPAddress, ...]] = field(default_factory=dict)  # instance name -> installed VIPs
     gratuitous_sent: int = 0
     pause_token: int = 0
-    # Priority and tracker changes that reached a paused node: (instance name, router event), run on SIGCONT.
-    pending: list[tuple[str, Callable[[VirtualRouter, int], list[Action]]]] = field(default_factory=list)
-    node_discards: dict[str, int] = field(default_factory=dict)
+    # Priority and tracker changes that reached a paused node (host events), run on SIGCONT.
+    pending: list[Callable[[Host, int], list[Pair]]] = field(default_factory=list)
+
+    @property
+    def node_discards(self) -> dict[str, int]:
+        """Packets no instance owns, by reason (``length``, ``vrid``): the host layer's counters."""
+        return self.host.stats.discards
 
     @property
     def running(self) -> bool:
@@ -208,16 +226,18 @@ class Simulation:
             if cfg.name in instances:
                 raise SimError(f"node {name!r}: instance name {cfg.name!r} used twice")
             instances[cfg.name] = Instance(name, cfg, seg, VirtualRouter(cfg))
-            self.add_segment(seg)
-            self.segments[seg][name] = 0
-        node = Node(name, instances)
+        groups: list[tuple[str, tuple[str, ...]]] = []
         if sync_group:
             unknown = set(sync_group) - set(instances)
             if unknown:
                 raise SimError(f"node {name!r}: sync_group names unknown instances {sorted(unknown)}")
-            node.sync_groups.append((f"{name}-sync", tuple(sync_group)))
+            groups.append((f"{name}-sync", tuple(sync_group)))
+        node = Node(name, instances, self._host(instances, groups), groups)
+        self._adopt(node)
+        for seg in segs:
+            self.add_segment(seg)
+            self.segments[seg][name] = 0
         self.nodes[name] = node
-        self._build_groups(node)
         return node
 
     def add_router(
@@ -244,12 +264,20 @@ class Simulation:
         )
         return self.add_node(name, [cfg], segments=[segment])
 
-    def _build_groups(self, node: Node) -> None:
-        node.groups = {}
-        for gname, members in node.sync_groups:
-            group = SyncGroup(gname, [node.instances[m].router for m in members])
-            for m in members:
-                node.groups[m] = group
+    @staticmethod
+    def _host(instances: dict[str, Instance], groups: Sequence[tuple[str, Sequence[str]]]) -> Host:
+        """Fresh routers from the instances' current configs, each listening on its segment."""
+        return Host([Member(i.config, i.segment) for i in instances.values()], groups)
+
+    def _adopt(self, node: Node) -> None:
+        for inst in node.instances.values():
+            inst.router = node.host.router(inst.name)
+
+    def _rebuild(self, node: Node) -> None:
+        """A new life of ``node``: fresh routers (and sync groups) from its current configs."""
+        node.host = self._host(node.instances, node.sync_groups)
+        node.scheduled = None
+        self._adopt(node)
 
     # ------------------------------------------------------------------ running
 
@@ -261,8 +289,7 @@ class Simulation:
                 continue
             node.alive = True
             node.paused = False
-            for inst in node.instances.values():
-                self._run(node, inst, inst.router.start(self.now))
+            self._run(node, node.host.start(self.now))
 
     def run_for(self, seconds: float) -> None:
         """Advance virtual time by ``seconds``."""
@@ -296,22 +323,20 @@ class Simulation:
                 self.events_processed += 1
                 self._receive(node, extra)
             elif kind == _TIMER:
-                assert isinstance(extra, str)
-                inst = node.instances[extra]
-                if inst.scheduled != when:
+                if node.scheduled != when:
                     continue  # superseded by an earlier deadline queued since
-                inst.scheduled = None
+                node.scheduled = None
                 if node.paused:
                     continue  # frozen: the resume handles it
-                deadline = inst.router.get_timer()
+                deadline = node.host.next_deadline()
                 if deadline is None:
                     continue
-                if deadline > when:  # the router pushed its deadline back: re-queue lazily
-                    inst.scheduled = deadline
-                    self._push(deadline, _TIMER, node_name, epoch, extra)
+                if deadline > when:  # the routers pushed their deadline back: re-queue lazily
+                    node.scheduled = deadline
+                    self._push(deadline, _TIMER, node_name, epoch, None)
                     continue
                 self.events_processed += 1
-                self._run(node, inst, inst.router.handle_timer(when))
+                self._run(node, node.host.handle_timers(when))
             elif node.paused and extra == node.pause_token:  # _RESUME of the current pause
                 self.events_processed += 1
                 self._resume(node)
@@ -329,58 +354,69 @@ class Simulation:
 
     # ------------------------------------------------------------------ carrying out actions
 
-    def _run(self, node: Node, inst: Instance, actions: list[Action]) -> None:
-        """Carry out ``actions`` of ``inst`` (through its sync group), then reschedule the timers touched."""
-        group = node.groups.get(inst.name)
-        if group is None:
-            for action in actions:
-                self._apply(node, inst, action)
-            self._reschedule(node, inst)
-            return
-        by_router = {i.router: i for i in node.instances.values()}
-        touched: dict[str, Instance] = {inst.name: inst}
-        for router, action in group.dispatch(inst.router, actions, self.now):
-            member = by_router[router]
-            touched[member.name] = member
-            self._apply(node, member, action)
-        for member in touched.values():
-            self._reschedule(node, member)
+    def _run(self, node: Node, pairs: list[Pair]) -> None:
+        """Carry out what the node's host returned, in its order, then queue its next deadline."""
+        for name, action in pairs:
+            self._apply(node, name, action)
+        self._reschedule(node)
 
-    def _reschedule(self, node: Node, inst: Instance) -> None:
-        """Queue the router's deadline if it is earlier than what is queued.  A deadline pushed *later* (every
+    def _reschedule(self, node: Node) -> None:
+        """Queue the host's deadline if it is earlier than what is queued.  A deadline pushed *later* (every
         advert a Backup accepts) is not queued again: the queued one pops and re-queues itself, which halves
         the heap traffic of a busy LAN."""
-        deadline = inst.router.get_timer()
-        if deadline is not None and (inst.scheduled is None or deadline < inst.scheduled):
-            inst.scheduled = deadline
-            self._push(deadline, _TIMER, node.name, node.epoch, inst.name)
+        deadline = node.host.next_deadline()
+        if deadline is not None and (node.scheduled is None or deadline < node.scheduled):
+            node.scheduled = deadline
+            self._push(deadline, _TIMER, node.name, node.epoch, None)
 
-    def _apply(self, node: Node, inst: Instance, action: Action) -> None:
-        cfg = inst.config
-        if isinstance(action, SendAdvertisement):
-            self._send(node, inst, action)
-        elif isinstance(action, StateChanged):
-            self.history.transitions.append(
-                Transition(
-                    self.now,
-                    node.name,
-                    inst.name,
-                    cfg.vrid,
-                    inst.segment,
-                    action.old,
-                    action.new,
-                    action.reason.value,
-                    action.priority,
+    def _apply(self, node: Node, name: str | None, action: HostAction) -> None:
+        match action:
+            case SendAdvertisement():
+                self._send(node, self._owner(node, name), action)
+            case StateChanged():
+                inst = self._owner(node, name)
+                self.history.transitions.append(
+                    Transition(
+                        self.now,
+                        node.name,
+                        inst.name,
+                        inst.config.vrid,
+                        inst.segment,
+                        action.old,
+                        action.new,
+                        action.reason.value,
+                        action.priority,
+                    )
                 )
-            )
-        elif isinstance(action, AddVips):
-            node.vips[inst.name] = action.addresses
-            self.history.vip_changes.append(VipChange(self.now, node.name, inst.name, cfg.vrid, inst.segment, True))
-        elif isinstance(action, RemoveVips):
-            node.vips.pop(inst.name, None)
-            self.history.vip_changes.append(VipChange(self.now, node.name, inst.name, cfg.vrid, inst.segment, False))
-        elif isinstance(action, SendGratuitous):
-            node.gratuitous_sent += action.repeat * len(action.addresses)
+            case AddVips():
+                inst = self._owner(node, name)
+                node.vips[inst.name] = action.addresses
+                self.history.vip_changes.append(
+                    VipChange(self.now, node.name, inst.name, inst.config.vrid, inst.segment, True)
+                )
+            case RemoveVips():
+                inst = self._owner(node, name)
+                node.vips.pop(inst.name, None)
+                self.history.vip_changes.append(
+                    VipChange(self.now, node.name, inst.name, inst.config.vrid, inst.segment, False)
+                )
+            case SendGratuitous():
+                node.gratuitous_sent += action.repeat * len(action.addresses)
+            case (
+                ReceivedLowerPriority()
+                | PacketDiscarded()
+                | PriorityChanged()
+                | SyncGroupStateChanged()
+                | OldChecksumAdopted()
+            ):
+                pass  # counted by the host layer and the routers; the history records what the LAN saw
+            case _:
+                assert_never(action)
+
+    @staticmethod
+    def _owner(node: Node, name: str | None) -> Instance:
+        assert name is not None, "an instance action without its instance"
+        return node.instances[name]
 
     def _send(self, node: Node, inst: Instance, action: SendAdvertisement) -> None:
         cfg = inst.config
@@ -430,33 +466,12 @@ class Simulation:
             heapq.heappush(heap, (when, self._seq, _DELIVER, name, node.epoch, frame))
 
     def _receive(self, node: Node, frame: _Frame) -> None:
-        """Demultiplex by VRID (as keepalived's per-interface socket does); hand the bytes to the router."""
-        vrid = frame.data[1] if len(frame.data) >= 2 else None
-        matched = False
-        for inst in node.instances.values():
-            if inst.vrid != vrid or inst.segment != frame.segment:
-                continue
-            matched = True
-            router = inst.router
-            family = inst.family
-            result = frame.decoded.get(family)
-            if result is None:
-                try:
-                    result = decode(frame.data, family=family, src=frame.src, dst=frame.dst)
-                except PacketError as exc:
-                    result = exc
-                frame.decoded[family] = result
-            if isinstance(result, PacketError):
-                router.stats.discard(result.reason)  # what VirtualRouter.receive_packet does
-                continue
-            actions = router.receive_advertisement(result, src=frame.src, ttl=frame.ttl, now=self.now)
-            if actions:
-                self._run(node, inst, actions)
-            else:
-                self._reschedule(node, inst)
-        if not matched:
-            key = "vrid" if vrid is not None else "length"
-            node.node_discards[key] = node.node_discards.get(key, 0) + 1
+        """Hand the bytes to the node's host, which demultiplexes by segment and VRID as the daemon's does."""
+        pairs = node.host.receive(
+            frame.data, src=frame.src, dst=frame.dst, ttl=frame.ttl, link=frame.segment, now=self.now,
+            cache=frame.decoded,
+        )
+        self._run(node, pairs)
 
     def _resume(self, node: Node) -> None:
         """SIGCONT: handle the queued frames and the overdue timers in one burst, in a seeded order."""
@@ -471,20 +486,17 @@ class Simulation:
                 self.events_processed += 1
                 self._receive(node, frame)
         pending, node.pending = node.pending, []
-        for inst_name, event in pending:
-            inst = node.instances[inst_name]
-            self._run(node, inst, event(inst.router, self.now))
+        for event in pending:
+            self._run(node, event(node.host, self.now))
         self._fire_overdue(node)
-        for inst in node.instances.values():
-            self._reschedule(node, inst)
+        self._reschedule(node)
 
     def _fire_overdue(self, node: Node) -> None:
-        for inst in node.instances.values():
-            deadline = inst.router.get_timer()
-            if deadline is not None and deadline <= self.now:
-                inst.scheduled = None
-                self.events_processed += 1
-                self._run(node, inst, inst.router.handle_timer(self.now))
+        deadline = node.host.next_deadline()
+        if deadline is not None and deadline <= self.now:
+            node.scheduled = None
+            self.events_processed += 1
+            self._run(node, node.host.handle_timers(self.now))
 
     # ------------------------------------------------------------------ faults
 
@@ -503,8 +515,7 @@ class Simulation:
         if node.paused:  # a stopped process cannot say goodbye: it dies like a crash
             self._down(node)
             return
-        for inst in node.instances.values():
-            self._run(node, inst, inst.router.shutdown(self.now))
+        self._run(node, node.host.shutdown(self.now))
         self._down(node)
 
     def crash(self, name: str) -> None:
@@ -542,10 +553,7 @@ class Simulation:
         node.inbox = []
         node.vips = {}
         node.epoch += 1
-        for inst in node.instances.values():
-            inst.router = VirtualRouter(inst.config)
-            inst.scheduled = None
-        self._build_groups(node)
+        self._rebuild(node)
 
     def restart(self, name: str) -> None:
         """Start a stopped or crashed node again (fresh routers from its current configs)."""
@@ -631,13 +639,14 @@ class Simulation:
         for inst in self._instances(node, instance):
             inst.config = replace(inst.config, priority=priority)
             if node.running:
-                self._run(node, inst, inst.router.set_priority(priority, self.now))
+                self._run(node, node.host.set_priority(inst.name, priority, self.now))
             elif node.alive:  # paused: the change waits for SIGCONT, as a reload would
-                node.pending.append((inst.name, lambda r, now, p=priority: r.set_priority(p, now)))
-            else:
-                inst.router = VirtualRouter(inst.config)
+                def later(h: Host, now: int, n: str = inst.name) -> list[Pair]:
+                    return h.set_priority(n, priority, now)
+
+                node.pending.append(later)
         if not node.alive:
-            self._build_groups(node)
+            self._rebuild(node)
 
     def set_tracker(self, name: str, tracker: str, up: bool, instance: str | None = None) -> None:
         """A tracked interface/script of ``name`` went up or down.  A paused node sees it on SIGCONT (a stopped
@@ -648,9 +657,12 @@ class Simulation:
             if tracker not in [t.name for t in inst.config.trackers]:
                 continue
             if node.paused:
-                node.pending.append((inst.name, lambda r, now: r.set_tracker_state(tracker, up, now)))
+                def later(h: Host, now: int, n: str = inst.name) -> list[Pair]:
+                    return h.set_tracker_state(n, tracker, up, now)
+
+                node.pending.append(later)
             else:
-                self._run(node, inst, inst.router.set_tracker_state(tracker, up, self.now))
+                self._run(node, node.host.set_tracker_state(inst.name, tracker, up, self.now))
 
     def _instances(self, node: Node, instance: str | None) -> list[Instance]:
         if instance is None:

@@ -147,6 +147,13 @@ class InstanceSettings:
                 auth_pass=self.auth_pass,
                 v3_checksum_as_v2=self.v3_checksum_as_v2,
                 trackers=self.trackers,
+                install_addresses=(*self.vips, *self.excluded_vips),
+                virtual_routes=self.routes,
+                virtual_rules=self.rules,
+                garp_interval_us=round(self.garp.interval * 1_000_000),
+                garp_master_delay_us=round(self.garp.delay * 1_000_000),
+                garp_master_refresh_us=round(self.garp.refresh * 1_000_000),
+                garp_master_refresh_repeat=self.garp.refresh_repeat,
             )
         except RouterConfigError as exc:
             raise SettingsError(f"{self.where}: vrrp_instance {self.name}: {exc}") from None

@@ -1,24 +1,26 @@
-"""The VRRP process: one asyncio loop driving one sans-IO ``VirtualRouter`` per ``vrrp_instance``.
+"""The VRRP process: the asyncio driver of one sans-IO ``vrrp.core.host.Host`` holding every ``vrrp_instance``.
 
-Why it is built this way (DESIGN.md "sans-IO core, thin I/O shell"): every protocol decision lives in
-``vrrp.core.router``; this module only turns the world into router events and router actions into the world:
+Why it is built this way (the sans-IO core, thin I/O shell rule): every protocol decision lives in
+``vrrp.core`` (the routers, their sync groups, and the host layer that demultiplexes packets, filters our own
+and orders actions; the simulator drives the very same host); this module only turns the world into host
+events and the host's actions into the world, in the order the host returns them:
 
 * packets: one raw socket per (interface, family) from ``vrrp.io.sockets.SocketRegistry``; a readable socket is
-  drained at once and each message goes to the instance with that VRID (unknown VRIDs and runt packets are
-  counted here, everything else is counted by the router, which is the one that knows why it discards);
-* time: the loop's monotonic clock, converted to integer microseconds at this edge only; one timer handle per
-  instance, re-armed from ``router.get_timer()`` after every event;
+  drained at once and each message goes to ``Host.receive`` with the socket as its link;
+* time: the loop's monotonic clock, converted to integer microseconds at this edge only; one timer handle,
+  re-armed from ``Host.next_timer()`` after every event;
 * trackers (``vrrp.io.trackers``) and the netlink reflector (``vrrp.io.reflector``) report changes that become
-  ``set_tracker_state`` / ``set_tracker_value`` calls;
+  host tracker events;
 * actions: adverts are sent synchronously (a send never waits for anything), VIP/route changes run on a
   per-instance netlink worker so they stay ordered without blocking the loop, GARP/NA bursts are scheduled
   on the loop, notifications are fire-and-forget tasks (``vrrp.io.notify``).  Nothing a script or netlink does
-  can delay an advertisement;
+  can delay an advertisement.  Every action carries what it needs (the addresses with their options, routes,
+  rules, the GARP schedule): nothing here re-reads the settings to carry one out;
 * Accept_Mode off (``no_accept``): the netlink worker also puts the VIPs into the daemon's nftables table
   (``pykeepalived.daemon.accept``) before adding them, and takes them out after removing them; a new
   Master joins the Solicited-Node group of each IPv6 VIP (RFC 9568 §6.4.2);
-* keepalived's old v3 unicast checksum (``old_unicast_checksum``) is a wire quirk, so it lives here: the
-  shell chooses the address the checksum is verified against / summed over, the router never knows.
+* keepalived's old v3 unicast checksum (``old_unicast_checksum``): the host decides which form verifies and
+  reports when it learns the old one; this shell sums what it sends over the group in that mode.
 
 Shutdown (SIGTERM/SIGINT): each router's ``shutdown`` sends priority 0 and removes its VIPs, STOP is
 notified, then VMACs, sockets, trackers and the notifier are closed, so nothing is left on the host.
@@ -39,8 +41,9 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from pyroute2 import AsyncIPRoute
 
@@ -48,24 +51,28 @@ from pykeepalived.daemon.accept import AcceptFilter, AcceptFilterError
 from pykeepalived.daemon.realtime import tune_gc_after_startup
 from pykeepalived.daemon.settings import DaemonSettings, InstanceSettings
 from vrrp.core.actions import (
-    Action,
     AddVips,
+    HostAction,
+    OldChecksumAdopted,
+    PacketDiscarded,
+    PriorityChanged,
     ReceivedLowerPriority,
     RemoveVips,
     SendAdvertisement,
     SendGratuitous,
     StateChanged,
+    SyncGroupStateChanged,
 )
-from vrrp.core.packet import PacketError, Reason, decode, encode
+from vrrp.core.host import Host, Member, OldChecksum, Pair
+from vrrp.core.packet import encode
 from vrrp.core.router import VirtualRouter
 from vrrp.core.state import State
-from vrrp.core.sync_group import SyncGroup
 from vrrp.io.addresses import AddressError, NetlinkConfigurator
-from vrrp.io.garp import AnnouncementSender, mac_bytes
+from vrrp.io.garp import AnnouncementSchedule, AnnouncementSender, mac_bytes
 from vrrp.io.notify import Notifier, NotifyFifo, NotifyState
 from vrrp.io.reflector import LinkEvent, Reflector
 from vrrp.io.scripts import Script, ScriptSecurityError, ensure_script_secure
-from vrrp.io.sockets import Received, SocketRegistry, VrrpSocket
+from vrrp.io.sockets import SocketRegistry, VrrpSocket
 from vrrp.io.trackers import FileTracker, ProcessTracker, ScriptTracker, TrackerKind, TrackerUpdate, deliver
 from vrrp.io.vmac import VmacError, VmacManager
 
@@ -74,8 +81,6 @@ log = logging.getLogger("pykeepalived.vrrp")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Job = Callable[[], Awaitable[None]]
 
-#: VRRP header length: anything shorter cannot even name its VRID.
-_MIN_HEADER = 8
 #: How long start-up waits for an interface's source address (an IPv6 link-local finishing DAD).
 _SOURCE_WAIT_S = 5.0
 #: Shutdown: how long releasing trackers, sockets, VMACs and notify scripts may take after the VIPs are gone.
@@ -96,17 +101,18 @@ class DaemonError(RuntimeError):
 
 @dataclass
 class DaemonStats:
-    """Counters for packets no single instance can own."""
+    """Counters of the shell (packets no instance owns are counted by the host layer: ``Host.stats``)."""
 
-    short: int = 0
-    unknown_vrid: int = 0
     send_errors: int = 0
     netlink_errors: int = 0
 
 
 @dataclass(eq=False)
 class Instance:
-    """Run-time companion of one router: its socket, source address, timer and workers."""
+    """Run-time companion of one router: its socket, source address and workers.
+
+    ``router`` is the host's (``Host.router``): read it for dumps, never drive it directly.
+    """
 
     settings: InstanceSettings
     router: VirtualRouter
@@ -115,13 +121,9 @@ class Instance:
     src: IPAddress
     mac: bytes
     announcer: AnnouncementSender | None = None
-    group: SyncGroup | None = None
-    timer: asyncio.TimerHandle | None = None
-    armed_for: int | None = None
     jobs: asyncio.Queue[Job | None] = field(default_factory=asyncio.Queue)
     worker: asyncio.Task[None] | None = None
     garp_handles: list[asyncio.TimerHandle] = field(default_factory=list)
-    last_priority: int = 0
     blocked: tuple[IPAddress, ...] = ()
     #: sending keepalived <= 1.3.6's v3 unicast checksum (over the multicast group): configured, or learnt
     old_checksum: bool = False
@@ -150,9 +152,12 @@ class VrrpDaemon:
         self.dump_dir = dump_dir
         self.stats = DaemonStats()
         self.instances: list[Instance] = []
-        self.groups: dict[str, SyncGroup] = {}
-        self._group_state: dict[str, State] = {}
-        self._by_socket: dict[int, dict[int, list[Instance]]] = {}
+        self.host: Host | None = None
+        self._by_name: dict[str, Instance] = {}
+        self._group_notify = {g.name: g.notify for g in settings.sync_groups}
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed: tuple[int, int] | None = None  # (deadline µs, how early it was armed µs)
+        self._readers: set[int] = set()
         self._registry = SocketRegistry()
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
@@ -247,39 +252,39 @@ class VrrpDaemon:
         self._reflector = Reflector()
         await self._reflector.open()
         links = {e.ifname: e for e in await self._reflector.snapshot() if isinstance(e, LinkEvent)}
+        members: list[Member] = []
         for inst_settings in s.instances:
-            self.instances.append(await self._make_instance(inst_settings))
-        by_name = {i.name: i for i in self.instances}
-        for g in s.sync_groups:
-            group = SyncGroup(g.name, [by_name[m].router for m in g.members])
-            self.groups[g.name] = group
-            for m in g.members:
-                by_name[m].group = group
+            inst, member = await self._make_instance(inst_settings)
+            self.instances.append(inst)
+            members.append(member)
+        # the one host layer: sockets are the links packets arrive on
+        host = self.host = Host(members, [(g.name, g.members) for g in s.sync_groups])
+        for inst in self.instances:
+            inst.router = host.router(inst.name)
+            inst.old_checksum = host.old_checksum(inst.name)
+            self._by_name[inst.name] = inst
         now = self.now_us()
-        for inst in self.instances:  # the interfaces' state before anything starts
+        for inst in self.instances:  # the interfaces' state before anything starts (not reported: INIT)
             for ifname, tname in inst.settings.tracked_interfaces.items():
                 link = links.get(ifname)
-                inst.router.set_tracker_state(tname, link is not None and link.up, now)
+                host.set_tracker_state(inst.name, tname, link is not None and link.up, now)
         self._tasks.append(asyncio.create_task(self._reflect(), name="reflector"))
         self._start_trackers()
         for inst in self.instances:
-            inst.last_priority = inst.router.effective_priority
             inst.worker = asyncio.create_task(self._netlink_worker(inst), name=f"netlink {inst.name}")
             fd = inst.rx.fileno()
-            if fd not in self._by_socket:
-                self._by_socket[fd] = {}
+            if fd not in self._readers:
+                self._readers.add(fd)
                 self.loop.add_reader(fd, self._on_readable, inst.rx)
-            self._by_socket[fd].setdefault(inst.settings.vrid, []).append(inst)
         for inst in self.instances:
             await self._remove_leftovers(inst)
             inst.settings = self._secure_notify(inst.settings)
-        now = self.now_us()
         for inst in self.instances:
             if inst.settings.initial_state == "MASTER" and inst.settings.priority != 255:
                 log.info("(%s) configured state MASTER: starting as BACKUP (RFC 9568 §6.4.1)", inst.name)
-            self._handle(inst, inst.router.start(now))
+        self._carry_out(host.start(self.now_us()))
 
-    async def _make_instance(self, s: InstanceSettings) -> Instance:
+    async def _make_instance(self, s: InstanceSettings) -> tuple[Instance, Member]:
         assert self._netlink is not None and self._vmacs is not None
         if s.vmac is not None:
             vmac = await self._vmacs.create(s.vmac)
@@ -290,7 +295,7 @@ class VrrpDaemon:
             dev = s.parent_interface if s.family == 4 else s.interface
             src = await self._source_address(s, dev)
         cfg = s.router_config(src)
-        router = VirtualRouter(cfg)
+        router = VirtualRouter(cfg)  # replaced by the host's own once the host exists
         # With a VMAC, adverts leave through the VMAC (virtual source MAC) but are received on the parent:
         # macvlan never delivers a frame whose source MAC is its own, and every router's VMAC has the same MAC.
         try:
@@ -299,21 +304,26 @@ class VrrpDaemon:
         except OSError as exc:
             raise DaemonError(f"({s.name}) cannot open the VRRP socket on {s.interface}: {exc}") from exc
         mac = await self._mac(s.interface)
-        inst = Instance(s, router, sock, rx, src, mac, old_checksum=_old_checksum_applies(s)
-                        and s.old_unicast_checksum == "always")
+        inst = Instance(s, router, sock, rx, src, mac)
+        modes: dict[str, OldChecksum] = {"auto": "auto", "never": "never", "always": "always"}
+        mode = modes.get(s.old_unicast_checksum)
+        if mode is None:
+            raise DaemonError(f"({s.name}) old_unicast_checksum must be auto, never or always, "
+                              f"not {s.old_unicast_checksum!r}")
+        member = Member(cfg, rx.fileno(), group=s.dst_group, old_checksum=mode)
         try:
             inst.announcer = self._announcer(s.interface)
         except OSError as exc:
             log.warning("(%s) cannot send gratuitous ARP/NA on %s: %s", s.name, s.interface, exc)
         log.info("(%s) VRID %d on %s, source %s, %s", s.name, s.vrid, s.interface, src,
                  "unicast to " + ", ".join(map(str, s.unicast_peers)) if s.unicast else f"multicast {s.dst_group}")
-        return inst
+        return inst, member
 
     async def _remove_leftovers(self, inst: Instance) -> None:
         """keepalived's "removing VIPs" at start: a Backup must not hold the VIPs a crashed run left behind."""
         assert self._netlink is not None
         s = inst.settings
-        for va in (*s.vips, *s.excluded_vips):
+        for va in inst.router.config.install_addresses:
             with contextlib.suppress(AddressError):
                 if await self._netlink.remove_address(va):
                     log.info("(%s) removed leftover VIP %s", s.name, va)
@@ -365,16 +375,16 @@ class VrrpDaemon:
 
         The second half runs under a time limit: a stuck helper must not keep a stopping daemon alive.
         """
-        now = self.now_us()
-        for inst in self.instances:
+        if self.host is not None:
             try:
-                self._handle(inst, inst.router.shutdown(now), dispatch=False)
-            except Exception:  # keep going: the others must still release their VIPs
-                log.exception("(%s) error during shutdown", inst.name)
+                self._carry_out(self.host.shutdown(self.now_us()))
+            except Exception:  # keep going: the VIPs must still be released
+                log.exception("error during shutdown")
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for inst in self.instances:
             self._cancel_garp(inst)
-            if inst.timer is not None:
-                inst.timer.cancel()
             await inst.jobs.put(None)
         workers = [i.worker for i in self.instances if i.worker is not None]
         if workers:
@@ -399,9 +409,9 @@ class VrrpDaemon:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        for fd in list(self._by_socket):
+        for fd in list(self._readers):
             self.loop.remove_reader(fd)
-        self._by_socket.clear()
+        self._readers.clear()
         log.debug("shutdown: closing sockets and VMACs")
         for inst in self.instances:
             s = inst.settings
@@ -425,60 +435,21 @@ class VrrpDaemon:
     # ------------------------------------------------------------------ events in
 
     def _on_readable(self, sock: VrrpSocket) -> None:
-        table = self._by_socket.get(sock.fileno(), {})
+        host = self.host
+        if host is None:
+            return
+        link = sock.fileno()
         for _ in range(256):  # bounded, so a flood cannot starve the timers
             try:
-                received = sock.recv_nowait()
+                r = sock.recv_nowait()
             except OSError as exc:
                 log.debug("receive error on %s: %s", sock.ifname, exc)
-                return
-            if received is None:
-                return
-            self._on_packet(table, received)
-
-    def _on_packet(self, table: dict[int, list[Instance]], r: Received) -> None:
-        if len(r.payload) < _MIN_HEADER:
-            self.stats.short += 1
-            log.debug("short VRRP packet (%d bytes) from %s dropped", len(r.payload), r.src)
-            return
-        vrid = r.payload[1]
-        targets = table.get(vrid)
-        if not targets:
-            self.stats.unknown_vrid += 1
-            log.debug("VRRP packet for unknown VRID %d from %s dropped", vrid, r.src)
-            return
-        now = self.now_us()
-        for inst in targets:
-            if r.src == inst.src:
-                continue  # our own advert, looped back to the parent of a VMAC
-            if inst.settings.unicast and r.src not in inst.settings.unicast_peers and len(targets) > 1:
-                continue
-            before = dict(inst.router.stats.discards)
-            dst = self._checksum_dst(inst, r)
-            actions = inst.router.receive_packet(r.payload, src=r.src, dst=dst, ttl=r.ttl, now=now)
-            if inst.router.stats.discards != before:
-                log.debug("(%s) packet from %s (ttl %d) discarded: %s", inst.name, r.src, r.ttl,
-                          _new_discard(before, inst.router.stats.discards))
-            self._handle(inst, actions)
-
-    def _checksum_dst(self, inst: Instance, r: Received) -> IPAddress:
-        """The destination address the advert's checksum is verified against.
-
-        keepalived <= 1.3.6 summed v3 unicast IPv4 adverts over the multicast group instead of the peer's
-        address.  As keepalived 2.2.7 does: in the old mode (``old_unicast_checksum``, or learnt) only the old
-        form verifies; by default an advert that fails the new form but passes the old one switches the
-        instance to the old mode for good (receive and send, logged once); ``never`` disables that.
-        """
-        s = inst.settings
-        if inst.old_checksum:
-            return s.dst_group
-        if (s.old_unicast_checksum == "auto" and _old_checksum_applies(s)
-                and not _checksum_verifies(r.payload, r.src, r.dst)
-                and _checksum_verifies(r.payload, r.src, s.dst_group)):
-            inst.old_checksum = True
-            log.info("(%s) Setting unicast VRRPv3 checksum to old version", inst.name)
-            return s.dst_group
-        return r.dst
+                break
+            if r is None:
+                break
+            self._carry_out(host.receive(r.payload, src=r.src, dst=r.dst, ttl=r.ttl, link=link, now=self.now_us()),
+                            arm=False)
+        self._arm()
 
     async def _reflect(self) -> None:
         try:
@@ -496,10 +467,10 @@ class VrrpDaemon:
             now = self.now_us()
             for inst in self.instances:
                 tname = inst.settings.tracked_interfaces.get(event.ifname)
-                if tname is None:
+                if tname is None or self.host is None:
                     continue
                 log.info("(%s) Interface %s is %s", inst.name, event.ifname, "up" if event.up else "down")
-                self._handle(inst, inst.router.set_tracker_state(tname, event.up, now))
+                self._carry_out(self.host.set_tracker_state(inst.name, tname, event.up, now))
 
     def _start_trackers(self) -> None:
         s = self.settings
@@ -541,91 +512,103 @@ class VrrpDaemon:
                 TrackerKind.PROCESS: s.tracked_processes,
             }[update.kind]
             tname = table.get(update.name)
-            if tname is None:
+            if tname is None or self.host is None:
                 continue
             routed = TrackerUpdate(update.kind, tname, update.up, update.value, update.now)
-            self._handle(inst, deliver(routed, inst.router, now))
+            self._carry_out(self.host.event(inst.name, partial(deliver, routed), now))
 
-    def _fire(self, inst: Instance) -> None:
-        inst.timer = None
-        deadline = inst.armed_for
-        inst.armed_for = None
+    def _fire(self) -> None:
+        self._timer = None
+        armed, self._armed = self._armed, None
+        if self.host is None:
+            return
         now = self.now_us()
-        if deadline is not None and 0 < deadline - now <= _EARLY_US + 1000:
-            if inst.router.state is State.BACKUP:
-                # armed early (see _arm): wait out the last fraction of a millisecond precisely
+        if armed is not None and 0 < armed[0] - now <= _EARLY_US + 1000:
+            deadline, early = armed
+            if early:
+                # a Backup's takeover armed early (see _arm): wait out the last fraction of a millisecond
                 time.sleep((deadline - now) / 1_000_000)
                 now = max(self.now_us(), deadline)
             else:
                 now = deadline  # float rounding of the loop clock; an advert < 1 ms early is harmless
-        self._handle(inst, inst.router.handle_timer(now))
+        self._carry_out(self.host.handle_timers(now))
 
     # ------------------------------------------------------------------ actions out
 
-    def _handle(self, inst: Instance, actions: list[Action], *, dispatch: bool = True) -> None:
-        """Carry out ``actions`` (through the sync group, which may move other members), then re-arm."""
-        pairs: list[tuple[Instance, Action]]
-        if inst.group is not None and dispatch:
-            by_router = {i.router: i for i in self.instances if i.group is inst.group}
-            pairs = [(by_router[r], a) for r, a in inst.group.dispatch(inst.router, actions, self.now_us())]
-        else:
-            pairs = [(inst, a) for a in actions]
-        # adverts first: a new Master's first advert is what ends the failover gap on the wire, and logging,
-        # notify and queuing the VIP work before it cost ~0.5 ms (measured with bench_failover at 10 ms)
-        pairs.sort(key=lambda pair: not isinstance(pair[1], SendAdvertisement))
-        touched = {inst}
-        for target, action in pairs:
-            touched.add(target)
+    def _carry_out(self, pairs: list[Pair], *, arm: bool = True) -> None:
+        """Carry out what the host returned, in its order (adverts first), then re-arm the timer."""
+        for name, action in pairs:
             try:
-                self._execute(target, action)
+                self._execute(name, action)
             except Exception:  # one failed action must not stop the others (or the loop)
-                log.exception("(%s) cannot carry out %s", target.name, type(action).__name__)
-        for t in touched:
-            self._priority_check(t)
-            self._arm(t)
-        if inst.group is not None and any(isinstance(a, StateChanged) for _, a in pairs):
-            self._group_check(inst.group)
+                log.exception("(%s) cannot carry out %s", name or "host", type(action).__name__)
+        if arm:
+            self._arm()
 
-    def _arm(self, inst: Instance) -> None:
-        deadline = inst.router.get_timer()
-        if deadline == inst.armed_for and inst.timer is not None:
-            return
-        if inst.timer is not None:
-            inst.timer.cancel()
-            inst.timer = None
-        inst.armed_for = deadline
-        if deadline is not None:
+    def _arm(self) -> None:
+        host = self.host
+        due = host.next_timer() if host is not None else None
+        if due is None:
+            want = None
+        else:
             # epoll sleeps in whole milliseconds, rounded up: a Backup's Master_Down_Timer is armed 1 ms early
             # and finished in _fire, so a takeover is not up to 1 ms late (Master adverts do not need it)
-            early = _EARLY_US if inst.router.state is State.BACKUP else 0
-            inst.timer = self.loop.call_at((deadline - early) / 1_000_000, self._fire, inst)
-
-    def _priority_check(self, inst: Instance) -> None:
-        prio = inst.router.effective_priority
-        if prio == inst.last_priority:
+            assert host is not None
+            early = _EARLY_US if host.router(due[1]).state is State.BACKUP else 0
+            want = (due[0], early)
+        if want == self._armed and self._timer is not None:
             return
-        log.info("(%s) Changing effective priority from %d to %d", inst.name, inst.last_priority, prio)
-        inst.last_priority = prio
-        if inst.settings.notify_priority_changes and inst.router.state in (State.MASTER, State.BACKUP):
-            self._notifier.priority_change(inst.name, NotifyState(inst.router.state.value), prio)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._armed = want
+        if want is not None:
+            self._timer = self.loop.call_at((want[0] - want[1]) / 1_000_000, self._fire)
 
-    def _execute(self, inst: Instance, action: Action) -> None:
-        if isinstance(action, SendAdvertisement):
-            self._send(inst, action)
-        elif isinstance(action, StateChanged):
-            self._state_changed(inst, action)
-        elif isinstance(action, AddVips):
-            accept = action.accept
-            inst.jobs.put_nowait(lambda: self._add_vips(inst, accept=accept))
-        elif isinstance(action, RemoveVips):
-            inst.jobs.put_nowait(lambda: self._remove_vips(inst))
-        elif isinstance(action, SendGratuitous):
-            inst.jobs.put_nowait(lambda: self._schedule_garp(inst))
-        elif isinstance(action, ReceivedLowerPriority):
-            # keepalived's notify_master_rx_lower_pri: the router decided (valid advert, handled as Master)
-            log.info("(%s) Master received lower priority (%d) advert from %s", inst.name, action.priority,
-                     action.src)
-            self._notifier.master_rx_lower_pri(inst.name, inst.router.effective_priority, inst.settings.notify)
+    def _execute(self, name: str | None, action: HostAction) -> None:
+        inst = self._by_name[name] if name is not None else None
+        match action:
+            case SendAdvertisement():
+                assert inst is not None
+                self._send(inst, action)
+            case StateChanged():
+                assert inst is not None
+                self._state_changed(inst, action)
+            case AddVips():
+                assert inst is not None
+                inst.jobs.put_nowait(partial(self._add_vips, inst, action))
+            case RemoveVips():
+                assert inst is not None
+                inst.jobs.put_nowait(partial(self._remove_vips, inst, action))
+            case SendGratuitous():
+                assert inst is not None
+                inst.jobs.put_nowait(partial(self._schedule_garp, inst, action))
+            case ReceivedLowerPriority():
+                # keepalived's notify_master_rx_lower_pri: the router decided (valid advert, handled as Master)
+                assert inst is not None
+                log.info("(%s) Master received lower priority (%d) advert from %s", inst.name, action.priority,
+                         action.src)
+                self._notifier.master_rx_lower_pri(inst.name, inst.router.effective_priority, inst.settings.notify)
+            case PacketDiscarded():
+                if inst is None:
+                    log.debug("VRRP packet from %s dropped (%s): %s", action.src, action.reason.value, action.detail)
+                else:
+                    log.debug("(%s) packet from %s discarded: %s %s", inst.name, action.src, action.reason.value,
+                              action.detail)
+            case PriorityChanged():
+                assert inst is not None
+                log.info("(%s) Changing effective priority from %d to %d", inst.name, action.old, action.new)
+                if inst.settings.notify_priority_changes and action.state in (State.MASTER, State.BACKUP):
+                    self._notifier.priority_change(inst.name, NotifyState(action.state.value), action.new)
+            case SyncGroupStateChanged():
+                log.info("VRRP_Group(%s) Syncing instances to %s state", action.group, action.state.value)
+                self._notifier.group(action.group, NotifyState(action.state.value), self._group_notify[action.group])
+            case OldChecksumAdopted():
+                assert inst is not None
+                inst.old_checksum = True
+                log.info("(%s) Setting unicast VRRPv3 checksum to old version", inst.name)
+            case _:
+                assert_never(action)
 
     def _send(self, inst: Instance, action: SendAdvertisement) -> None:
         s = inst.settings
@@ -652,16 +635,6 @@ class VrrpDaemon:
         log.info("(%s) Entering %s STATE (%s)", inst.name, change.new.value, change.reason.value)
         self._notifier.instance(inst.name, NotifyState(change.new.value), change.priority, inst.settings.notify)
 
-    def _group_check(self, group: SyncGroup) -> None:
-        states = {m.state for m in group.members}
-        new = State.FAULT if State.FAULT in states else next(iter(states)) if len(states) == 1 else None
-        if new is None or new is State.INIT or self._group_state.get(group.name) is new:
-            return
-        self._group_state[group.name] = new
-        log.info("VRRP_Group(%s) Syncing instances to %s state", group.name, new.value)
-        g = next(x for x in self.settings.sync_groups if x.name == group.name)
-        self._notifier.group(group.name, NotifyState(new.value), g.notify)
-
     # ------------------------------------------------------------------ netlink worker
 
     async def _netlink_worker(self, inst: Instance) -> None:
@@ -678,42 +651,40 @@ class VrrpDaemon:
                 self.stats.netlink_errors += 1
                 log.exception("(%s) netlink job failed", inst.name)
 
-    async def _add_vips(self, inst: Instance, *, accept: bool = True) -> None:
+    async def _add_vips(self, inst: Instance, action: AddVips) -> None:
         assert self._netlink is not None
-        s = inst.settings
         if inst.router.state is not State.MASTER:
             return  # a later transition already took mastership away: its RemoveVips follows
-        if not accept and not inst.blocked:
+        ips = tuple(dict.fromkeys(va.address.ip for va in action.install))
+        if not action.accept and not inst.blocked:
             # Accept_Mode off: the drop rules go in before the addresses, so no packet slips through
-            ips = tuple(va.address.ip for va in (*s.vips, *s.excluded_vips))
             await self._accept.block(ips)
             inst.blocked = ips
             log.info("(%s) accept mode off: dropping traffic addressed to the VIPs", inst.name)
         log.info("(%s) Setting VIPs.", inst.name)
-        self._join_solicited_nodes(inst)
-        for va in (*s.vips, *s.excluded_vips):
+        self._join_solicited_nodes(inst, ips)
+        for va in action.install:
             await self._netlink.add_address(va)
-        for route in s.routes:
+        for route in action.routes:
             await self._netlink.add_route(route)
-        for rule in s.rules:
+        for rule in action.rules:
             await self._netlink.add_rule(rule)
 
-    async def _remove_vips(self, inst: Instance) -> None:
+    async def _remove_vips(self, inst: Instance, action: RemoveVips) -> None:
         assert self._netlink is not None
-        s = inst.settings
-        for rule in reversed(s.rules):
+        for rule in reversed(action.rules):
             await self._netlink.remove_rule(rule)
-        for route in reversed(s.routes):
+        for route in reversed(action.routes):
             await self._netlink.remove_route(route)
-        for va in (*s.vips, *s.excluded_vips):
+        for va in action.install:
             await self._netlink.remove_address(va)
-        self._leave_solicited_nodes(inst)
+        self._leave_solicited_nodes(inst, tuple(dict.fromkeys(va.address.ip for va in action.install)))
         if inst.blocked:
             ips, inst.blocked = inst.blocked, ()
             await self._accept.unblock(ips)
         log.info("(%s) Removed VIPs.", inst.name)
 
-    def _join_solicited_nodes(self, inst: Instance) -> None:
+    def _join_solicited_nodes(self, inst: Instance, ips: tuple[IPAddress, ...]) -> None:
         """RFC 9568 §6.4.2: a new Master joins the Solicited-Node group of each IPv6 VIP.
 
         The kernel joins it too for an address it holds, but only on the address's own interface and only
@@ -722,47 +693,58 @@ class VrrpDaemon:
         """
         if inst.announcer is None:
             return
-        for va in (*inst.settings.vips, *inst.settings.excluded_vips):
-            ip = va.address.ip
+        for ip in ips:
             if isinstance(ip, ipaddress.IPv6Address):
                 try:
                     inst.announcer.join_solicited_node(ip)
                 except OSError as exc:
                     log.warning("(%s) cannot join the solicited-node group of %s: %s", inst.name, ip, exc)
 
-    def _leave_solicited_nodes(self, inst: Instance) -> None:
+    def _leave_solicited_nodes(self, inst: Instance, ips: tuple[IPAddress, ...]) -> None:
         if inst.announcer is None:
             return
-        for va in (*inst.settings.vips, *inst.settings.excluded_vips):
-            ip = va.address.ip
+        for ip in ips:
             if isinstance(ip, ipaddress.IPv6Address):
                 inst.announcer.leave_solicited_node(ip)
 
-    async def _schedule_garp(self, inst: Instance) -> None:
+    async def _schedule_garp(self, inst: Instance, action: SendGratuitous) -> None:
+        """The action's whole schedule: bursts now (after the VIPs: this runs on the netlink worker), a second
+        burst and the refresh rounds later.  Leaving MASTER cancels what is pending (``_state_changed``)."""
         if inst.router.state is not State.MASTER or inst.announcer is None:
             return
-        self._cancel_garp(inst)
+        schedule = AnnouncementSchedule(
+            repeat=max(1, action.repeat),
+            delay=action.second_burst_us / 1_000_000,
+            interval=action.interval_us / 1_000_000,
+            refresh=action.refresh_us / 1_000_000,
+            refresh_repeat=action.refresh_repeat,
+        )
         now = self.loop.time()
-        for t in inst.settings.garp.on_master(now):
-            inst.garp_handles.append(self.loop.call_at(t, self._garp_round, inst))
-        self._schedule_refresh(inst, now)
+        inst.garp_handles = [h for h in inst.garp_handles if not h.cancelled() and h.when() > now]
+        for t in schedule.on_master(now):
+            inst.garp_handles.append(self.loop.call_at(t, self._garp_round, inst, action.addresses))
+        self._schedule_refresh(inst, schedule, action.addresses, now)
 
-    def _schedule_refresh(self, inst: Instance, now: float) -> None:
-        times = inst.settings.garp.next_refresh(now)
+    def _schedule_refresh(
+        self, inst: Instance, schedule: AnnouncementSchedule, addresses: tuple[IPAddress, ...], now: float
+    ) -> None:
+        times = schedule.next_refresh(now)
         for t in times:
-            inst.garp_handles.append(self.loop.call_at(t, self._garp_round, inst))
+            inst.garp_handles.append(self.loop.call_at(t, self._garp_round, inst, addresses))
         if times:
-            inst.garp_handles.append(self.loop.call_at(times[0], self._schedule_refresh, inst, times[0]))
+            inst.garp_handles.append(
+                self.loop.call_at(times[0], self._schedule_refresh, inst, schedule, addresses, times[0])
+            )
 
-    def _garp_round(self, inst: Instance) -> None:
+    def _garp_round(self, inst: Instance, addresses: tuple[IPAddress, ...]) -> None:
         if inst.router.state is not State.MASTER or inst.announcer is None:
             return
-        for va in (*inst.settings.vips, *inst.settings.excluded_vips):
+        for ip in addresses:
             try:
-                inst.announcer.announce(va.address.ip, inst.mac)
+                inst.announcer.announce(ip, inst.mac)
             except OSError as exc:
                 self.stats.send_errors += 1
-                log.debug("(%s) gratuitous ARP/NA for %s failed: %s", inst.name, va.address.ip, exc)
+                log.debug("(%s) gratuitous ARP/NA for %s failed: %s", inst.name, ip, exc)
 
     def _cancel_garp(self, inst: Instance) -> None:
         for h in inst.garp_handles:
@@ -776,7 +758,7 @@ class VrrpDaemon:
         return {
             "pid": os.getpid(),
             "started": self._started_at,
-            "daemon": asdict(self.stats),
+            "daemon": self._host_counters(),
             "instances": {
                 i.name: {
                     "state": i.router.state.value,
@@ -799,7 +781,22 @@ class VrrpDaemon:
                 }
                 for i in self.instances
             },
-            "sync_groups": {name: st.value for name, st in self._group_state.items()},
+            "sync_groups": {
+                name: st.value for name, st in (self.host.group_states() if self.host is not None else {}).items()
+            },
+        }
+
+    def _host_counters(self) -> dict[str, Any]:
+        """The shell's counters and the host layer's: packets no instance owns, by reason.  ``short`` and
+        ``unknown_vrid`` are the ``length`` and ``vrid`` discards under the names earlier dumps used."""
+        discards = dict(self.host.stats.discards) if self.host is not None else {}
+        own = self.host.stats.own_packets if self.host is not None else 0
+        return {
+            **asdict(self.stats),
+            "discards": discards,
+            "own_packets": own,
+            "short": discards.get("length", 0),
+            "unknown_vrid": discards.get("vrid", 0),
         }
 
     def _dump(self, filename: str) -> None:
@@ -812,21 +809,3 @@ class VrrpDaemon:
             log.error("cannot write %s: %s", path, exc.strerror)
             return
         log.info("Wrote %s", path)
-
-
-def _old_checksum_applies(s: InstanceSettings) -> bool:
-    """The old unicast checksum exists only for VRRPv3 over IPv4 in unicast mode."""
-    return s.unicast and s.version == 3 and s.family == 4
-
-
-def _checksum_verifies(payload: bytes, src: IPAddress, dst: IPAddress) -> bool:
-    try:
-        decode(payload, family=4, src=src, dst=dst)
-    except PacketError as exc:
-        return exc.reason is not Reason.CHECKSUM
-    return True
-
-
-def _new_discard(before: dict[str, int], after: dict[str, int]) -> str:
-    """The discard reason whose counter just went up."""
-    return next((k for k, v in after.items() if v != before.get(k, 0)), "?")

@@ -7,6 +7,7 @@ proves the injection path reaches the daemons (otherwise "state did not change" 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 import time
@@ -15,6 +16,8 @@ import pytest
 from test_daemon_kit import REPO, config, instance_block, start_daemon, wait_until
 
 from netns_lab.lab import Lab
+from netns_lab.sim import Simulation
+from vrrp.core.packet import Advertisement, encode
 
 pytestmark = pytest.mark.lab
 
@@ -96,6 +99,34 @@ def test_malformed_and_hostile_packets_are_dropped_and_counted(lab: Lab) -> None
     _inject(lab, [dict(base2)])
     assert wait_until(lambda: "(VI_2) Entering BACKUP STATE (priority)" in lb1.log(), 3), lb1.log()
     assert REPO.exists()
+
+
+def test_a_packet_shorter_than_the_header_is_counted_alike_by_the_daemon_and_the_simulator(lab: Lab) -> None:
+    """Both drive vrrp.core.host.Host, so both count a runt under the host's ``length`` reason (and never
+    read a VRID out of it)."""
+    lb1 = start_daemon(lab, "lb1", config(instance_block("VI_3", vrid=51, priority=150, advert_int=0.1)))
+    assert wait_until(lambda: lb1.state("VI_3") == "MASTER", 5), lb1.log()
+    before = lb1.stats()["daemon"]["discards"]
+    _inject(lab, [{"version": 3, "vrid": 51, "vip": "10.0.0.100", "interval_cs": 10, "short": True}])
+
+    def new() -> dict[str, int]:
+        now = lb1.stats()["daemon"]["discards"]
+        return {k: v - before.get(k, 0) for k, v in now.items() if v != before.get(k, 0)}
+
+    assert wait_until(new, 3), lb1.stats()
+    daemon_counted = new()
+
+    # the same bytes (what _INJECT sends for "short") on a simulated LAN with the same instance
+    sim = Simulation(seed=1)
+    sim.add_router("lb1", priority=150, address="10.0.0.11", vips=["10.0.0.100"], vrid=51, advert_int=0.1)
+    sim.start()
+    sim.run_for(1)
+    adv = Advertisement(3, 51, 254, [ipaddress.IPv4Address("10.0.0.100")], 10)
+    runt = encode(adv, family=4, src="10.0.0.10", dst="224.0.0.18", checksum_form="rfc5798")[:6]
+    sim.inject(runt, src="10.0.0.10")
+    assert daemon_counted == sim.nodes["lb1"].node_discards == {"length": 1}
+    assert lb1.state("VI_3") == "MASTER" and sim.masters() == ["lb1"]
+    assert lb1.stats()["daemon"]["short"] >= 1  # the dump's earlier name for the same counter
 
 
 def test_master_receiving_a_lower_priority_advert_runs_notify_master_rx_lower_pri(lab: Lab) -> None:

@@ -174,11 +174,12 @@ def test_injected_malformed_packets_are_counted_and_change_nothing() -> None:
     sim.inject(good[:-1], src="10.0.0.66")  # truncated
     sim.inject(good[:6] + b"\0\0" + good[8:], src="10.0.0.66")  # checksum
     sim.inject(good, src="10.0.0.66", ttl=64)  # TTL
-    sim.inject(b"\x31\x07", src="10.0.0.66")  # VRID 7 nobody runs
+    sim.inject(good[:1] + b"\x07" + good[2:], src="10.0.0.66")  # VRID 7 nobody runs
+    sim.inject(b"\x31\x01", src="10.0.0.66")  # shorter than the VRRP header: no VRID to trust
     assert sim.snapshot() == before
     for name in ("r1", "r2"):
         assert sim.router(name).stats.discards == {"length": 1, "checksum": 1, "ttl": 1}
-        assert sim.nodes[name].node_discards == {"vrid": 1}
+        assert sim.nodes[name].node_discards == {"vrid": 1, "length": 1}
     sim.inject(good, src="10.0.0.66")  # a valid higher-priority advert does change things
     assert sim.snapshot() != before
 

@@ -23,6 +23,7 @@ from vrrp.core.packet import (
     ChecksumForm,
     pass_auth_data,
 )
+from vrrp.core.specs import VirtualAddress, VirtualRoute, VirtualRule
 from vrrp.core.timers import DEFAULT_DOWN_TIMER_ADVERTS
 from vrrp.core.tracking import PRIORITY_OWNER, Tracker
 
@@ -84,6 +85,15 @@ class RouterConfig:
         check_vip_list: v2 only: discard an advert whose address list differs from ours (RFC 3768 §7.1, MUST
             when the sender is not the owner).  Default True.
         trackers: weighted trackers [``track_interface`` / ``track_script`` / ``track_file`` / ...].
+        install_addresses / virtual_routes / virtual_rules: what a Master installs on the host
+            [``virtual_ipaddress`` and ``virtual_ipaddress_excluded`` entries with their options,
+            ``virtual_routes``, ``virtual_rules``]; carried in ``AddVips`` / ``RemoveVips`` so the shell reads
+            nothing else.  Empty by default (the simulator models only ``virtual_ipaddress``).
+        garp_interval_us: time between gratuitous ARP / NA rounds [``vrrp_garp_interval`` / ``vrrp_gna_interval``].
+        garp_master_delay_us: a second burst this long after becoming Master [``garp_master_delay``]; default 0
+            (none) here, keepalived's 5 s must be passed by the parser.
+        garp_master_refresh_us / garp_master_refresh_repeat: rounds repeated while Master
+            [``garp_master_refresh`` / ``garp_master_refresh_repeat``]; 0 (the default) disables them.
     """
 
     vrid: int
@@ -108,6 +118,13 @@ class RouterConfig:
     v3_checksum_as_v2: bool = False
     check_vip_list: bool = True
     trackers: tuple[Tracker, ...] = field(default=())
+    install_addresses: tuple[VirtualAddress, ...] = ()
+    virtual_routes: tuple[VirtualRoute, ...] = ()
+    virtual_rules: tuple[VirtualRule, ...] = ()
+    garp_interval_us: int = 0
+    garp_master_delay_us: int = 0
+    garp_master_refresh_us: int = 0
+    garp_master_refresh_repeat: int = 1
 
     def __post_init__(self) -> None:
         self.validate()
@@ -121,6 +138,13 @@ class RouterConfig:
     def owner(self) -> bool:
         """True for the address owner (priority 255)."""
         return self.priority == PRIORITY_OWNER
+
+    @property
+    def announced_addresses(self) -> tuple[IPAddress, ...]:
+        """The addresses gratuitous ARPs / NAs announce: every installed one, else the VIP list."""
+        if self.install_addresses:
+            return tuple(dict.fromkeys(v.address.ip for v in self.install_addresses))
+        return self.virtual_ipaddress
 
     @property
     def auth_data(self) -> bytes:
@@ -168,6 +192,11 @@ class RouterConfig:
             raise RouterConfigError("garp_master_repeat", "must not be negative")
         if self.garp_lower_prio_repeat < 0:
             raise RouterConfigError("garp_lower_prio_repeat", "must not be negative")
+        for name in ("garp_interval_us", "garp_master_delay_us", "garp_master_refresh_us"):
+            if getattr(self, name) < 0:
+                raise RouterConfigError(name.removesuffix("_us"), "must not be negative")
+        if self.garp_master_refresh_repeat < 1:
+            raise RouterConfigError("garp_master_refresh_repeat", "must be at least 1")
         if self.auth_type not in (AUTH_NONE, AUTH_PASS, AUTH_AH):
             raise RouterConfigError("auth_type", f"must be PASS or AH, not {self.auth_type}")
         names = [t.name for t in self.trackers]

@@ -48,6 +48,7 @@ __all__ = [
     "AUTH_PASS",
     "CHECKSUM_RFC5798",
     "CHECKSUM_RFC9568",
+    "HEADER_LEN",
     "MULTICAST_V4",
     "MULTICAST_V6",
     "TYPE_ADVERTISEMENT",
@@ -87,7 +88,9 @@ _IPV4_HEADER_LEN: Final = 20
 
 # vers/type, vrid, prio, count, (v2 auth type | v3 rsvd + interval high bits), interval low bits, checksum
 _HEADER = struct.Struct("!BBBBBBH")
-_HEADER_LEN: Final = 8
+#: The fixed VRRP header (RFC 9568 §5.1, RFC 3768 §5.1): a shorter message cannot be trusted to name its VRID.
+HEADER_LEN: Final = 8
+_HEADER_LEN: Final = HEADER_LEN
 
 
 class Reason(enum.StrEnum):

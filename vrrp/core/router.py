@@ -12,6 +12,7 @@ Events::
     shutdown(now)                                Shutdown (§6.4.2 / §6.4.3)
     receive_advertisement(adv, src=, ttl=, now=) a decoded advert (vrrp.core.packet.Advertisement)
     receive_packet(data, src=, dst=, ttl=, now=) raw VRRP message: decoded here, codec errors counted
+    receive_verdict(adv, src=, ttl=, now=)       as receive_advertisement, plus the discard reason (or None)
     handle_timer(now)                            Master_Down_Timer or Adver_Timer fired
     set_priority(p, now)                         base priority changed (reload, tests)
     set_tracker_state(name, up, now)             a tracker changed (keepalived's weighted tracking)
@@ -245,19 +246,26 @@ class VirtualRouter:
 
     def receive_advertisement(self, adv: Advertisement, *, src: IPAddress, ttl: int, now: int) -> list[Action]:
         """Handle a decoded advertisement from ``src`` received with IP TTL / Hop Limit ``ttl``."""
+        return self.receive_verdict(adv, src=src, ttl=ttl, now=now)[1]
+
+    def receive_verdict(
+        self, adv: Advertisement, *, src: IPAddress, ttl: int, now: int
+    ) -> tuple[Reason | None, list[Action]]:
+        """``receive_advertisement`` that also says why the advert was discarded (None: it was accepted), so a
+        host (vrrp.core.host) reports the reason it was counted under without diffing counters."""
         reason = self._validate(adv, src, ttl)
         if reason is not None:
             self.stats.discard(reason)
-            return []
+            return reason, []
         self.stats.adverts_received += 1
         if adv.priority == 0:
             self.stats.rcvd_pri_zero += 1
         if self.config.owner_ignore_adverts and self._is_owner():
-            return []
+            return None, []
         handler = self._on_advert
         if handler is None:  # INIT and FAULT do not listen
-            return []
-        return handler(self, adv, src, now)
+            return None, []
+        return None, handler(self, adv, src, now)
 
     def _validate(self, adv: Advertisement, src: IPAddress, ttl: int) -> Reason | None:
         """The receive checks that need configuration (RFC 9568 §7.1, RFC 3768 §7.1); None means accept."""
@@ -341,7 +349,7 @@ class VirtualRouter:
         if not cfg.lower_prio_no_advert:
             out.append(self._advert(mine))  # RFC 9568: re-assert at once so bridges re-learn the virtual MAC
         if cfg.garp_lower_prio_repeat:
-            out.append(SendGratuitous(cfg.virtual_ipaddress, cfg.garp_lower_prio_repeat))
+            out.append(SendGratuitous(cfg.announced_addresses, cfg.garp_lower_prio_repeat, cfg.garp_interval_us))
         if adv.priority < mine:  # not an equal priority losing the address tie-break
             out.append(ReceivedLowerPriority(adv.priority, src))  # keepalived: notify_master_rx_lower_pri
         return out
@@ -468,7 +476,9 @@ class VirtualRouter:
         if old is State.MASTER:
             if new is not State.BACKUP:
                 actions.append(self._advert(0))  # 660–670: priority 0 so a Backup takes over after Skew_Time
-            actions.append(RemoveVips(cfg.virtual_ipaddress))
+            actions.append(
+                RemoveVips(cfg.virtual_ipaddress, cfg.install_addresses, cfg.virtual_routes, cfg.virtual_rules)
+            )
         self._state = new
         self._on_advert = _ADVERT_HANDLERS.get(new)
         self._on_timer = _TIMER_HANDLERS.get(new)
@@ -482,9 +492,21 @@ class VirtualRouter:
             self._mai_cs = cfg.advert_int_cs
             self._timer = now + cs_to_us(cfg.advert_int_cs)
             actions.append(self._advert(self.effective_priority))
-            actions.append(AddVips(cfg.virtual_ipaddress, accept=cfg.accept or self._is_owner()))
+            accept = cfg.accept or self._is_owner()
+            actions.append(
+                AddVips(cfg.virtual_ipaddress, accept, cfg.install_addresses, cfg.virtual_routes, cfg.virtual_rules)
+            )
             if cfg.garp_master_repeat:
-                actions.append(SendGratuitous(cfg.virtual_ipaddress, cfg.garp_master_repeat))
+                actions.append(
+                    SendGratuitous(
+                        cfg.announced_addresses,
+                        cfg.garp_master_repeat,
+                        cfg.garp_interval_us,
+                        cfg.garp_master_delay_us,
+                        cfg.garp_master_refresh_us,
+                        cfg.garp_master_refresh_repeat,
+                    )
+                )
         elif new is State.BACKUP:
             self._timer = now + self.master_down_interval_us()
         else:  # INIT, FAULT: no timers, no adverts

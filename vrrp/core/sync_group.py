@@ -18,6 +18,7 @@ ones the other members produced by moving along, each tagged with the member it 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from vrrp.core.actions import Action, SendGratuitous, StateChanged
 from vrrp.core.router import VirtualRouter
@@ -57,7 +58,7 @@ class SyncGroup:
             for garp in [a for a in actions if isinstance(a, SendGratuitous)]:
                 for m in self.members:
                     if m is not member and m.state is State.MASTER:
-                        out.append((m, SendGratuitous(m.config.virtual_ipaddress, garp.repeat)))
+                        out.append((m, replace(garp, addresses=m.config.announced_addresses)))
         if not self._faulted_members():
             # The last own fault cleared (possibly without a transition of its own, when the group still held
             # that member in FAULT): release everyone the group was holding.

@@ -26,18 +26,31 @@ from typing import Any, Final
 
 from pyroute2.netlink.exceptions import NetlinkError
 
+from vrrp.core.specs import (
+    RT_TABLE_MAIN,
+    RTPROT_KEEPALIVED,
+    SCOPES,
+    VirtualAddress,
+    VirtualRoute,
+    VirtualRule,
+    parse_scope,
+)
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-SCOPES: Final[dict[str, int]] = {
-    "global": 0,
-    "universe": 0,
-    "site": 200,
-    "link": 253,
-    "host": 254,
-    "nowhere": 255,
-}
+__all__ = [
+    "RTPROT_KEEPALIVED",
+    "RT_TABLE_MAIN",
+    "SCOPES",
+    "AddressError",
+    "NetlinkConfigurator",
+    "VirtualAddress",
+    "VirtualRoute",
+    "VirtualRule",
+    "parse_scope",
+]
+
 ROUTE_TYPES: Final[dict[str, int]] = {"unicast": 1, "blackhole": 6, "unreachable": 7, "prohibit": 8}
 IFA_F_SECONDARY: Final = 0x01
 IFA_F_NODAD: Final = 0x02
@@ -45,9 +58,6 @@ IFA_F_HOMEADDRESS: Final = 0x10
 IFA_F_TENTATIVE: Final = 0x40
 IFA_F_NOPREFIXROUTE: Final = 0x200
 INFINITY_LIFE_TIME: Final = 0xFFFFFFFF
-RT_TABLE_MAIN: Final = 254
-RTPROT_KEEPALIVED: Final = 18  # keepalived tags its routes "proto keepalived"; so do we
-
 
 #: the errno of an add whose object is already there (nothing changed)
 _ALREADY_THERE: Final = (errno.EEXIST,)
@@ -58,107 +68,6 @@ class AddressError(Exception):
 
     The message names the object and the interface, so the daemon can log it as keepalived would.
     """
-
-
-def parse_scope(value: str | int) -> int:
-    """Scope name or number -> number; a clear ValueError otherwise (the config layer reports file:line)."""
-    if isinstance(value, int):
-        if 0 <= value <= 255:
-            return value
-        raise ValueError(f"scope {value} is not in 0..255")
-    if value in SCOPES:
-        return SCOPES[value]
-    if value.isdigit():
-        return parse_scope(int(value))
-    raise ValueError(f"unknown scope {value!r} (expected one of {', '.join(sorted(SCOPES))} or 0..255)")
-
-
-@dataclass(frozen=True, slots=True)
-class VirtualAddress:
-    """One ``virtual_ipaddress`` / ``virtual_ipaddress_excluded`` entry.
-
-    For example ``10.0.0.100/24 dev eth0 label eth0:1``.
-
-    ``address`` carries the prefix (a bare address means /32 or /128, as keepalived). The rest mirror the
-    ``ip addr`` options keepalived accepts: ``peer`` (point-to-point), ``nodad`` (IPv6: usable at once
-    instead of after DAD), ``home`` and ``noprefixroute`` (IFA flags), ``preferred_lft`` (seconds; None is
-    forever; IPv6 ``0`` keeps the VIP from being chosen as a source address).
-    """
-
-    address: IPInterface
-    dev: str
-    scope: int = 0
-    label: str | None = None
-    broadcast: ipaddress.IPv4Address | None = None
-    peer: IPAddress | None = None
-    nodad: bool = False
-    home: bool = False
-    noprefixroute: bool = False
-    preferred_lft: int | None = None
-
-    @property
-    def family(self) -> int:
-        return socket.AF_INET if self.address.version == 4 else socket.AF_INET6
-
-    def __str__(self) -> str:
-        return f"{self.address.with_prefixlen} dev {self.dev}"
-
-
-@dataclass(frozen=True, slots=True)
-class VirtualRoute:
-    """One ``virtual_routes`` entry (basic form): ``dst [via GW] [dev IF] [src IP] [table N] [metric N]``.
-
-    ``type`` is unicast, blackhole, unreachable or prohibit; ``dev`` is required for unicast routes
-    without a gateway. ``protocol`` (default 18, "keepalived") is also matched on removal, so we never
-    delete an identical route that somebody else installed.
-    """
-
-    dst: IPNetwork
-    via: IPAddress | None = None
-    dev: str | None = None
-    src: IPAddress | None = None
-    table: int = RT_TABLE_MAIN
-    metric: int | None = None
-    scope: int | None = None
-    type: str = "unicast"
-    protocol: int = RTPROT_KEEPALIVED
-
-    @property
-    def family(self) -> int:
-        return socket.AF_INET if self.dst.version == 4 else socket.AF_INET6
-
-    def __str__(self) -> str:
-        parts = [self.type if self.type != "unicast" else "", self.dst.with_prefixlen]
-        parts += [f"via {self.via}"] if self.via else []
-        parts += [f"dev {self.dev}"] if self.dev else []
-        parts += [f"table {self.table}"] if self.table != RT_TABLE_MAIN else []
-        return " ".join(p for p in parts if p)
-
-
-@dataclass(frozen=True, slots=True)
-class VirtualRule:
-    """One ``virtual_rules`` entry (basic form).
-
-    ``from NET to NET iif IF oif IF fwmark N table N priority N``.
-
-    ``family`` is needed because a rule with neither ``src`` nor ``dst`` carries no address to infer it from.
-    """
-
-    table: int
-    family: int = socket.AF_INET
-    src: IPNetwork | None = None
-    dst: IPNetwork | None = None
-    priority: int | None = None
-    iif: str | None = None
-    oif: str | None = None
-    fwmark: int | None = None
-
-    def __str__(self) -> str:
-        parts = [f"from {self.src}" if self.src else "from all", f"to {self.dst}" if self.dst else ""]
-        parts += [f"iif {self.iif}" if self.iif else "", f"oif {self.oif}" if self.oif else ""]
-        parts += [f"fwmark {self.fwmark:#x}" if self.fwmark is not None else "", f"lookup {self.table}"]
-        prefix = f"{self.priority}: " if self.priority is not None else ""
-        return prefix + " ".join(p for p in parts if p)
 
 
 @dataclass

@@ -1,0 +1,233 @@
+"""The sans-IO host layer (vrrp.core.host): demultiplexing, filtering, discard reasons, sync groups, the action
+order and the next deadline, on a virtual clock (``now`` in µs; no wall clock anywhere)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+import pytest
+
+from vrrp.core.actions import (
+    AddVips,
+    OldChecksumAdopted,
+    PacketDiscarded,
+    PriorityChanged,
+    SendAdvertisement,
+    SendGratuitous,
+    StateChanged,
+    SyncGroupStateChanged,
+)
+from vrrp.core.config import RouterConfig
+from vrrp.core.host import Host, Member
+from vrrp.core.packet import MULTICAST_V4, Advertisement, Reason, encode
+from vrrp.core.state import State
+from vrrp.core.tracking import Tracker
+
+ME = IPv4Address("10.0.0.2")
+PEER = IPv4Address("10.0.0.3")
+OTHER = IPv4Address("10.0.0.9")
+S = 1_000_000
+
+
+def cfg(name: str, vrid: int, **kw: object) -> RouterConfig:
+    settings: dict[str, object] = {
+        "name": name,
+        "vrid": vrid,
+        "primary_address": ME,
+        "virtual_ipaddress": (IPv4Address(f"10.0.{vrid}.100"),),
+    }
+    settings.update(kw)
+    return RouterConfig(**settings)  # type: ignore[arg-type]
+
+
+def advert(vrid: int, priority: int = 200, *, src: IPv4Address = PEER, dst: IPv4Address = MULTICAST_V4,
+           form: str = "rfc5798") -> bytes:
+    adv = Advertisement(3, vrid, priority, [IPv4Address(f"10.0.{vrid}.100")], 100)
+    return encode(adv, family=4, src=src, dst=dst, checksum_form=form)  # type: ignore[arg-type]
+
+
+def two_instances(**kw: object) -> Host:
+    host = Host([Member(cfg("A", 1, **kw), "eth0"), Member(cfg("B", 2, **kw), "eth0")])
+    host.start(0)
+    return host
+
+
+def test_a_packet_reaches_only_the_instance_with_its_vrid() -> None:
+    host = two_instances()
+    out = host.receive(advert(2), src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=S)
+    assert out == []
+    assert host.router("B").stats.adverts_received == 1
+    assert host.router("A").stats.adverts_received == 0
+
+
+def test_unknown_vrid_and_other_link_are_counted_by_the_host() -> None:
+    host = two_instances()
+    out = host.receive(advert(7), src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=S)
+    assert [(n, type(a), a.reason) for n, a in out if isinstance(a, PacketDiscarded)] == [
+        (None, PacketDiscarded, Reason.VRID)
+    ]
+    host.receive(advert(1), src=PEER, dst=MULTICAST_V4, ttl=255, link="eth1", now=S)
+    assert host.stats.discards == {"vrid": 2}
+    assert host.router("A").stats.adverts_received == 0
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 7])
+def test_shorter_than_the_header_is_a_length_discard_of_the_host(length: int) -> None:
+    host = two_instances()
+    out = host.receive(advert(1)[:length], src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=S)
+    assert out == [(None, PacketDiscarded(Reason.LENGTH, PEER, f"{length} bytes, shorter than the VRRP header"))]
+    assert host.stats.discards == {"length": 1}
+    assert host.router("A").stats.discards == {}
+
+
+def test_a_full_header_with_a_bad_body_is_the_routers_length_discard() -> None:
+    host = two_instances()
+    out = host.receive(advert(1)[:8], src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=S)
+    assert [(n, a.reason) for n, a in out if isinstance(a, PacketDiscarded)] == [("A", Reason.LENGTH)]
+    assert host.router("A").stats.discards == {"length": 1}
+    assert host.stats.discards == {}
+
+
+def test_our_own_adverts_are_ignored() -> None:
+    host = two_instances()
+    before = host.router("A").snapshot()
+    assert host.receive(advert(1, src=ME), src=ME, dst=MULTICAST_V4, ttl=255, link="eth0", now=S) == []
+    assert host.stats.own_packets == 1
+    assert host.router("A").snapshot() == before and host.router("A").stats.discards == {}
+
+
+def test_router_discards_are_reported_with_their_instance_and_reason() -> None:
+    host = two_instances()
+    out = host.receive(advert(1), src=PEER, dst=MULTICAST_V4, ttl=254, link="eth0", now=S)
+    assert out == [("A", PacketDiscarded(Reason.TTL, PEER, "ttl 254"))]
+    spoilt = bytearray(advert(1))
+    spoilt[6] ^= 0xFF
+    out = host.receive(bytes(spoilt), src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=S)
+    assert [(n, a.reason) for n, a in out if isinstance(a, PacketDiscarded)] == [("A", Reason.CHECKSUM)]
+
+
+def test_a_single_unicast_instance_counts_a_stranger_under_unicast_peer() -> None:
+    host = Host([Member(cfg("A", 1, unicast_peer=(PEER,)), "eth0")])
+    host.start(0)
+    out = host.receive(advert(1, src=OTHER, dst=ME), src=OTHER, dst=ME, ttl=255, link="eth0", now=S)
+    assert out == [("A", PacketDiscarded(Reason.UNICAST_PEER, OTHER, ""))]
+    assert host.router("A").stats.discards == {"unicast_peer": 1}
+
+
+def test_instances_sharing_a_vrid_each_take_their_own_peers() -> None:
+    a = cfg("A", 1, unicast_peer=(PEER,))
+    b = cfg("B", 1, unicast_peer=(OTHER,))
+    host = Host([Member(a, "eth0"), Member(b, "eth0")])
+    host.start(0)
+    host.receive(advert(1, src=OTHER, dst=ME), src=OTHER, dst=ME, ttl=255, link="eth0", now=S)
+    assert host.router("B").stats.adverts_received == 1
+    assert host.router("A").stats.adverts_received == 0 and host.router("A").stats.discards == {}
+
+
+def test_becoming_master_sends_the_advert_before_anything_else() -> None:
+    host = Host([Member(cfg("A", 1), "eth0")])
+    host.start(0)
+    deadline = host.next_deadline()
+    assert deadline is not None
+    assert host.handle_timers(deadline - 1) == []
+    out = host.handle_timers(deadline)
+    kinds = [type(a) for _, a in out]
+    assert kinds[0] is SendAdvertisement
+    assert kinds[1:4] == [StateChanged, AddVips, SendGratuitous]
+    assert host.router("A").state is State.MASTER
+
+
+def test_sync_group_adverts_first_and_one_group_fact() -> None:
+    host = Host([Member(cfg("A", 1), "eth0"), Member(cfg("B", 2), "eth1")], [("G", ("A", "B"))])
+    host.start(0)
+    out = host.handle_timers(host.next_deadline() or 0)
+    # both down timers fired at once (same settings): both Master, both adverts ahead of everything else
+    assert {host.router(n).state for n in ("A", "B")} == {State.MASTER}
+    firsts = [type(a) for _, a in out[:2]]
+    assert firsts == [SendAdvertisement, SendAdvertisement]
+    assert all(not isinstance(a, SendAdvertisement) for _, a in out[2:])
+    facts = [a for _, a in out if isinstance(a, SyncGroupStateChanged)]
+    assert facts == [SyncGroupStateChanged("G", State.MASTER)]
+    assert host.group_states() == {"G": State.MASTER}
+
+
+def test_sync_group_member_fault_moves_the_group_and_is_reported() -> None:
+    tracked = cfg("A", 1, trackers=(Tracker("chk", weight=0),))
+    host = Host([Member(tracked, "eth0"), Member(cfg("B", 2), "eth1")], [("G", ("A", "B"))])
+    host.start(0)
+    out = host.set_tracker_state("A", "chk", False, S)
+    assert {host.router(n).state for n in ("A", "B")} == {State.FAULT}
+    assert (None, SyncGroupStateChanged("G", State.FAULT)) in out
+    out = host.set_tracker_state("A", "chk", True, 2 * S)
+    assert {host.router(n).state for n in ("A", "B")} == {State.BACKUP}
+    assert (None, SyncGroupStateChanged("G", State.BACKUP)) in out
+
+
+def test_effective_priority_changes_are_reported_but_not_before_start() -> None:
+    host = Host([Member(cfg("A", 1, trackers=(Tracker("chk", weight=-20),)), "eth0")])
+    assert host.set_tracker_state("A", "chk", False, 0) == []  # INIT: nothing is "changing" yet
+    host.start(0)
+    out = host.set_tracker_state("A", "chk", True, S)
+    assert out == [("A", PriorityChanged(80, 100, State.BACKUP))]
+    assert host.set_tracker_state("A", "chk", True, 2 * S) == []
+
+
+def test_next_deadline_is_the_earliest_router_timer() -> None:
+    host = Host([Member(cfg("A", 1, priority=250), "eth0"), Member(cfg("B", 2, priority=10), "eth0")])
+    assert host.next_deadline() is None
+    host.start(0)
+    timers = [host.router(n).get_timer() for n in ("A", "B")]
+    assert host.next_deadline() == min(t for t in timers if t is not None)
+    assert host.next_timer() == (host.next_deadline(), "A")  # the higher priority waits less (Skew_Time)
+
+
+def unicast_v3(mode: str) -> Host:
+    host = Host([Member(cfg("A", 1, unicast_peer=(PEER,)), "eth0", old_checksum=mode)])  # type: ignore[arg-type]
+    host.start(0)
+    return host
+
+
+def test_old_unicast_checksum_is_learnt_in_auto_mode() -> None:
+    host = unicast_v3("auto")
+    old_form = advert(1, dst=MULTICAST_V4)  # keepalived <= 1.3.6: summed over the group, sent to us
+    out = host.receive(old_form, src=PEER, dst=ME, ttl=255, link="eth0", now=S)
+    assert out == [("A", OldChecksumAdopted())]
+    assert host.old_checksum("A") and host.router("A").stats.adverts_received == 1
+    # from now on only the old form verifies, as keepalived 2.2.7 does
+    out = host.receive(advert(1, dst=ME), src=PEER, dst=ME, ttl=255, link="eth0", now=2 * S)
+    assert [a.reason for _, a in out if isinstance(a, PacketDiscarded)] == [Reason.CHECKSUM]
+
+
+def test_old_unicast_checksum_never_and_always() -> None:
+    never = unicast_v3("never")
+    out = never.receive(advert(1, dst=MULTICAST_V4), src=PEER, dst=ME, ttl=255, link="eth0", now=S)
+    assert [a.reason for _, a in out if isinstance(a, PacketDiscarded)] == [Reason.CHECKSUM]
+    assert not never.old_checksum("A")
+    always = unicast_v3("always")
+    assert always.old_checksum("A")
+    assert always.receive(advert(1, dst=MULTICAST_V4), src=PEER, dst=ME, ttl=255, link="eth0", now=S) == []
+    assert always.router("A").stats.adverts_received == 1
+
+
+def test_multicast_instances_never_learn_the_old_checksum() -> None:
+    host = two_instances()
+    spoilt = advert(1, dst=IPv4Address("224.0.0.19"))
+    host.receive(spoilt, src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=S)
+    assert not host.old_checksum("A")
+
+
+def test_shutdown_stops_every_instance_without_group_moves() -> None:
+    host = Host([Member(cfg("A", 1), "eth0"), Member(cfg("B", 2), "eth1")], [("G", ("A", "B"))])
+    host.start(0)
+    host.handle_timers(host.next_deadline() or 0)
+    out = host.shutdown(5 * S)
+    assert {host.router(n).state for n in ("A", "B")} == {State.INIT}
+    prio0 = [a for _, a in out if isinstance(a, SendAdvertisement)]
+    assert [a.priority for a in prio0] == [0, 0]
+
+
+def test_bad_configuration_names_the_instance() -> None:
+    with pytest.raises(ValueError, match="'A' is configured twice"):
+        Host([Member(cfg("A", 1), "eth0"), Member(cfg("A", 2), "eth0")])
+    with pytest.raises(ValueError, match="unknown instance"):
+        Host([Member(cfg("A", 1), "eth0")], [("G", ("A", "Z"))])
