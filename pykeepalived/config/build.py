@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .errors import ConfigError, Diagnostics, Location, Severity
+from .errors import Diagnostics, Location, Severity
 from .model import (
     BfdInstance,
     Checker,
@@ -36,7 +36,7 @@ from .model import (
     VrrpScript,
     VrrpSyncGroup,
 )
-from .values import to_ip, to_ip_prefix
+from .routes import RawEntry, parse_route, parse_rule, route_interfaces
 
 Ctx = dict[str, Any]
 _T = TypeVar("_T")
@@ -180,12 +180,6 @@ def _checker_base(kind: str, inherited: Ctx) -> dict[str, Any]:
     return base
 
 
-_ROUTE_TYPES = frozenset({"blackhole", "unreachable", "prohibit", "throw", "local", "broadcast", "unicast",
-                          "anycast", "multicast", "nat"})
-_ROUTE_OPTS_WITH_ARG = frozenset({"src", "via", "gw", "dev", "table", "metric", "scope", "proto", "realms", "mtu",
-                                  "advmss", "rtt", "rttvar", "reordering", "window", "cwnd", "initcwnd",
-                                  "initrwnd", "ssthresh", "features", "quickack", "congctl", "pref", "hoplimit",
-                                  "tos", "expires", "nexthop", "encap", "preference", "priority"})
 _INHERITED = frozenset({"connect_timeout", "retry", "delay_before_retry", "warmup", "alpha"})
 _RETRY_DEFAULT = {"DNS_CHECK": 3, "MISC_CHECK": 0}
 _DBR_DEFAULT = {"HTTP_GET": 3.0, "SSL_GET": 3.0}
@@ -221,6 +215,8 @@ class Builder:
         self.host = host
         self.fast_paths = fast_paths
         self._scripts_used: list[tuple[Script, Location, str, bool]] = []
+        #: each instance's routes and rules as read (by the instance's location), typed by _cross_checks
+        self._raw_routes: dict[Location, tuple[tuple[RawEntry, ...], tuple[RawEntry, ...]]] = {}
 
     def build(self, files: tuple[str, ...]) -> KeepalivedConfig:
         g = self._global()
@@ -237,9 +233,9 @@ class Builder:
         vss = tuple(v for v in (self._vs(c, vsg_names) for c in _consume(self.top["virtual_server"]))
                     if v is not None)
         cfg = KeepalivedConfig(files, g, scripts, tprocs, tfiles, groups, instances, vsgs, vss,
-                               tuple(self.top["static_ipaddress"]), tuple(self.top["static_routes"]),
-                               tuple(self.top["static_rules"]), tuple(self.top["extra"]), *self._other_blocks(g))
-        self._cross_checks(cfg)
+                               tuple(self.top["static_ipaddress"]), (), (), tuple(self.top["extra"]),
+                               *self._other_blocks(g))
+        cfg = self._cross_checks(cfg, tuple(self.top["static_routes"]), tuple(self.top["static_rules"]))
         return _without_ignored(cfg)
 
     # -- pieces -------------------------------------------------------------------------------
@@ -350,7 +346,8 @@ class Builder:
         name: str = c["name"]
         loc: Location = c["location"]
         kw = _pick(c, _INST_FIELDS)
-        for k in ("virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules",
+        self._raw_routes[loc] = (tuple(kw.pop("virtual_routes", ())), tuple(kw.pop("virtual_rules", ())))
+        for k in ("virtual_ipaddress", "virtual_ipaddress_excluded",
                   "unicast_peer", "track_interface", "track_script", "track_file", "track_process"):
             if k in kw:
                 kw[k] = tuple(kw[k])
@@ -389,12 +386,28 @@ class Builder:
         if kw.get("preempt_delay") and kw.get("state") == "MASTER":
             d.error(loc, f"({name}) preempt_delay requires state BACKUP - ignoring")
             kw.pop("preempt_delay")
+        if strict:
+            self._strict_garp(kw, name, loc)
         for k in _GARP:
             kw.setdefault(k, getattr(g, "vrrp_" + k))
         if "interface" not in kw and not kw.get("unicast_peer"):
             kw["interface"] = g.default_interface
         return VrrpInstance(name, loc, version=version, family=family, accept=accept,
                             notify=self._notify(c), extra=_extra(c), **kw)
+
+    def _strict_garp(self, kw: Ctx, name: str, loc: Location) -> None:
+        """keepalived's strict mode: no GARPs or advert on a lower-priority advert, no last advert before
+        yielding; an explicit setting that contradicts it is reset with keepalived's message."""
+        forced: tuple[tuple[str, object, str], ...] = (
+            ("garp_lower_prio_repeat", 0, "Strict mode requires no repeat garps. resetting"),
+            ("garp_lower_prio_delay", 0.0, "Strict mode requires no repeat garp delay. resetting"),
+            ("lower_prio_no_advert", True, "Strict mode requires no lower priority advert. resetting"),
+            ("higher_prio_send_advert", False, "strict mode requires higher_prio_send_advert to be clear. resetting"),
+        )
+        for key, value, message in forced:
+            if key in kw and kw[key] != value:
+                self.diags.error(loc, f"({name}) {message}")
+            kw[key] = value
 
     def _sync_group_states(self, instances: tuple[VrrpInstance, ...],
                            groups: tuple[VrrpSyncGroup, ...]) -> tuple[VrrpInstance, ...]:
@@ -579,7 +592,9 @@ class Builder:
             d["extra"] = _extra(ck)
 
     # -- cross-block checks (keepalived's validate_config) ---------------------------------------
-    def _cross_checks(self, cfg: KeepalivedConfig) -> None:
+    def _cross_checks(self, cfg: KeepalivedConfig, static_routes: tuple[RawEntry, ...],
+                      static_rules: tuple[RawEntry, ...]) -> KeepalivedConfig:
+        """keepalived's checks across blocks; returns ``cfg`` with its routes and rules typed (config.routes)."""
         d = self.diags
         g = cfg.global_defs
         scripts = {s.name: s for s in cfg.vrrp_scripts if s.script is not None}
@@ -614,8 +629,8 @@ class Builder:
                 for v in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded):
                     if v.dev is not None and v.dev not in ifaces:
                         d.error(v.location, f"WARNING - interface {v.dev} for ip address {v.address} doesn't exist")
-                for r in (*inst.virtual_routes, *inst.virtual_rules):
-                    self._route_ifaces(r.words, r.location, ifaces)
+                for r in (*self._raw_routes[inst.location][0], *self._raw_routes[inst.location][1]):
+                    route_interfaces(r.words, r.location, ifaces, d)
             if inst.virtual_router_id is not None:
                 key = (inst.interface, inst.virtual_router_id, inst.family)
                 other = seen_vrid.get(key)
@@ -623,21 +638,24 @@ class Builder:
                     d.error(inst.location, f"({inst.name}) VRID {inst.virtual_router_id} is already used by "
                             f"{other} on interface {inst.interface}")
                 seen_vrid[key] = inst.name
+        typed_instances = []
         for inst in cfg.vrrp_instances:
-            for r in inst.virtual_routes:
-                self._check_route(r.words, r.location)
-            for r in inst.virtual_rules:
-                self._check_rule(r.words, r.location)
-        for r in cfg.static_routes:
-            self._check_route(r.words, r.location)
-        for r in cfg.static_rules:
-            self._check_rule(r.words, r.location)
+            raw_routes, raw_rules = self._raw_routes[inst.location]
+            routes = tuple(x for x in (parse_route(r, inst.family, d) for r in raw_routes) if x is not None)
+            rules = tuple(x for x in (parse_rule(r, inst.family, d) for r in raw_rules) if x is not None)
+            typed_instances.append(dataclasses.replace(inst, virtual_routes=routes, virtual_rules=rules)
+                                   if raw_routes or raw_rules else inst)
+        cfg = dataclasses.replace(
+            cfg, vrrp_instances=tuple(typed_instances),
+            static_routes=tuple(x for x in (parse_route(r, 4, d) for r in static_routes) if x is not None),
+            static_rules=tuple(x for x in (parse_rule(r, 4, d) for r in static_rules) if x is not None),
+        )
         if ifaces is not None:
             for v in cfg.static_ipaddress:
                 if v.dev is not None and v.dev not in ifaces:
                     d.error(v.location, f"WARNING - interface {v.dev} for ip address {v.address} doesn't exist")
-            for r in (*cfg.static_routes, *cfg.static_rules):
-                self._route_ifaces(r.words, r.location, ifaces)
+            for r in (*static_routes, *static_rules):
+                route_interfaces(r.words, r.location, ifaces, d)
         for sg in cfg.sync_groups:
             if not sg.group:
                 d.error(sg.location, f"Sync group {sg.name} has no virtual router(s) - removing")
@@ -654,59 +672,7 @@ class Builder:
         # script security check (and its exit status 6) is never reached in that case.
         if not any("doesn't exist" in x.message for x in d.items):
             self._script_security(g)
-
-    def _check_rule(self, words: tuple[str, ...], loc: Location) -> None:
-        """``ip rule`` syntax checks keepalived makes (vrrp_iprule.c)."""
-        d = self.diags
-        for k, w in enumerate(words[:-1]):
-            if w in ("from", "to") and words[k + 1] != "all":
-                try:
-                    to_ip_prefix(words[k + 1])
-                except ConfigError:
-                    d.error(loc, f"Invalid rule {w} address {words[k + 1]}")
-        # keepalived 2.2.7 refuses table 0 but takes -1 and numbers past 2^32-1 (it wraps them): `-t` keeps its
-        # verdict, and the daemon refuses a table the kernel cannot hold (daemon/settings.py), naming file:line.
-        for k, w in enumerate(words[:-1]):
-            if w in ("table", "lookup") and words[k + 1].isdigit() and int(words[k + 1]) == 0:
-                d.error(loc, "Table 0 is not valid")
-        if not any(w in ("priority", "preference", "pref", "prio") for w in words):
-            d.error(loc, "Rule has no preference specified - keepalived picks one. This is probably not what "
-                    "you want.")
-
-    def _check_route(self, words: tuple[str, ...], loc: Location) -> None:
-        """``ip route`` syntax checks keepalived makes (vrrp_iproute.c)."""
-        d = self.diags
-        # The destination is the first word that is neither a route type nor an option (with its value):
-        # keepalived accepts options before it ("src 192.168.100.1 192.168.209.0/24 via ...").
-        k = 0
-        while k < len(words) and (words[k] in _ROUTE_TYPES or words[k] in _ROUTE_OPTS_WITH_ARG):
-            k += 2 if words[k] in _ROUTE_OPTS_WITH_ARG else 1
-        if k < len(words) and words[k] != "default":
-            try:
-                to_ip_prefix(words[k], "route destination")
-            except ConfigError as e:
-                d.error(loc, f"Invalid route destination: {e.message}")
-        for j, w in enumerate(words[:-1]):
-            if w in ("via", "gw", "src"):
-                nxt = words[j + 1]
-                if nxt in ("inet", "inet6") and j + 2 < len(words):
-                    nxt = words[j + 2]
-                try:
-                    to_ip(nxt)
-                except ConfigError as e:
-                    d.error(loc, f"{w}: {e.message}")
-        if "gw" in words:
-            d.error(loc, '"gw" for routes is deprecated. Please use "via"')
-        if "or" in words:
-            d.error(loc, '"or" for routes is deprecated. Please use "nexthop"')
-        if "dev" not in words and "no_track" not in words and "table" not in words:
-            d.error(loc, f"Warning - cannot track route {words[k] if k < len(words) else ''} with no interface "
-                    "specified, not tracking")
-
-    def _route_ifaces(self, words: tuple[str, ...], loc: Location, ifaces: frozenset[str]) -> None:
-        for k, w in enumerate(words[:-1]):
-            if w in ("dev", "oif", "iif") and words[k + 1] not in ifaces:
-                self.diags.error(loc, f"WARNING - interface {words[k + 1]} for VROUTE nexthop doesn't exist")
+        return cfg
 
     def _script_security(self, g: GlobalDefs) -> None:
         """keepalived's check_script_secure: scripts run as root need enable_script_security (exit 6)."""

@@ -1,8 +1,10 @@
-"""``--dump-conf``: the resolved model as JSON (dataclasses -> plain dicts, locations as "file:line")."""
+"""``--dump-conf``: the resolved model as JSON (dataclasses -> plain dicts, locations as "file:line",
+addresses and networks as text)."""
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 from typing import Any
 
@@ -18,6 +20,9 @@ def to_jsonable(obj: Any) -> Any:
         if isinstance(obj, VirtualServer):
             out["name"] = obj.name
         return out
+    if isinstance(obj, ipaddress.IPv4Address | ipaddress.IPv6Address | ipaddress.IPv4Network
+                  | ipaddress.IPv6Network):
+        return str(obj)
     if isinstance(obj, tuple | list):
         return [to_jsonable(x) for x in obj]
     if isinstance(obj, dict):

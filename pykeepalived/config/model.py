@@ -9,11 +9,15 @@ the user wrote is lost (and ``--dump-conf`` shows it).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from .errors import Location
 
 Extra = tuple[tuple[str, tuple[str, ...]], ...]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +171,24 @@ class VirtualAddress:
     no_track: bool = False
     options: tuple[str, ...] = ()
 
+    @property
+    def interface(self) -> IPInterface:
+        """The address with its prefix (the parser checked both)."""
+        return ipaddress.ip_interface(f"{self.address}/{self.prefixlen}")
+
+    @property
+    def broadcast(self) -> IPAddress | None:
+        """An explicit ``brd`` address; None for none or ``brd +``/``brd -`` (the kernel's choice)."""
+        if self.brd is None or self.brd in ("+", "-"):
+            return None
+        return ipaddress.ip_address(self.brd)
+
+    @property
+    def nodad(self) -> bool:
+        """keepalived adds IPv6 VIPs without DAD (a new Master's VIP must be usable at once); ``-nodad`` on the
+        entry asks for DAD after all."""
+        return self.family == 6 and "-nodad" not in self.options
+
 
 @dataclass(frozen=True, slots=True)
 class UnicastPeer:
@@ -177,11 +199,46 @@ class UnicastPeer:
 
 
 @dataclass(frozen=True, slots=True)
-class RawEntry:
-    """An ``ip route``/``ip rule``-syntax line (virtual_routes, static_rules, ...), kept as words."""
+class Route:
+    """One ``virtual_routes`` / ``static_routes`` line (``ip route`` syntax), typed by ``config.routes``.
+
+    ``dst`` is resolved (``default`` is 0.0.0.0/0 or ::/0); ``table`` None is the main table.  ``options`` keeps,
+    as written, what keepalived accepts and this model does not type (``proto``, ``mtu``, ``nexthop``, ...);
+    ``words`` is the line as written, for messages and the interface checks.
+    """
 
     words: tuple[str, ...]
     location: Location
+    dst: IPNetwork
+    type: str = "unicast"  # unicast, blackhole, unreachable, prohibit, ... (keepalived's route types)
+    via: IPAddress | None = None
+    dev: str | None = None
+    src: IPAddress | None = None
+    table: int | None = None  # as written: keepalived accepts numbers the kernel cannot hold
+    metric: int | None = None
+    scope: str | None = None
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One ``virtual_rules`` / ``static_rules`` line (``ip rule`` syntax), typed by ``config.routes``.
+
+    ``src``/``dst`` None is ``all``; ``family`` (4 or 6) comes from them, else from the instance.  ``options``
+    keeps, as written, what the model does not type (``not``, ``goto``, ``fwmark`` with a mask, ...).
+    """
+
+    words: tuple[str, ...]
+    location: Location
+    family: int = 4
+    table: int | None = None
+    src: IPNetwork | None = None
+    dst: IPNetwork | None = None
+    priority: int | None = None
+    iif: str | None = None
+    oif: str | None = None
+    fwmark: int | None = None
+    options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +257,8 @@ class VrrpInstance:
     preempt_delay: float = 0.0
     virtual_ipaddress: tuple[VirtualAddress, ...] = ()
     virtual_ipaddress_excluded: tuple[VirtualAddress, ...] = ()
-    virtual_routes: tuple[RawEntry, ...] = ()
-    virtual_rules: tuple[RawEntry, ...] = ()
+    virtual_routes: tuple[Route, ...] = ()
+    virtual_rules: tuple[Rule, ...] = ()
     unicast_src_ip: str | None = None
     unicast_peer: tuple[UnicastPeer, ...] = ()
     unicast_ttl: int = 255
@@ -472,8 +529,8 @@ class KeepalivedConfig:
     virtual_server_groups: tuple[VirtualServerGroup, ...] = ()
     virtual_servers: tuple[VirtualServer, ...] = ()
     static_ipaddress: tuple[VirtualAddress, ...] = ()
-    static_routes: tuple[RawEntry, ...] = ()
-    static_rules: tuple[RawEntry, ...] = ()
+    static_routes: tuple[Route, ...] = ()
+    static_rules: tuple[Rule, ...] = ()
     extra: Extra = ()  # top-level process settings (net_namespace, instance, ...) and unmodelled blocks
     # the blocks below are optional; a config without them gets keepalived's behaviour (no SSL client cert, ...)
     ssl: SslSettings | None = None

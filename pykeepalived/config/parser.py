@@ -329,7 +329,7 @@ def parse_vip(words: list[str], loc: Location) -> Any:
 
 def _raw_list(fld: str) -> Handler:
     def h(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> None:
-        from .model import RawEntry
+        from .routes import RawEntry
 
         if not ob:
             raise ConfigError("expected a '{ ... }' block")

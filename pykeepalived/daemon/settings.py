@@ -25,7 +25,7 @@ from pykeepalived.daemon.realtime import ProcessSettings, ProcessSettingsError, 
 from vrrp.core.config import RouterConfig, RouterConfigError
 from vrrp.core.packet import AUTH_AH, AUTH_NONE, AUTH_PASS, MULTICAST_V4, MULTICAST_V6
 from vrrp.core.tracking import Tracker
-from vrrp.io.addresses import VirtualAddress, VirtualRoute, VirtualRule, parse_scope
+from vrrp.io.addresses import ROUTE_TYPES, RT_TABLE_MAIN, VirtualAddress, VirtualRoute, VirtualRule, parse_scope
 from vrrp.io.garp import AnnouncementSchedule
 from vrrp.io.notify import NotifyScripts
 from vrrp.io.scripts import Script, ScriptError, ScriptUser, default_script_user, resolve_user
@@ -84,6 +84,8 @@ class InstanceSettings:
     preempt_delay_us: int = 0
     accept: bool = True
     lower_prio_no_advert: bool = False
+    higher_prio_send_advert: bool = False
+    garp_lower_prio_repeat: int = 0
     down_timer_adverts: int = 3
     auth_type: int = AUTH_NONE
     auth_pass: bytes = b""
@@ -94,6 +96,8 @@ class InstanceSettings:
     rules: tuple[VirtualRule, ...] = ()
     src_ip: IPAddress | None = None
     unicast_peers: tuple[IPAddress, ...] = ()
+    #: TTL / hop limit of the adverts sent to unicast peers (keepalived's ``unicast_ttl``; multicast is always 255)
+    unicast_ttl: int = 255
     mcast_group: IPAddress | None = None
     vmac: VmacSpec | None = None
     trackers: tuple[Tracker, ...] = ()
@@ -140,6 +144,8 @@ class InstanceSettings:
                 preempt_delay_us=self.preempt_delay_us,
                 accept=self.accept,
                 lower_prio_no_advert=self.lower_prio_no_advert,
+                higher_prio_send_advert=self.higher_prio_send_advert,
+                garp_lower_prio_repeat=self.garp_lower_prio_repeat,
                 unicast_peer=self.unicast_peers,
                 down_timer_adverts=self.down_timer_adverts,
                 garp_master_repeat=self.garp_repeat,
@@ -182,13 +188,12 @@ class DaemonSettings:
     process: ProcessSettings = field(default_factory=ProcessSettings)
 
 
-def _table(word: str, *, lowest: int = 0) -> int:
+def _table(table: int, *, lowest: int = 0) -> int:
     """A routing table id: the kernel's FRA_TABLE / RTA_TABLE is 32 bits, so a bigger number would only fail
     at netlink, long after start-up (the config layer reports it too, with keepalived's message).  A rule
     cannot point at table 0 (``lowest=1``: keepalived's "Table 0 is not valid", and the kernel's EINVAL)."""
-    table = int(word)
     if not lowest <= table <= 2**32 - 1:
-        raise ValueError(f"routing table {word} out of range ({lowest}..{2**32 - 1})")
+        raise ValueError(f"routing table {table} out of range ({lowest}..{2**32 - 1})")
     return table
 
 
@@ -378,85 +383,47 @@ class _Builder:
         dev = v.dev or default_dev
         if parent is not None and dev == parent:
             dev = default_dev
+        kind = "virtual_ipaddress_excluded" if excluded else "virtual_ipaddress"
+        broadcast = v.broadcast
+        if broadcast is not None and not isinstance(broadcast, ipaddress.IPv4Address):
+            raise SettingsError(f"{v.location}: {where}: {kind} {v.address}: broadcast {broadcast} is not IPv4")
         try:
-            ip = ipaddress.ip_interface(f"{v.address}/{v.prefixlen}")
             return VirtualAddress(
-                address=ip,
-                dev=dev,
-                scope=parse_scope(v.scope) if v.scope else 0,
-                label=v.label,
-                broadcast=ipaddress.IPv4Address(v.brd) if v.brd and v.brd not in ("+", "-") else None,
-                # keepalived adds IPv6 VIPs without DAD (a new Master's VIP must be usable at once);
-                # ``-nodad`` on the entry asks for DAD after all
-                nodad=ip.version == 6 and "-nodad" not in v.options,
+                address=v.interface, dev=dev, scope=parse_scope(v.scope) if v.scope else 0, label=v.label,
+                broadcast=broadcast, nodad=v.nodad,
             )
         except ValueError as exc:
-            kind = "virtual_ipaddress_excluded" if excluded else "virtual_ipaddress"
             raise SettingsError(f"{v.location}: {where}: {kind} {v.address}: {exc}") from None
 
-    def route(self, entry: model.RawEntry, default_dev: str, where: str) -> VirtualRoute:
-        """The basic ``virtual_routes`` form: ``[TYPE] DST [via GW] [dev IF] [src IP] [table N] [metric N]``."""
-        words = list(entry.words)
+    def route(self, r: model.Route, default_dev: str, where: str) -> VirtualRoute:
+        """What the daemon installs for a typed route; options it cannot honour are refused, not dropped."""
         try:
-            rtype = "unicast"
-            if words and words[0] in ("blackhole", "unreachable", "prohibit"):
-                rtype = words.pop(0)
-            if not words:
-                raise ValueError("no destination")
-            dst_word = words.pop(0)
-            dst = ipaddress.ip_network("0.0.0.0/0" if dst_word == "default" else dst_word, strict=False)
-            kw: dict[str, str] = {}
-            while words:
-                key = words.pop(0)
-                if not words:
-                    raise ValueError(f"{key!r} needs a value")
-                kw[{"gw": "via", "to": "dst", "or": "via"}.get(key, key)] = words.pop(0)
-            unknown = set(kw) - {"via", "dev", "src", "table", "metric", "scope"}
-            if unknown:
-                raise ValueError(f"unsupported route option(s) {', '.join(sorted(unknown))}")
+            if r.options:
+                raise ValueError(f"unsupported route option(s) {' '.join(r.options)}")
+            if r.type not in ROUTE_TYPES:
+                raise ValueError(f"unsupported route type {r.type}")
             return VirtualRoute(
-                dst=dst,
-                via=ipaddress.ip_address(kw["via"]) if "via" in kw else None,
-                dev=kw.get("dev") or (default_dev if "via" not in kw and rtype == "unicast" else None),
-                src=ipaddress.ip_address(kw["src"]) if "src" in kw else None,
-                table=_table(kw.get("table", "254")),
-                metric=int(kw["metric"]) if "metric" in kw else None,
-                scope=parse_scope(kw["scope"]) if "scope" in kw else None,
-                type=rtype,
+                dst=r.dst, via=r.via,
+                dev=r.dev or (default_dev if r.via is None and r.type == "unicast" else None),
+                src=r.src, table=_table(RT_TABLE_MAIN if r.table is None else r.table), metric=r.metric,
+                scope=parse_scope(r.scope) if r.scope is not None else None, type=r.type,
             )
         except ValueError as exc:
-            raise SettingsError(f"{entry.location}: {where}: virtual_routes {' '.join(entry.words)}: {exc}") from None
+            raise SettingsError(f"{r.location}: {where}: virtual_routes {' '.join(r.words)}: {exc}") from None
 
-    def rule(self, entry: model.RawEntry, family: int, where: str) -> VirtualRule:
-        """The basic ``virtual_rules`` form: ``[from NET] [to NET] [iif IF] [oif IF] [fwmark N] table N
-        [priority|preference|pref N]``."""
-        words = list(entry.words)
-        kw: dict[str, str] = {}
+    def rule(self, r: model.Rule, where: str) -> VirtualRule:
+        """What the daemon installs for a typed rule; options it cannot honour are refused, not dropped."""
         try:
-            while words:
-                key = words.pop(0)
-                if not words:
-                    raise ValueError(f"{key!r} needs a value")
-                kw[{"preference": "priority", "pref": "priority", "lookup": "table"}.get(key, key)] = words.pop(0)
-            unknown = set(kw) - {"from", "to", "iif", "oif", "fwmark", "table", "priority"}
-            if unknown:
-                raise ValueError(f"unsupported rule option(s) {', '.join(sorted(unknown))}")
-            if "table" not in kw:
+            if r.options:
+                raise ValueError(f"unsupported rule option(s) {' '.join(r.options)}")
+            if r.table is None:
                 raise ValueError("a rule needs a table")
-            nets = {k: ipaddress.ip_network(kw[k], strict=False) for k in ("from", "to") if k in kw and kw[k] != "all"}
-            fam = next(iter({n.version for n in nets.values()}), family)
             return VirtualRule(
-                table=_table(kw["table"], lowest=1),
-                family=socket.AF_INET if fam == 4 else socket.AF_INET6,
-                src=nets.get("from"),
-                dst=nets.get("to"),
-                priority=int(kw["priority"]) if "priority" in kw else None,
-                iif=kw.get("iif"),
-                oif=kw.get("oif"),
-                fwmark=int(kw["fwmark"], 0) if "fwmark" in kw else None,
+                table=_table(r.table, lowest=1), family=socket.AF_INET if r.family == 4 else socket.AF_INET6,
+                src=r.src, dst=r.dst, priority=r.priority, iif=r.iif, oif=r.oif, fwmark=r.fwmark,
             )
         except ValueError as exc:
-            raise SettingsError(f"{entry.location}: {where}: virtual_rules {' '.join(entry.words)}: {exc}") from None
+            raise SettingsError(f"{r.location}: {where}: virtual_rules {' '.join(r.words)}: {exc}") from None
 
     # -------------------------------------------------------------- instances
     def instance(self, inst: model.VrrpInstance) -> InstanceSettings:
@@ -481,7 +448,7 @@ class _Builder:
             self.vip(v, iface, where, excluded=True, parent=parent) for v in inst.virtual_ipaddress_excluded
         )
         routes = tuple(self.route(r, inst.interface, where) for r in inst.virtual_routes)
-        rules = tuple(self.rule(r, inst.family, where) for r in inst.virtual_rules)
+        rules = tuple(self.rule(r, where) for r in inst.virtual_rules)
         fams = {v.address.version for v in vips}
         if len(fams) != 1:
             raise SettingsError(f"{loc}: {where}: virtual_ipaddress mixes IPv4 and IPv6 "
@@ -541,6 +508,8 @@ class _Builder:
             preempt_delay_us=round(inst.preempt_delay * 1_000_000),
             accept=inst.accept,
             lower_prio_no_advert=inst.lower_prio_no_advert,
+            higher_prio_send_advert=inst.higher_prio_send_advert,
+            garp_lower_prio_repeat=inst.garp_lower_prio_repeat,
             down_timer_adverts=inst.down_timer_adverts,
             auth_type=auth_type,
             auth_pass=(inst.auth_pass or "").encode()[:8],
@@ -551,6 +520,7 @@ class _Builder:
             rules=rules,
             src_ip=src,
             unicast_peers=peers,
+            unicast_ttl=inst.unicast_ttl if peers else 255,  # keepalived: unicast_ttl needs unicast peers
             mcast_group=group,
             vmac=vmac,
             trackers=trackers,

@@ -617,7 +617,7 @@ class VrrpDaemon:
             summed = s.dst_group if inst.old_checksum else dst  # the old form sums over the group, not the peer
             payload = encode(adv, family=s.af, src=inst.src, dst=summed, checksum_form=action.checksum_form)
             try:
-                inst.sock.send(payload, src=inst.src, dst=dst)
+                inst.sock.send(payload, src=inst.src, dst=dst, ttl=s.unicast_ttl if s.unicast else None)
             except OSError as exc:
                 self.stats.send_errors += 1
                 log.debug("(%s) cannot send advert to %s: %s", inst.name, dst, exc)

@@ -85,6 +85,14 @@ def test_4_22_ttl_other_than_255_is_discarded(ttl: int) -> None:
     discarded(router(), v3(), Reason.TTL, ttl=ttl)
 
 
+def test_a_unicast_peer_may_send_with_any_ttl_as_keepalived_allows() -> None:
+    """keepalived deviates from 7.1 for unicast: peers behind routers arrive with ``unicast_ttl`` minus the hops,
+    so the TTL is checked only when the instance has no ``unicast_peer`` (vrrp.c vrrp_check_packet)."""
+    accepted(router(unicast_peer=(PEER,)), v3(), ttl=64)
+    accepted(router(unicast_peer=(PEER,)), v3(), ttl=1)
+    discarded(router(), v3(), Reason.TTL, ttl=64)  # multicast: still the RFC's MUST
+
+
 # --- 8: IPv6 Hop Limit 255 -----------------------------------------------------------------------
 
 

@@ -221,7 +221,16 @@ def test_static_routes_and_rules_checks(tmp_path: Path) -> None:
                   "static_rules {\n from 192.168.28.0/24 table 1 priority 100\n to 192.168.100./24 table 1 pref 5\n}\n")
     assert [ln for ln, _ in msgs(r)] == [3, 4, 8]
     assert r.config.static_routes[0].words[:2] == ("src", "10.0.0.5")
-    assert len(r.config.static_rules) == 2
+    # typed once: options before the destination, "gw" as via, "default" spelled as a network
+    first, gw = r.config.static_routes
+    assert (str(first.dst), str(first.via), str(first.src), first.dev) == ("192.168.1.0/24", "10.0.0.1",
+                                                                          "10.0.0.5", "eth0")
+    assert (str(gw.dst), str(gw.via), gw.table) == ("0.0.0.0/0", "10.0.0.1", 100)
+    # keepalived frees an entry whose address is invalid (vrrp_iproute.c / vrrp_iprule.c "goto err"): the
+    # route with /33 and the rule with "192.168.100./24" are reported (lines 3 and 8) and left out
+    assert len(r.config.static_routes) == 2
+    (rule,) = r.config.static_rules
+    assert (str(rule.src), rule.table, rule.priority) == ("192.168.28.0/24", 1, 100)
 
 
 @pytest.mark.parametrize(("name", "expected"), [("vm1", "vm1"), ("", ""), ("a" * 15, "a" * 15),

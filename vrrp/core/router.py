@@ -270,7 +270,9 @@ class VirtualRouter:
     def _validate(self, adv: Advertisement, src: IPAddress, ttl: int) -> Reason | None:
         """The receive checks that need configuration (RFC 9568 §7.1, RFC 3768 §7.1); None means accept."""
         cfg = self.config
-        if ttl != VRRP_TTL:
+        if ttl != VRRP_TTL and not cfg.unicast_peer:
+            # keepalived checks the TTL only for multicast: a unicast peer may sit behind routers, and its
+            # adverts arrive with whatever ``unicast_ttl`` it sent minus the hops (vrrp.c vrrp_check_packet)
             return Reason.TTL
         if adv.version != cfg.version:
             return Reason.VERSION
