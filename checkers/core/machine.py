@@ -1,0 +1,142 @@
+"""One health check's retry state machine, with keepalived's semantics (check_tcp.c ``tcp_epilog``,
+ipwrapper.c ``update_svr_checker_state``), sans-IO: events in with an explicit ``now``, actions out.
+
+The rules, as keepalived applies them to every checker:
+
+* A check starts ``BOOTSTRAP_DELAY`` plus a random share of ``warmup`` (delay_loop by default) after start.
+* Without ``alpha`` a check starts *up* and its first failure is enough to mark it down (keepalived sets the
+  retry counter to ``retry`` at start). With ``alpha`` it starts *down* and one success marks it up.
+* While up, a failure is retried ``retry`` times, ``delay_before_retry`` apart; only when the first attempt and
+  all retries failed does the check go down. While down there are no retries: one probe per ``delay_loop``.
+* After any verdict the next probe is ``delay_loop`` after the end of the previous one.
+* A disabled check (``ha_suspend`` while the VIP is not here) keeps its timer but runs no probe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from checkers.core.spec import BOOTSTRAP_DELAY, CheckSpec, ProbeResult
+
+
+@dataclass(frozen=True)
+class RunProbe:
+    """Run the probe of ``key`` now, with its hard timeout, and report the outcome with ``on_result``.
+    ``attempt`` is 0 for a regular run and n for the n-th retry."""
+
+    key: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The check's verdict. ``changed`` False is keepalived's first-run confirmation of an unchanged state
+    (an ``alpha`` check whose first probe failed): notifiers run, the pool does not change."""
+
+    key: str
+    up: bool
+    changed: bool = True
+
+
+@dataclass(frozen=True)
+class WeightChanged:
+    """A dynamic weight (MISC_CHECK misc_dynamic, FILE_CHECK dynamic) changed; None = the configured weight."""
+
+    key: str
+    weight: int | None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """A line for the daemon's log, in keepalived's words."""
+
+    key: str
+    message: str
+
+
+Action = RunProbe | Verdict | WeightChanged | LogLine
+
+
+def _success_text(spec: CheckSpec) -> str:
+    if spec.kind == "TCP_CHECK":
+        return f"TCP connection to {spec.name} success."
+    return f"{spec.kind} on service {spec.name} success."
+
+
+class CheckMachine:
+    """The state of one check. ``deadline`` is when it next wants :meth:`on_timer` (None while a probe runs)."""
+
+    def __init__(self, spec: CheckSpec) -> None:
+        self.spec = spec
+        self.is_up = not spec.timing.alpha
+        self.has_run = False
+        self.retry_it = spec.timing.retry  # "one failure is enough initially" (check_data.c)
+        self.enabled = True
+        self.in_flight = False
+        self.weight: int | None = None
+        self.deadline: float | None = None
+
+    def start(self, now: float, warmup_fraction: float) -> list[Action]:
+        """Schedule the first probe; ``warmup_fraction`` in [0, 1] is the caller's random draw (seeded in
+        tests), so the machine itself stays deterministic."""
+        if not 0.0 <= warmup_fraction <= 1.0:
+            raise ValueError(f"warmup_fraction must be in [0, 1], not {warmup_fraction}")
+        self.deadline = now + BOOTSTRAP_DELAY + self.spec.timing.warmup_span * warmup_fraction
+        return []
+
+    def set_enabled(self, enabled: bool) -> list[Action]:
+        """ha_suspend: a disabled check keeps ticking at delay_loop but probes nothing and keeps its verdict."""
+        self.enabled = enabled
+        return []
+
+    def on_timer(self, now: float) -> list[Action]:
+        if self.deadline is None or now < self.deadline or self.in_flight:
+            return []
+        if not self.enabled:
+            self.deadline = now + self.spec.timing.delay_loop
+            return []
+        self.in_flight = True
+        self.deadline = None
+        attempt = self.retry_it if self.is_up and self.has_run else 0
+        return [RunProbe(self.spec.key, attempt)]
+
+    def on_result(self, now: float, result: ProbeResult) -> list[Action]:
+        """The probe finished (passed, failed or hit its hard timeout) at ``now``."""
+        if not self.in_flight:
+            raise RuntimeError(f"check {self.spec.key}: result without a running probe")
+        self.in_flight = False
+        timing = self.spec.timing
+        actions: list[Action] = []
+        new_weight = result.weight if result.ok else None
+        if new_weight != self.weight:
+            self.weight = new_weight
+            actions.append(WeightChanged(self.spec.key, new_weight))
+        if not result.ok and self.is_up and self.spec.log_all_failures and result.reason:
+            actions.append(LogLine(self.spec.key, f"{result.reason} {self.spec.name}."))
+        delay = timing.delay_loop
+        if result.ok or ((self.is_up or not self.has_run) and self.retry_it >= timing.retry):
+            self.retry_it = 0
+            if result.ok and (not self.is_up or not self.has_run):
+                actions.append(LogLine(self.spec.key, _success_text(self.spec)))
+                actions.extend(self._update(True))
+            elif not result.ok and (self.is_up or not self.has_run):
+                if timing.retry and self.has_run:
+                    text = f"{self.spec.kind} on service {self.spec.name} failed after {timing.retry} retries."
+                else:
+                    text = f"{self.spec.kind} on service {self.spec.name} failed."
+                actions.append(LogLine(self.spec.key, text))
+                actions.extend(self._update(False))
+        elif self.is_up:
+            delay = timing.delay_before_retry
+            self.retry_it += 1
+        self.has_run = True
+        self.deadline = now + delay
+        return actions
+
+    def _update(self, alive: bool) -> list[Action]:
+        if self.is_up == alive:
+            if not self.has_run and (self.spec.timing.alpha or not alive):
+                return [Verdict(self.spec.key, alive, changed=False)]
+            return []
+        self.is_up = alive
+        return [Verdict(self.spec.key, alive)]
