@@ -40,10 +40,12 @@ class Verdict:
 
 @dataclass(frozen=True)
 class WeightChanged:
-    """A dynamic weight (MISC_CHECK misc_dynamic, FILE_CHECK dynamic) changed; None = the configured weight."""
+    """A dynamic weight changed: ``weight`` replaces the configured one (None: keep it; MISC_CHECK
+    misc_dynamic), ``offset`` is added to it (FILE_CHECK)."""
 
     key: str
     weight: int | None
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class CheckMachine:
         self.retry_it = spec.timing.retry  # "one failure is enough initially" (check_data.c)
         self.enabled = True
         self.in_flight = False
-        self.weight: int | None = None
+        self.weight: tuple[int | None, int] = (None, 0)
         self.deadline: float | None = None
 
     def start(self, now: float, warmup_fraction: float) -> list[Action]:
@@ -107,10 +109,10 @@ class CheckMachine:
         self.in_flight = False
         timing = self.spec.timing
         actions: list[Action] = []
-        new_weight = result.weight if result.ok else None
+        new_weight = (result.weight, result.weight_offset) if result.ok else (None, 0)
         if new_weight != self.weight:
             self.weight = new_weight
-            actions.append(WeightChanged(self.spec.key, new_weight))
+            actions.append(WeightChanged(self.spec.key, *new_weight))
         if not result.ok and self.is_up and self.spec.log_all_failures and result.reason:
             actions.append(LogLine(self.spec.key, f"{result.reason} {self.spec.name}."))
         delay = timing.delay_loop

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 #: keepalived's BOOTSTRAP_DELAY: checkers start one second after the process (lib/scheduler.h)
 BOOTSTRAP_DELAY = 1.0
+#: the hard timeout of a UDP_CHECK is this much longer than its connect_timeout, because there the end of
+#: connect_timeout is a verdict (silence passes without require_reply), not a failure
+UDP_GRACE = 0.25
 
 
 @dataclass(frozen=True)
@@ -154,13 +157,12 @@ class PingProbe:
 
 @dataclass(frozen=True)
 class FileProbe:
-    """FILE_CHECK: the integer in ``path`` times ``weight`` (negated with ``reverse``). A result of -254 or
-    less (or 0 with weight 0) is a failure, as for track_file; with ``dynamic`` the value sets the weight."""
+    """FILE_CHECK: the integer in ``path`` times ``weight`` (negated with ``reverse``) is added to the real
+    server's weight; with weight 0 any non-zero value, or a product at or below INT32_MIN, is a failure."""
 
     path: str
     weight: int = 1
     reverse: bool = False
-    dynamic: bool = False
 
 
 ProbeSpec = TcpProbe | HttpProbe | SmtpProbe | DnsProbe | MiscProbe | UdpProbe | PingProbe | FileProbe
@@ -187,13 +189,18 @@ class CheckSpec:
             return self.probe.timeout if self.probe.timeout is not None else self.timing.delay_loop
         if isinstance(self.probe, HttpProbe):
             return self.timing.connect_timeout * len(self.probe.urls)
+        if isinstance(self.probe, UdpProbe):
+            return self.timing.connect_timeout + UDP_GRACE
         return self.timing.connect_timeout
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """What one probe found: pass/fail, why (for the log), and a dynamic weight when the probe sets one."""
+    """What one probe found: pass/fail, why (for the log), and a dynamic weight when the probe sets one:
+    ``weight`` replaces the configured weight (MISC_CHECK misc_dynamic), ``weight_offset`` is added to it
+    (FILE_CHECK, as track_file weights are)."""
 
     ok: bool
     reason: str = ""
     weight: int | None = None
+    weight_offset: int = 0
