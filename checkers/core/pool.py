@@ -29,8 +29,8 @@ class Script:
     """A notify/quorum command as argv (split by the config layer, never run through a shell) and its user."""
 
     argv: tuple[str, ...]
-    user: str | None = None
-    group: str | None = None
+    user: int | str | None = None
+    group: int | str | None = None
 
 
 @dataclass(frozen=True)

@@ -123,14 +123,15 @@ class DnsProbe:
 
 @dataclass(frozen=True)
 class MiscProbe:
-    """MISC_CHECK: run ``argv`` (never through a shell) as ``user``; exit 0 passes, 1 fails, and with ``dynamic``
-    2..255 passes and sets the weight to code - 2. ``timeout`` None means delay_loop, as keepalived."""
+    """MISC_CHECK: run ``argv`` (never through a shell) as ``user``/``group`` (uid/gid or names; None: as we
+    run); exit 0 passes, 1 fails, and with ``dynamic`` 2..255 passes and sets the weight to code - 2.
+    ``timeout`` None means delay_loop, as keepalived."""
 
     argv: tuple[str, ...]
     timeout: float | None = None
     dynamic: bool = False
-    user: str | None = None
-    group: str | None = None
+    user: int | str | None = None
+    group: int | str | None = None
 
     def __post_init__(self) -> None:
         if not self.argv:

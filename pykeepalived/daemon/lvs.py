@@ -11,6 +11,7 @@ ignored.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -52,6 +53,7 @@ from ipvs.model import (
 )
 from pykeepalived.config import model
 from pykeepalived.config.errors import Location
+from vrrp.io.scripts import ScriptError, ScriptUser, default_script_user, resolve_user
 
 #: checker keywords kept in ``extra`` that we honour (the rest are refused)
 _CHECKER_EXTRA_OK = frozenset({"sni_name", "tls_compliant", "nb_get_retry"})
@@ -112,8 +114,33 @@ def _err(loc: Location | None, msg: str) -> LvsSettingsError:
     return LvsSettingsError(f"{loc}: {msg}" if loc is not None else msg)
 
 
-def _script(s: model.Script | None) -> Script | None:
-    return None if s is None else Script(s.argv, s.user, s.group)
+class _Users:
+    """Who scripts run as: their own ``user``, else global_defs' script_user, else keepalived_script if that
+    account exists, else us (keepalived's rules, resolved once by vrrp.io.scripts)."""
+
+    def __init__(self, g: model.GlobalDefs) -> None:
+        self.g = g
+        self._default: ScriptUser | None = None
+
+    def of(self, s: model.Script, loc: Location) -> tuple[int | None, int | None]:
+        try:
+            if s.user:
+                u = resolve_user(s.user, s.group)
+            else:
+                if self._default is None:
+                    self._default = default_script_user(self.g.script_user, self.g.script_group)
+                u = self._default
+        except ScriptError as exc:
+            raise _err(loc, f"script user: {exc}") from None
+        if u.uid == os.geteuid() and u.gid == os.getegid():
+            return None, None  # already us: no setuid needed (and none possible when not root)
+        return u.uid, u.gid
+
+    def script(self, s: model.Script | None, loc: Location) -> Script | None:
+        if s is None:
+            return None
+        uid, gid = self.of(s, loc)
+        return Script(s.argv, uid, gid)
 
 
 def _fmt(addr: str, proto: str, port: int) -> str:
@@ -214,7 +241,7 @@ def _extra(extra: model.Extra, ok: frozenset[str], where: str, loc: Location) ->
 
 
 def _probe(ck: model.Checker, rs: model.RealServer, vs: model.VirtualServer, cfg: model.KeepalivedConfig,
-           track_files: dict[str, model.TrackFile]) -> ProbeSpec:
+           track_files: dict[str, model.TrackFile], users: _Users) -> ProbeSpec:
     extra = _extra(ck.extra, _CHECKER_EXTRA_OK, ck.kind, ck.location)
     match ck.kind:
         case "TCP_CHECK":
@@ -245,8 +272,8 @@ def _probe(ck: model.Checker, rs: model.RealServer, vs: model.VirtualServer, cfg
         case "MISC_CHECK":
             if ck.misc_path is None:
                 raise _err(ck.location, "MISC_CHECK: misc_path missing")
-            return MiscProbe(ck.misc_path.argv, ck.misc_timeout, ck.misc_dynamic, ck.misc_path.user,
-                             ck.misc_path.group)
+            uid, gid = users.of(ck.misc_path, ck.location)
+            return MiscProbe(ck.misc_path.argv, ck.misc_timeout, ck.misc_dynamic, uid, gid)
         case "UDP_CHECK":
             try:
                 payload = parse_hex(ck.payload)[0] if ck.payload else b""
@@ -277,6 +304,7 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
     services: dict[str, tuple[Service, ...]] = {}
     dests: dict[tuple[str, str], Destination] = {}
     ha: dict[str, tuple[str, ...]] = {}
+    users = _Users(cfg.global_defs)
     for vi, vs in enumerate(cfg.virtual_servers):
         vs_key = f"vs{vi}"
         svcs = _services(vs, groups)
@@ -298,7 +326,7 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
             for ci, ck in enumerate(rs.checkers):
                 key = f"{rs_key}/c{ci}"
                 try:
-                    spec = CheckSpec(key, ck.kind, _target(ck, rs), _probe(ck, rs, vs, cfg, track_files),
+                    spec = CheckSpec(key, ck.kind, _target(ck, rs), _probe(ck, rs, vs, cfg, track_files, users),
                                      Timing(ck.delay_loop, ck.connect_timeout, ck.retry, ck.delay_before_retry,
                                             ck.warmup, ck.alpha),
                                      name=name, log_all_failures=ck.log_all_failures)
@@ -310,8 +338,9 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
                 keys.append(key)
                 if ck.alpha:
                     alpha.append(key)
-            rs_specs.append(RealServerSpec(rs_key, name, rs.weight, rs.inhibit_on_failure, _script(rs.notify_up),
-                                           _script(rs.notify_down), tuple(keys), tuple(alpha)))
+            rs_specs.append(RealServerSpec(rs_key, name, rs.weight, rs.inhibit_on_failure,
+                                           users.script(rs.notify_up, rs.location),
+                                           users.script(rs.notify_down, rs.location), tuple(keys), tuple(alpha)))
         sorry = None
         if vs.sorry_server is not None:
             s = vs.sorry_server
@@ -320,7 +349,8 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
             sorry = SorrySpec(sorry_key, _fmt(s.address, proto, sport), 1, vs.sorry_server_inhibit)
             dests[(vs_key, sorry_key)] = Destination.of(s.address, sport, forward=_FORWARD[vs.lvs_method])
         pool.append(VirtualServerSpec(vs_key, vs.name, tuple(rs_specs), vs.quorum, vs.hysteresis,
-                                      _script(vs.quorum_up), _script(vs.quorum_down), sorry, vs.omega))
+                                      users.script(vs.quorum_up, vs.location),
+                                      users.script(vs.quorum_down, vs.location), sorry, vs.omega))
         if vs.ha_suspend:
             ha[vs_key] = tuple(s.key.addr for s in svcs if s.key.addr)
     return LvsSettings(tuple(checks), tuple(pool), services, dests, ha)

@@ -134,6 +134,7 @@ def test_checks_are_mapped_with_inherited_timings_and_targets(tmp_path: Path) ->
         ("/health", ((200, 299), (404, 404)), False), ("/x", ((200, 299),), True)]
     assert by_key["vs0/rs1/c0"].timing.delay_before_retry == 3  # HTTP's own default
     misc = by_key["vs1/rs0/c0"].probe
+    assert isinstance(misc, MiscProbe)
     assert misc == MiscProbe(("/usr/local/bin/check", "--host", "10.0.2.1"), 3.0, True, misc.user, misc.group)
     assert by_key["vs1/rs0/c0"].timing.retry == 0  # MISC's default
     assert by_key["vs1/rs0/c1"].probe == SmtpProbe("lb.example")
@@ -203,6 +204,12 @@ def test_ha_suspend_enables_checks_only_where_the_vip_is(tmp_path: Path) -> None
     s = load(tmp_path, CONF.replace("    quorum 1\n", "    quorum 1\n    ha_suspend\n"))
     assert s.check_enabled(["10.0.0.1"]) == {"vs0/rs0/c0": True, "vs0/rs1/c0": True}
     assert s.check_enabled(["10.0.0.2"]) == {"vs0/rs0/c0": False, "vs0/rs1/c0": False}
+
+
+def test_scripts_run_as_the_configured_user(tmp_path: Path) -> None:
+    s = load(tmp_path, CONF.replace("    quorum 1\n", "    quorum 1\n    quorum_up \"/bin/qup now\" nobody\n"))
+    assert s.pool[0].quorum_up is not None and s.pool[0].quorum_up.argv == ("/bin/qup", "now")
+    assert s.pool[0].quorum_up.user == 65534
 
 
 def test_ssl_block_and_sni_reach_the_probe(tmp_path: Path) -> None:
