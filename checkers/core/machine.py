@@ -59,10 +59,26 @@ class LogLine:
 Action = RunProbe | Verdict | WeightChanged | LogLine
 
 
+#: keepalived's words per checker: (success line, name in the failure line) - check_tcp.c, check_http.c, ...
+_WORDS = {
+    "TCP_CHECK": ("TCP connection to {} success.", "TCP_CHECK"),
+    "HTTP_GET": ("Remote Web server {} succeed on service.", "HTTP_CHECK"),
+    "SSL_GET": ("Remote Web server {} succeed on service.", "SSL_CHECK"),
+    "SMTP_CHECK": ("Remote SMTP server {} succeed on service.", "SMTP_CHECK"),
+    "UDP_CHECK": ("UDP connection to {} success.", "UDP_CHECK"),
+    "PING_CHECK": ("ICMP connection to {} success.", "ICMP CHECK"),
+}
+
+
 def _success_text(spec: CheckSpec) -> str:
-    if spec.kind == "TCP_CHECK":
-        return f"TCP connection to {spec.name} success."
-    return f"{spec.kind} on service {spec.name} success."
+    words = _WORDS.get(spec.kind)
+    return words[0].format(spec.name) if words else f"{spec.kind} on service {spec.name} success."
+
+
+def _failure_text(spec: CheckSpec, after_retries: bool) -> str:
+    label = _WORDS.get(spec.kind, ("", spec.kind))[1]
+    tail = f" after {spec.timing.retry} retries." if after_retries else "."
+    return f"{label} on service {spec.name} failed{tail}"
 
 
 class CheckMachine:
@@ -122,11 +138,7 @@ class CheckMachine:
                 actions.append(LogLine(self.spec.key, _success_text(self.spec)))
                 actions.extend(self._update(True))
             elif not result.ok and (self.is_up or not self.has_run):
-                if timing.retry and self.has_run:
-                    text = f"{self.spec.kind} on service {self.spec.name} failed after {timing.retry} retries."
-                else:
-                    text = f"{self.spec.kind} on service {self.spec.name} failed."
-                actions.append(LogLine(self.spec.key, text))
+                actions.append(LogLine(self.spec.key, _failure_text(self.spec, bool(timing.retry and self.has_run))))
                 actions.extend(self._update(False))
         elif self.is_up:
             delay = timing.delay_before_retry

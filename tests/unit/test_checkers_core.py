@@ -180,6 +180,19 @@ def test_ten_thousand_checks_each_fire_once_per_delay_loop_in_deadline_order() -
         assert all(b - a == pytest.approx(1.0) for a, b in itertools.pairwise(times))
 
 
+@pytest.mark.parametrize(("kind", "success", "failure"), [
+    ("HTTP_GET", "Remote Web server N succeed on service.", "HTTP_CHECK on service N failed after 1 retries."),
+    ("SSL_GET", "Remote Web server N succeed on service.", "SSL_CHECK on service N failed after 1 retries."),
+    ("PING_CHECK", "ICMP connection to N success.", "ICMP CHECK on service N failed after 1 retries."),
+    ("DNS_CHECK", "DNS_CHECK on service N success.", "DNS_CHECK on service N failed after 1 retries."),
+])
+def test_log_lines_use_each_checker_s_words(kind: str, success: str, failure: str) -> None:
+    s = CheckSpec("c", kind, Target("192.0.2.1", 80), timing=Timing(delay_loop=10, retry=1, alpha=True), name="N")
+    ev = run([s], ok_unless(lambda t: t > 5), until=40)
+    lines = [a.message for _, a in ev if isinstance(a, LogLine)]
+    assert lines == [success, failure]
+
+
 def test_bad_timing_is_refused_with_the_field_name() -> None:
     with pytest.raises(ValueError, match="delay_loop"):
         Timing(delay_loop=0)
