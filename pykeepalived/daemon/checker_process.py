@@ -1,0 +1,163 @@
+"""The checker process's asyncio core: the health checks (``checkers.io.driver``), the virtual-server manager
+(``checkers.core.pool``) and one IPVS backend kept equal to the pool through ``ipvs.sync``.
+
+Flow: a probe ends -> the check's state machine may give a verdict or a weight -> the pool turns that into log
+lines, notify scripts and "this virtual server changed" -> only the changed services are re-synced
+(``SyncEngine.sync_changed``); a full sync runs at start and every ``resync_interval`` to repair what someone else
+changed behind our back. Syncs are serialized and coalesced, so a burst of verdicts costs one sync per service.
+
+Scripts (MISC_CHECK and notify/quorum) run through ``vrrp.io.scripts.run_script``: no shell, own process group,
+pidfd-awaited (no thread per child), killed on timeout or shutdown.
+
+Not here yet: the process around it (``pykeepalived -C``: signals, reload, pid file) is the CLI's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from typing import assert_never
+
+from checkers.core.machine import LogLine, Verdict, WeightChanged
+from checkers.core.pool import PoolAction, RunScript, Script, TableChanged
+from checkers.core.spec import CheckSpec, MiscProbe, ProbeResult
+from checkers.io.driver import CheckerDriver
+from checkers.io.misc import verdict as misc_verdict
+from checkers.io.probes import run_probe
+from ipvs.backend import Backend
+from ipvs.sync import SyncEngine, SyncResult
+from pykeepalived.daemon.lvs import LvsSettings
+from vrrp.io.scripts import ScriptUser, run_script
+
+log = logging.getLogger("pykeepalived.checker")
+
+#: how long a notify script may run before it is killed (keepalived gives notify scripts no limit; we bound it)
+NOTIFY_TIMEOUT = 60.0
+
+
+def _user(uid: int | str | None, gid: int | str | None) -> ScriptUser | None:
+    if isinstance(uid, int) and isinstance(gid, int):
+        return ScriptUser(uid, gid)
+    return None
+
+
+async def probe(spec: CheckSpec) -> ProbeResult:
+    """run_probe, with MISC_CHECK's script run by vrrp.io.scripts (the daemon's one script runner)."""
+    if not isinstance(spec.probe, MiscProbe):
+        return await run_probe(spec)
+    p = spec.probe
+    res = await run_script(p.argv, timeout=spec.probe_timeout, user=_user(p.user, p.group))
+    if res.error:
+        return ProbeResult(False, f"Misc check could not run ({res.error}) for")
+    if res.timed_out:
+        return ProbeResult(False, "Misc check timed out for")
+    return misc_verdict(p, res.returncode if res.returncode is not None else -(res.signal or 0))
+
+
+class CheckerProcess:
+    """Runs the checks of ``settings`` and keeps ``backend`` converged until :meth:`stop`."""
+
+    def __init__(self, settings: LvsSettings, backend: Backend, *, resync_interval: float = 60.0,
+                 local_addresses: Callable[[], Iterable[str]] | None = None, keep_on_exit: bool = False) -> None:
+        self.settings = settings
+        self.pool = settings.new_pool()
+        self.engine = SyncEngine(backend)
+        self.driver = CheckerDriver(self._on_check, prober=probe)
+        self.resync_interval = resync_interval
+        self.local_addresses = local_addresses
+        self.keep_on_exit = keep_on_exit
+        self.sync_results: list[SyncResult] = []
+        self._dirty: set[str] = set()
+        self._kick = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._scripts: set[asyncio.Task[None]] = set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._dispatch(self.pool.start())
+        self._dirty.clear()
+        self.sync_results.append(await self.engine.sync(self.settings.desired(self.pool), loop.time()))
+        self.driver.add(self.settings.checks)
+        self._apply_ha_suspend(initial=True)
+        checks = asyncio.create_task(self.driver.run())
+        syncer = asyncio.create_task(self._sync_loop())
+        try:
+            await self._stop.wait()
+        finally:
+            self.driver.stop()
+            await checks
+            syncer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await syncer
+            self._dispatch(self.pool.shutdown())
+            if not self.keep_on_exit:
+                self.sync_results.append(await self.engine.sync([], loop.time()))
+            if self._scripts:
+                await asyncio.wait(self._scripts, timeout=NOTIFY_TIMEOUT)
+
+    def _apply_ha_suspend(self, initial: bool = False) -> None:
+        if self.local_addresses is None or not self.settings.ha_suspend:
+            return
+        for key, enabled in self.settings.check_enabled(self.local_addresses()).items():
+            machine = self.driver.scheduler.checks.get(key)
+            if machine is not None and machine.enabled != enabled:
+                if not initial:
+                    log.info("%sctivating healthchecker %s", "A" if enabled else "Dea", key)
+                self.driver.set_enabled(key, enabled)
+
+    async def _sync_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_full = loop.time() + self.resync_interval
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, next_full - loop.time())):
+                    await self._kick.wait()
+            self._kick.clear()
+            if loop.time() >= next_full:
+                self._dirty.clear()
+                self._apply_ha_suspend()
+                result = await self.engine.sync(self.settings.desired(self.pool), loop.time())
+                next_full = loop.time() + self.resync_interval
+            elif self._dirty:
+                changed, self._dirty = self._dirty, set()
+                result = await self.engine.sync_changed(self.settings.desired(self.pool, changed),
+                                                        self.settings.service_keys(changed), loop.time())
+            else:
+                continue
+            self.sync_results.append(result)
+            for op, err in result.errors:
+                log.error("IPVS: %s failed: %s", op, err)
+
+    def _on_check(self, action: Verdict | WeightChanged | LogLine) -> None:
+        match action:
+            case LogLine():
+                log.info("%s", action.message)
+            case Verdict() | WeightChanged():
+                self._dispatch(self.pool.on_check(action))
+            case _:
+                assert_never(action)
+
+    def _dispatch(self, actions: list[PoolAction]) -> None:
+        for action in actions:
+            match action:
+                case LogLine():
+                    log.info("%s", action.message)
+                case RunScript():
+                    task = asyncio.create_task(self._run_script(action.script, action.why))
+                    self._scripts.add(task)
+                    task.add_done_callback(self._scripts.discard)
+                case TableChanged():
+                    self._dirty.add(action.vs_key)
+                    self._kick.set()
+                case _:
+                    assert_never(action)
+
+    async def _run_script(self, script: Script, why: str) -> None:
+        res = await run_script(script.argv, timeout=NOTIFY_TIMEOUT, user=_user(script.user, script.group))
+        if not res.ok:
+            log.warning("%s: %s %s", why, script.argv[0], res.error or f"exited {res.returncode}")

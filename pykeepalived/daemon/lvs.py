@@ -1,0 +1,356 @@
+"""From the keepalived.conf model to what the checker process runs: check specs for ``checkers``, pool specs for
+the virtual-server manager (``checkers.core.pool``), and the IPVS services and destinations (``ipvs.model``) the
+pool's members become. This module is the one place that knows all three, so ``checkers`` and ``ipvs`` never
+import each other.
+
+Every problem with the input becomes an :class:`LvsSettingsError` naming the file and line of the block; a
+keyword we recognise but cannot honour (BFD_CHECK, PCRE2-only regex options, bind_port on HTTP) is refused, not
+ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from checkers.core.pool import Member, Pool, RealServerSpec, Script, SorrySpec, VirtualServerSpec
+from checkers.core.spec import (
+    CheckSpec,
+    DnsProbe,
+    FileProbe,
+    HttpProbe,
+    MiscProbe,
+    PingProbe,
+    ProbeSpec,
+    SmtpProbe,
+    Target,
+    TcpProbe,
+    Timing,
+    TlsSpec,
+    UdpProbe,
+    UrlSpec,
+)
+from checkers.io.dns import DNS_TYPES
+from checkers.io.udp import parse_hex
+from ipvs.model import (
+    AF_INET,
+    AF_INET6,
+    F_ONEPACKET,
+    F_PERSISTENT,
+    TUN_F_CSUM,
+    TUN_F_NOCSUM,
+    TUN_F_REMCSUM,
+    DesiredService,
+    Destination,
+    Forward,
+    Protocol,
+    Service,
+    ServiceKey,
+    TunType,
+    sched_flag_bits,
+)
+from pykeepalived.config import model
+from pykeepalived.config.errors import Location
+from vrrp.io.scripts import ScriptError, ScriptUser, default_script_user, resolve_user
+
+#: checker keywords kept in ``extra`` that we honour (the rest are refused)
+_CHECKER_EXTRA_OK = frozenset({"sni_name", "tls_compliant", "nb_get_retry"})
+_URL_EXTRA_OK: frozenset[str] = frozenset()
+_FORWARD = {"NAT": Forward.NAT, "DR": Forward.DR, "TUN": Forward.TUNNEL}
+
+
+class LvsSettingsError(ValueError):
+    """A virtual server, real server or checker we cannot run; the message starts with FILE:LINE."""
+
+
+@dataclass(frozen=True)
+class LvsSettings:
+    """Everything the checker process needs, keyed by the pool's keys.
+
+    ``services[vs_key]`` are the IPVS services of one virtual server (several for a group), ``dests[(vs_key,
+    member_key)]`` the destination a pool member becomes (its weight is replaced by the member's), and
+    ``ha_suspend[vs_key]`` the addresses whose presence enables that virtual server's checks."""
+
+    checks: tuple[CheckSpec, ...]
+    pool: tuple[VirtualServerSpec, ...]
+    services: dict[str, tuple[Service, ...]]
+    dests: dict[tuple[str, str], Destination]
+    ha_suspend: dict[str, tuple[str, ...]]
+
+    def new_pool(self) -> Pool:
+        return Pool(self.pool)
+
+    def desired(self, pool: Pool, vs_keys: Iterable[str] | None = None) -> list[DesiredService]:
+        """The desired IPVS table (or the part of it for ``vs_keys``) given the pool's members now."""
+        out: list[DesiredService] = []
+        for vs_key in self.services if vs_keys is None else vs_keys:
+            members = pool.members(vs_key)
+            dests = tuple(self._dest(vs_key, m) for m in members)
+            out.extend(DesiredService(svc, dests) for svc in self.services[vs_key])
+        return out
+
+    def _dest(self, vs_key: str, member: Member) -> Destination:
+        return self.dests[(vs_key, member.key)].with_(weight=member.weight)
+
+    def service_keys(self, vs_keys: Iterable[str]) -> list[ServiceKey]:
+        return [svc.key for k in vs_keys for svc in self.services[k]]
+
+    def check_enabled(self, local_addrs: Iterable[str]) -> dict[str, bool]:
+        """ha_suspend: each check's enabled state given the addresses configured here now."""
+        have = {str(ipaddress.ip_address(a)) for a in local_addrs}
+        by_vs = {vs.key: vs for vs in self.pool}
+        out: dict[str, bool] = {}
+        for vs_key, addrs in self.ha_suspend.items():
+            on = any(a in have for a in addrs)
+            for rs in by_vs[vs_key].real_servers:
+                for check in rs.checks:
+                    out[check] = on
+        return out
+
+
+def _err(loc: Location | None, msg: str) -> LvsSettingsError:
+    return LvsSettingsError(f"{loc}: {msg}" if loc is not None else msg)
+
+
+class _Users:
+    """Who scripts run as: their own ``user``, else global_defs' script_user, else keepalived_script if that
+    account exists, else us (keepalived's rules, resolved once by vrrp.io.scripts)."""
+
+    def __init__(self, g: model.GlobalDefs) -> None:
+        self.g = g
+        self._default: ScriptUser | None = None
+
+    def of(self, s: model.Script, loc: Location) -> tuple[int | None, int | None]:
+        try:
+            if s.user:
+                u = resolve_user(s.user, s.group)
+            else:
+                if self._default is None:
+                    self._default = default_script_user(self.g.script_user, self.g.script_group)
+                u = self._default
+        except ScriptError as exc:
+            raise _err(loc, f"script user: {exc}") from None
+        if u.uid == os.geteuid() and u.gid == os.getegid():
+            return None, None  # already us: no setuid needed (and none possible when not root)
+        return u.uid, u.gid
+
+    def script(self, s: model.Script | None, loc: Location) -> Script | None:
+        if s is None:
+            return None
+        uid, gid = self.of(s, loc)
+        return Script(s.argv, uid, gid)
+
+
+def _fmt(addr: str, proto: str, port: int) -> str:
+    """keepalived's inet_sockaddrtotrio: ``[ip]:tcp:80``."""
+    return f"[{addr}]:{proto.lower()}:{port}"
+
+
+def _family(addr: str) -> int:
+    return AF_INET6 if ipaddress.ip_address(addr).version == 6 else AF_INET
+
+
+def _tunnel(text: str | None, loc: Location) -> dict[str, object]:
+    if not text:
+        return {}
+    words = text.split()
+    kw: dict[str, object] = {"tun_type": {"ipip": TunType.IPIP, "gue": TunType.GUE, "gre": TunType.GRE}[words[0]]}
+    rest = words[1:]
+    if words[0] == "gue":
+        if len(rest) < 2 or rest[0] != "port" or not rest[1].isdigit():
+            raise _err(loc, "TUN type gue needs 'port N'")
+        kw["tun_port"] = int(rest[1])
+        rest = rest[2:]
+    for w in rest:
+        flags = {"nocsum": TUN_F_NOCSUM, "csum": TUN_F_CSUM, "remcsum": TUN_F_REMCSUM}
+        if w not in flags:
+            raise _err(loc, f"unknown tunnel option {w!r}")
+        kw["tun_flags"] = flags[w]
+    return kw
+
+
+def _services(vs: model.VirtualServer, groups: dict[str, model.VirtualServerGroup]) -> tuple[Service, ...]:
+    flags = 0
+    names = [f for f in vs.sched_flags if f not in ("ops", "hashed")]
+    try:
+        flags |= sched_flag_bits(vs.lvs_sched, names)
+    except ValueError as exc:
+        raise _err(vs.location, str(exc)) from None
+    if "ops" in vs.sched_flags:
+        flags |= F_ONEPACKET
+    timeout = 0
+    if vs.persistence_timeout is not None:
+        flags |= F_PERSISTENT
+        timeout = vs.persistence_timeout
+    proto = int(Protocol[vs.protocol])
+    keys: list[ServiceKey] = []
+    if vs.group is not None:
+        group = groups.get(vs.group)
+        if group is None:
+            raise _err(vs.location, f"virtual server group {vs.group} specified but not configured")
+        for e in group.entries:
+            keys.extend(_group_keys(e, proto, vs))
+    elif vs.fwmark is not None:
+        keys.append(ServiceKey.mark(vs.fwmark, AF_INET6 if vs.family == 6 else AF_INET))
+    else:
+        assert vs.address is not None
+        keys.append(ServiceKey.inet(proto, vs.address, vs.port))
+    out = []
+    for key in keys:
+        netmask = -1
+        if vs.persistence_granularity:
+            try:
+                if key.af == AF_INET:
+                    netmask = int(ipaddress.IPv4Address(vs.persistence_granularity))
+                else:
+                    netmask = int(vs.persistence_granularity)
+            except ValueError:
+                raise _err(vs.location, f"bad persistence_granularity {vs.persistence_granularity!r}") from None
+        out.append(Service(key, vs.lvs_sched, flags, timeout, netmask, vs.persistence_engine or ""))
+    return tuple(out)
+
+
+def _group_keys(e: model.VsgEntry, proto: int, vs: model.VirtualServer) -> Iterator[ServiceKey]:
+    if e.fwmark is not None:
+        yield ServiceKey.mark(e.fwmark, AF_INET6 if e.family == 6 else AF_INET)
+        return
+    assert e.address is not None
+    first = ipaddress.ip_address(e.address)
+    last = ipaddress.ip_address(e.last) if e.last else first
+    if int(last) - int(first) > 65535:
+        raise _err(e.location, "virtual_server_group range is larger than 65536 addresses")
+    for n in range(int(first), int(last) + 1):
+        yield ServiceKey.inet(proto, str(ipaddress.ip_address(n) if first.version == 4 else ipaddress.IPv6Address(n)),
+                              e.port or vs.port)
+
+
+def _target(ck: model.Checker, rs: model.RealServer) -> Target:
+    return Target(ck.connect_ip or rs.address, ck.connect_port if ck.connect_port is not None else rs.port,
+                  ck.bindto, ck.bind_port, ck.bind_if, ck.fwmark)
+
+
+def _extra(extra: model.Extra, ok: frozenset[str], where: str, loc: Location) -> dict[str, tuple[str, ...]]:
+    out = {}
+    for kw, args in extra:
+        if kw not in ok:
+            raise _err(loc, f"{where}: '{kw}' is not supported by pykeepalived's checkers")
+        out[kw] = args
+    return out
+
+
+def _probe(ck: model.Checker, rs: model.RealServer, vs: model.VirtualServer, cfg: model.KeepalivedConfig,
+           track_files: dict[str, model.TrackFile], users: _Users) -> ProbeSpec:
+    extra = _extra(ck.extra, _CHECKER_EXTRA_OK, ck.kind, ck.location)
+    match ck.kind:
+        case "TCP_CHECK":
+            return TcpProbe()
+        case "HTTP_GET" | "SSL_GET":
+            if ck.bind_port:
+                raise _err(ck.location, f"{ck.kind}: bind_port is not supported (httpx binds the address only)")
+            urls = []
+            for u in ck.urls:
+                _extra(u.extra, _URL_EXTRA_OK, "url", u.location)
+                urls.append(UrlSpec(u.path or "/", u.digest, u.status_codes, u.virtualhost, u.regex, u.regex_no_match))
+            if not urls:
+                raise _err(ck.location, f"{ck.kind} has no url block")
+            tls = None
+            if ck.kind == "SSL_GET":
+                s = cfg.ssl
+                sni = extra.get("sni_name")
+                tls = TlsSpec(s.ca if s else None, s.certificate if s else None, s.key if s else None,
+                              s.password if s else None, ck.enable_sni, sni[0] if sni else None)
+            return HttpProbe(tuple(urls), tls, ck.virtualhost or rs.virtualhost or vs.virtualhost,
+                             ck.http_protocol or "1.0")
+        case "SMTP_CHECK":
+            return SmtpProbe(ck.helo_name or cfg.global_defs.smtp_helo_name or "smtpchecker.keepalived.org")
+        case "DNS_CHECK":
+            if ck.dns_type.upper() not in DNS_TYPES:
+                raise _err(ck.location, f"DNS_CHECK type {ck.dns_type!r}: expected one of {'|'.join(DNS_TYPES)}")
+            return DnsProbe(ck.dns_type.upper(), ck.dns_name)
+        case "MISC_CHECK":
+            if ck.misc_path is None:
+                raise _err(ck.location, "MISC_CHECK: misc_path missing")
+            uid, gid = users.of(ck.misc_path, ck.location)
+            return MiscProbe(ck.misc_path.argv, ck.misc_timeout, ck.misc_dynamic, uid, gid)
+        case "UDP_CHECK":
+            try:
+                payload = parse_hex(ck.payload)[0] if ck.payload else b""
+                reply, mask = parse_hex(ck.require_reply) if ck.require_reply else (b"", b"")
+            except ValueError:
+                raise _err(ck.location, "UDP_CHECK: invalid hex string") from None
+            required = ck.require_reply is not None
+            return UdpProbe(payload, required, reply, mask, ck.min_reply_length, ck.max_reply_length)
+        case "PING_CHECK":
+            return PingProbe()
+        case "FILE_CHECK":
+            tf = track_files.get(ck.track_file or "")
+            if tf is None or tf.file is None:
+                raise _err(ck.location, f"FILE_CHECK: track_file {ck.track_file!r} is not defined")
+            weight = ck.weight if ck.weight is not None else tf.weight
+            reverse = ck.weight_reverse if ck.weight is not None else tf.weight_reverse
+            return FileProbe(tf.file, weight, reverse)
+        case _:
+            raise _err(ck.location, f"{ck.kind} is not supported by pykeepalived's checkers")
+
+
+def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
+    """Map every virtual server of ``cfg``; raises :class:`LvsSettingsError` naming the offending block."""
+    groups = {g.name: g for g in cfg.virtual_server_groups}
+    track_files = {t.name: t for t in cfg.track_files}
+    checks: list[CheckSpec] = []
+    pool: list[VirtualServerSpec] = []
+    services: dict[str, tuple[Service, ...]] = {}
+    dests: dict[tuple[str, str], Destination] = {}
+    ha: dict[str, tuple[str, ...]] = {}
+    users = _Users(cfg.global_defs)
+    for vi, vs in enumerate(cfg.virtual_servers):
+        vs_key = f"vs{vi}"
+        svcs = _services(vs, groups)
+        services[vs_key] = svcs
+        proto = vs.protocol
+        rs_specs = []
+        for ri, rs in enumerate(vs.real_servers):
+            rs_key = f"{vs_key}/rs{ri}"
+            port = rs.port or (0 if vs.fwmark is not None or vs.group is not None else vs.port)
+            name = _fmt(rs.address, proto, port)
+            try:
+                dests[(vs_key, rs_key)] = Destination.of(
+                    rs.address, port, forward=_FORWARD[rs.lvs_method], weight=rs.weight, u_threshold=rs.uthreshold,
+                    l_threshold=rs.lthreshold, **_tunnel(vs.tunnel_type if rs.lvs_method == "TUN" else None,
+                                                        rs.location))
+            except KeyError:
+                raise _err(rs.location, f"unknown lvs_method {rs.lvs_method!r}") from None
+            keys, alpha = [], []
+            for ci, ck in enumerate(rs.checkers):
+                key = f"{rs_key}/c{ci}"
+                try:
+                    spec = CheckSpec(key, ck.kind, _target(ck, rs), _probe(ck, rs, vs, cfg, track_files, users),
+                                     Timing(ck.delay_loop, ck.connect_timeout, ck.retry, ck.delay_before_retry,
+                                            ck.warmup, ck.alpha),
+                                     name=name, log_all_failures=ck.log_all_failures)
+                except ValueError as exc:
+                    if isinstance(exc, LvsSettingsError):
+                        raise
+                    raise _err(ck.location, f"{ck.kind}: {exc}") from None
+                checks.append(spec)
+                keys.append(key)
+                if ck.alpha:
+                    alpha.append(key)
+            rs_specs.append(RealServerSpec(rs_key, name, rs.weight, rs.inhibit_on_failure,
+                                           users.script(rs.notify_up, rs.location),
+                                           users.script(rs.notify_down, rs.location), tuple(keys), tuple(alpha)))
+        sorry = None
+        if vs.sorry_server is not None:
+            s = vs.sorry_server
+            sport = 0 if vs.fwmark is not None else (s.port or vs.port)
+            sorry_key = f"{vs_key}/sorry"
+            sorry = SorrySpec(sorry_key, _fmt(s.address, proto, sport), 1, vs.sorry_server_inhibit)
+            dests[(vs_key, sorry_key)] = Destination.of(s.address, sport, forward=_FORWARD[vs.lvs_method])
+        pool.append(VirtualServerSpec(vs_key, vs.name, tuple(rs_specs), vs.quorum, vs.hysteresis,
+                                      users.script(vs.quorum_up, vs.location),
+                                      users.script(vs.quorum_down, vs.location), sorry, vs.omega))
+        if vs.ha_suspend:
+            ha[vs_key] = tuple(s.key.addr for s in svcs if s.key.addr)
+    return LvsSettings(tuple(checks), tuple(pool), services, dests, ha)

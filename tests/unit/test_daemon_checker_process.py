@@ -1,0 +1,91 @@
+"""The checker process core end to end on loopback: real probes against real servers, the pool, and a
+MemoryBackend (the IPVS oracle) that ends up holding exactly the healthy servers."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ipvs.formats import format_list
+from ipvs.memory import MemoryBackend
+from netns_lab.servers import Route, closed_port, http_server
+from pykeepalived.config import HostView, Severity, load_config
+from pykeepalived.daemon.checker_process import CheckerProcess
+from pykeepalived.daemon.lvs import build_lvs
+
+HOST = HostView(interfaces=frozenset(), find_executable=lambda c: c, user_exists=lambda u: False)
+
+
+def conf(good: int, dead: int, marker: Path, weight_file: Path) -> str:
+    return f"""
+virtual_server 10.0.0.1 80 {{
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    delay_loop 1
+    warmup 0
+    real_server 127.0.0.1 {good} {{
+        HTTP_GET {{
+            url {{
+                path /
+                status_code 200
+            }}
+            connect_timeout 1
+        }}
+        MISC_CHECK {{
+            misc_path "{sys.executable} -c 'import sys; sys.exit(int(open(\\"{weight_file}\\").read()))'"
+            misc_dynamic
+        }}
+    }}
+    real_server 127.0.0.2 {dead} {{
+        notify_down "/usr/bin/touch {marker}"
+        TCP_CHECK {{
+            connect_timeout 1
+        }}
+    }}
+}}
+"""
+
+
+async def until(cond: Callable[[], bool], limit: float = 15.0) -> None:
+    """Wait for a state (generous limit: this checks where the system ends up, not how fast)."""
+    async with asyncio.timeout(limit):
+        while not cond():
+            await asyncio.sleep(0.05)
+
+
+def test_dead_server_leaves_the_table_and_dynamic_weight_applies(tmp_path: Path) -> None:
+    marker = tmp_path / "down"
+    weight_file = tmp_path / "w"
+    weight_file.write_text("7")  # misc_dynamic: weight 5
+
+    async def go() -> tuple[str, str, str]:
+        async with http_server("127.0.0.1", {"/": Route(200, b"ok")}) as good:
+            f = tmp_path / "keepalived.conf"
+            f.write_text(conf(good, closed_port("127.0.0.2"), marker, weight_file))
+            res = load_config(str(f), config_id="main", host=HOST)
+            assert not [d for d in res.diagnostics if d.severity == Severity.ERROR], res.diagnostics
+            backend = MemoryBackend()
+            proc = CheckerProcess(build_lvs(res.config), backend, resync_interval=0.5)
+            runner = asyncio.create_task(proc.run())
+
+            async def listing() -> str:
+                return format_list(await backend.list_services())
+
+            await until(lambda: len(proc.sync_results) >= 1)
+            start = await listing()
+            async with asyncio.timeout(15):  # where it ends up, not how fast
+                while "127.0.0.2" in (settled := await listing()) or "Masq    5" not in settled:
+                    await asyncio.sleep(0.05)
+            await until(marker.exists)
+            proc.stop()
+            await runner
+            return start, settled, await listing()
+
+    start, settled, end = asyncio.run(go())
+    assert "127.0.0.1" in start and "127.0.0.2" in start  # both start in (no alpha)
+    assert "  -> 127.0.0.1:" in settled and "127.0.0.2" not in settled
+    assert "TCP  10.0.0.1:80 rr" in settled
+    assert "10.0.0.1:80" not in end  # our service is removed at exit
