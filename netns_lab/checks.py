@@ -126,7 +126,7 @@ def one_master(h: History, ctx: CheckContext) -> Verdict:
                 evidence.append(f"VRID {vrid}: {len(who)} masters {sorted(who)} from {_s(a)} to {_s(b)}")
         final = sorted(n for n, ivs in _master_intervals(h, vrid, ctx.end).items() if any(e == ctx.end for _, e in ivs))
         finals.append(f"VRID {vrid}: {', '.join(final) or 'none'}")
-    samples = [s for s in h.vip_samples if s.t >= since]
+    samples = [s for s in h.vip_holders if s.t >= since]
     for smp in samples:
         running = [n for n in smp.holders if not _down_at(spans, n, smp.t)]
         if len(running) != 1:

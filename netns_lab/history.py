@@ -79,8 +79,9 @@ class ClientRequest:
 
 
 @dataclass(frozen=True)
-class VipSample:
-    """At ``t``, the hosts that had ``vip`` on an interface (netlink in each host; empty: nobody)."""
+class VipHolderSample:
+    """At ``t`` the hosts in ``holders`` had ``vip`` configured (an observer's sample: the real lab asks each
+    host's kernel, so split brain shows up as two holders).  Observers record a sample when the set changes."""
 
     t: int
     vip: str
@@ -135,9 +136,9 @@ class History:
     adverts: list[AdvertSent] = field(default_factory=list)
     vip_changes: list[VipChange] = field(default_factory=list)
     faults: list[FaultEvent] = field(default_factory=list)
+    vip_holders: list[VipHolderSample] = field(default_factory=list)
     record_adverts: bool = True
     requests: list[ClientRequest] = field(default_factory=list)
-    vip_samples: list[VipSample] = field(default_factory=list)
 
     def fault_spans(self, *, end: int) -> list[FaultSpan]:
         """Each fault with the time it was lifted (a resume ends a pause, a heal a partition, loss 0 a loss).
@@ -167,7 +168,7 @@ class History:
                 if k in open_:  # e.g. pause of a crashed node: keep the first, it is what holds
                     continue
                 open_[k] = f
-            elif f.kind not in ("resume", "restart", "heal", "link-up", "server-start"):
+            elif f.kind not in ("start", "resume", "restart", "heal", "link-up", "server-start"):
                 spans.append(FaultSpan(f.t, f.t, f.kind, f.node, f.detail))
         for f in open_.values():
             spans.append(FaultSpan(f.t, end, f.kind, f.node, f.detail))

@@ -59,7 +59,7 @@ class Run:
 
 def _end(h: History) -> int:
     times = [t.t for t in h.transitions] + [a.t for a in h.adverts] + [f.t for f in h.faults]
-    times += [r.done for r in h.requests] + [v.t for v in h.vip_samples] + [v.t for v in h.vip_changes]
+    times += [r.done for r in h.requests] + [v.t for v in h.vip_holders] + [v.t for v in h.vip_changes]
     return max(times, default=US)
 
 
@@ -71,8 +71,8 @@ def _routers(h: History) -> list[str]:
 def _vip_segments(h: History, end: int) -> list[tuple[int, int, tuple[str, ...]]]:
     """(start, stop, holders) from VIP samples (lab) or VIP changes (simulator)."""
     out: list[tuple[int, int, tuple[str, ...]]] = []
-    if h.vip_samples:
-        samples = sorted(h.vip_samples, key=lambda s: s.t)
+    if h.vip_holders:
+        samples = sorted(h.vip_holders, key=lambda s: s.t)
         for s, nxt in zip(samples, [*samples[1:], None], strict=True):
             out.append((s.t, nxt.t if nxt else end, tuple(sorted(set(s.holders)))))
         return out

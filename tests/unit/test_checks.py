@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from netns_lab.checks import CHECKS, CheckContext, Verdict, run_checks
-from netns_lab.history import AdvertSent, ClientRequest, FaultEvent, History, Transition, VipChange, VipSample
+from netns_lab.history import AdvertSent, ClientRequest, FaultEvent, History, Transition, VipChange, VipHolderSample
 from netns_lab.scenario import CHECK_PARAMS
 from netns_lab.sim import Simulation
 from vrrp.core.state import State
@@ -73,9 +73,9 @@ def test_one_master_fails_when_the_run_ends_before_settling() -> None:
     assert not v.ok and "before the last fault had settled" in v.summary
 
 
-def test_one_master_vip_samples_count_running_holders_only() -> None:
+def test_one_master_vip_holders_count_running_holders_only() -> None:
     h = crash_history()
-    h.vip_samples += [VipSample(round(t * S), "10.0.0.100", ("a", "b")) for t in (12, 15, 19)]
+    h.vip_holders += [VipHolderSample(round(t * S), "10.0.0.100", ("a", "b")) for t in (12, 15, 19)]
     assert CHECKS["one_master"](h, ctx()).ok  # a's VIP is the leftover of a killed daemon
     h.faults.append(fault(9, "restart", "a"))  # ...but once a runs again, two hosts hold it
     v = CHECKS["one_master"](h, ctx(end=20, settle=2))
