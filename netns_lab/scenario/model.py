@@ -74,7 +74,10 @@ class ScenarioError(ValueError):
 
 @dataclass(frozen=True)
 class Router:
-    """A host running a VRRP daemon with ``config`` (keepalived.conf text); ``impl`` None: the run's choice."""
+    """A host running a VRRP daemon with ``config`` (keepalived.conf text); ``impl`` None: the run's choice.
+
+    ``@RUN_DIR@`` in the text is replaced by the router's run directory when the run starts (for files the
+    daemon tracks, e.g. ``vrrp_track_file``, which a ``track-file`` fault writes there)."""
 
     host: str
     config: str
