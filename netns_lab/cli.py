@@ -37,6 +37,15 @@ def _parser() -> argparse.ArgumentParser:
         "topology", help="print the default topology", description="Print the default topology."
     )
     t.add_argument("--json", action="store_true", help="print it as JSON (the format scenario files use)")
+    k = sub.add_parser(
+        "check",
+        help="validate scenario files (errors name file:line: field)",
+        description="Validate scenario files against the schema and their cross-references; exit 2 on errors.",
+    )
+    k.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML file(s)")
+    sub.add_parser(
+        "schema", help="print the scenario JSON schema", description="Print the JSON schema of scenario files."
+    )
     sub.add_parser("demo", help="VRRP failover demo (netns-lab demo --help for its options)", add_help=False)
     sub.add_parser(
         "sim", help="simulate a VRRP LAN in virtual time: what happens if... (netns-lab sim --help)", add_help=False
@@ -68,6 +77,25 @@ def _main(argv: Sequence[str] | None) -> int:
 
         topo = Topology.default()
         print(topo.to_json() if args.json else topo.describe())
+        return 0
+    if args.command == "check":
+        from netns_lab.scenario import ScenarioError, load_scenario
+
+        status = 0
+        for path in args.files:
+            try:
+                scenario = load_scenario(path)
+            except ScenarioError as exc:
+                print(exc, file=sys.stderr)
+                status = 2
+                continue
+            print(f"{path}: ok ({scenario.name}: {len(scenario.routers)} routers, "
+                  f"{len(scenario.schedule())} faults, {len(scenario.expect)} checks)")  # fmt: skip
+        return status
+    if args.command == "schema":
+        from netns_lab.scenario import SCHEMA
+
+        print(json.dumps(SCHEMA, indent=2))
         return 0
     if args.command == "clean":
         if os.geteuid() != 0:

@@ -62,6 +62,72 @@ class FaultEvent:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class ClientRequest:
+    """One request of a client workload: sent at ``t``, finished (answer, error or timeout) at ``done``.
+
+    ``server`` is who answered (the name in the reply: a real server, or the router holding the VIP when the
+    service runs on the routers); ``error`` says why it failed ("" when ``ok``)."""
+
+    t: int
+    done: int
+    client: str
+    target: str
+    ok: bool
+    server: str | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class VipHolderSample:
+    """At ``t`` the hosts in ``holders`` had ``vip`` configured (an observer's sample: the real lab asks each
+    host's kernel, so split brain shows up as two holders).  Observers record a sample when the set changes."""
+
+    t: int
+    vip: str
+    holders: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FaultSpan:
+    """A fault from when it was injected to when it was lifted (``stop`` is the run's end if never lifted;
+    ``stop == start`` for instant faults such as a reload or a priority change)."""
+
+    start: int
+    stop: int
+    kind: str
+    node: str | None
+    detail: str = ""
+
+
+# fault kind -> the kinds that lift it (same node; for partitions: same segment)
+_LIFTED_BY = {
+    "pause": ("resume", "crash", "stop"),
+    "crash": ("restart",),
+    "stop": ("restart",),
+    "partition": ("heal", "partition"),
+    "link-down": ("link-up",),
+    "server-stop": ("server-start",),
+    "loss": ("loss",),
+}
+
+# faults that lift each other share a family (so a link-down does not close a pause of the same node)
+_FAMILY = {
+    "pause": "process",
+    "resume": "process",
+    "crash": "process",
+    "stop": "process",
+    "restart": "process",
+    "partition": "partition",
+    "heal": "partition",
+    "link-down": "link",
+    "link-up": "link",
+    "server-stop": "server",
+    "server-start": "server",
+    "loss": "loss",
+}
+
+
 @dataclass
 class History:
     """Everything that happened, in time order per list (the lists are append-only)."""
@@ -70,7 +136,43 @@ class History:
     adverts: list[AdvertSent] = field(default_factory=list)
     vip_changes: list[VipChange] = field(default_factory=list)
     faults: list[FaultEvent] = field(default_factory=list)
+    vip_holders: list[VipHolderSample] = field(default_factory=list)
     record_adverts: bool = True
+    requests: list[ClientRequest] = field(default_factory=list)
+
+    def fault_spans(self, *, end: int) -> list[FaultSpan]:
+        """Each fault with the time it was lifted (a resume ends a pause, a heal a partition, loss 0 a loss).
+
+        A partition's segment is the part of its detail before ":" (the simulator's and the nemesis's form)."""
+        spans: list[FaultSpan] = []
+        open_: dict[tuple[str, str | None], FaultEvent] = {}
+
+        def key(f: FaultEvent) -> tuple[str, str | None]:
+            family = _FAMILY.get(f.kind, f.kind)
+            if family == "partition":
+                return (family, f.detail.split(":", 1)[0])
+            return (family, f.node)
+
+        def close(k: tuple[str, str | None], t: int, lifter: str) -> None:
+            f = open_.get(k)
+            if f is not None and lifter in _LIFTED_BY.get(f.kind, ()):
+                spans.append(FaultSpan(f.t, t, f.kind, f.node, f.detail))
+                del open_[k]
+
+        for f in self.faults:
+            k = key(f)
+            close(k, f.t, f.kind)
+            if f.kind in ("loss",) and f.detail in ("0", "0.0"):
+                continue
+            if f.kind in _LIFTED_BY:
+                if k in open_:  # e.g. pause of a crashed node: keep the first, it is what holds
+                    continue
+                open_[k] = f
+            elif f.kind not in ("start", "resume", "restart", "heal", "link-up", "server-start"):
+                spans.append(FaultSpan(f.t, f.t, f.kind, f.node, f.detail))
+        for f in open_.values():
+            spans.append(FaultSpan(f.t, end, f.kind, f.node, f.detail))
+        return sorted(spans, key=lambda s: (s.start, s.stop))
 
     def master_intervals(self, vrid: int, segment: str | None = None, *, end: int) -> dict[str, list[tuple[int, int]]]:
         """Per node, its [start, stop) intervals as Master of ``vrid``; open intervals stop at ``end``."""

@@ -1,0 +1,369 @@
+"""Checkers over a run's history (Jepsen style): small named functions, each a verdict with its evidence.
+
+Each checker reads only the :class:`~netns_lab.history.History` and a :class:`CheckContext` (when the run
+ended, how long faults take to settle, the advertisement interval), so it judges the simulator's runs and the
+lab's alike, and each is tested over hand-made histories that must pass *and* must fail. The names are the
+``check:`` values of a scenario's ``expect`` list.
+
+Bounds come from the RFC: Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time (RFC 9568 §6.1;
+RFC 3768 for VRRPv2), the time a backup waits after the master's last advert before it takes over.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from netns_lab.history import FaultSpan, History
+from netns_lab.measure import master_down_interval, skew_time
+from netns_lab.scenario.schema import CHECK_PARAMS
+from vrrp.core.state import State
+
+__all__ = ["CHECKS", "CheckContext", "Verdict", "run_checks"]
+
+US = 1_000_000
+#: faults during which two masters are expected: the routers cannot hear each other
+_APART = ("partition", "pause", "loss", "link-down")
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What the checkers need besides the history. Times in µs (the history's unit) unless named ``_s``.
+
+    ``end``: when the run ended; ``settle``: how long after the last fault the routers must have converged;
+    ``advert_interval_s`` and ``version``: the routers' VRRP settings (for Master_Down_Interval)."""
+
+    end: int
+    settle: int
+    advert_interval_s: float = 1.0
+    version: int = 3
+    routers: tuple[str, ...] = ()
+
+    @property
+    def mdi_us(self) -> int:
+        """Master_Down_Interval of the lowest possible priority: the slowest takeover the RFC allows."""
+        return round(master_down_interval(self.version, 1, self.advert_interval_s) * US)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one checker: ``ok``, one line saying why, the evidence, and figures for the report."""
+
+    check: str
+    ok: bool
+    summary: str
+    evidence: tuple[str, ...] = ()
+    figures: Mapping[str, float] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{'PASS' if self.ok else 'FAIL'} {self.check}: {self.summary}"
+
+
+def _s(us: int) -> str:
+    return f"{us / US:.3f} s"
+
+
+def _vrids(h: History) -> list[int]:
+    return sorted({t.vrid for t in h.transitions})
+
+
+def _master_intervals(h: History, vrid: int, end: int) -> dict[str, list[tuple[int, int]]]:
+    """Master intervals, ended at a crash of the node if nothing recorded its end (a killed daemon logs
+    nothing; its last words are the crash the nemesis recorded)."""
+    out = h.master_intervals(vrid, end=end)
+    crashes: dict[str, list[int]] = {}
+    for f in h.faults:
+        if f.kind == "crash" and f.node:
+            crashes.setdefault(f.node, []).append(f.t)
+    for node, ivs in out.items():
+        fixed = []
+        for start, stop in ivs:
+            cut = min((t for t in crashes.get(node, []) if start <= t < stop), default=stop)
+            fixed.append((start, cut))
+        out[node] = fixed
+    return out
+
+
+def _masters_over(ivs: Mapping[str, Sequence[tuple[int, int]]], lo: int, hi: int) -> list[tuple[int, int, set[str]]]:
+    """Split [lo, hi) into pieces with a constant set of masters."""
+    cuts = {lo, hi}
+    for spans in ivs.values():
+        for a, b in spans:
+            cuts.update(x for x in (a, b) if lo < x < hi)
+    points = sorted(cuts)
+    out = []
+    for a, b in itertools.pairwise(points):
+        who = {n for n, spans in ivs.items() if any(s <= a and b <= e for s, e in spans)}
+        out.append((a, b, who))
+    return out
+
+
+def _down_at(spans: Iterable[FaultSpan], node: str, t: int) -> bool:
+    return any(s.kind in ("crash", "stop") and s.node == node and s.start <= t < s.stop for s in spans)
+
+
+def _last_fault(h: History) -> int:
+    return max((f.t for f in h.faults), default=0)
+
+
+# ---------------------------------------------------------------------------------------------- checkers
+def one_master(h: History, ctx: CheckContext) -> Verdict:
+    """After the last fault has settled, exactly one master per VRID and exactly one (running) VIP holder."""
+    name = "one_master"
+    since = _last_fault(h) + ctx.settle
+    if since > ctx.end:
+        return Verdict(name, False, f"the run ended {_s(since - ctx.end)} before the last fault had settled")
+    if not h.transitions:
+        return Verdict(name, False, "no state transitions recorded: no router ever ran")
+    spans = h.fault_spans(end=ctx.end)
+    evidence: list[str] = []
+    finals: list[str] = []
+    for vrid in _vrids(h):
+        for a, b, who in _masters_over(_master_intervals(h, vrid, ctx.end), since, ctx.end):
+            if len(who) != 1:
+                evidence.append(f"VRID {vrid}: {len(who)} masters {sorted(who)} from {_s(a)} to {_s(b)}")
+        final = sorted(n for n, ivs in _master_intervals(h, vrid, ctx.end).items() if any(e == ctx.end for _, e in ivs))
+        finals.append(f"VRID {vrid}: {', '.join(final) or 'none'}")
+    samples = [s for s in h.vip_holders if s.t >= since]
+    for smp in samples:
+        running = [n for n in smp.holders if not _down_at(spans, n, smp.t)]
+        if len(running) != 1:
+            left = sorted(set(smp.holders) - set(running))
+            extra = f" (left behind by stopped daemons: {left})" if left else ""
+            evidence.append(f"{smp.vip} held by {running or 'nobody'} at {_s(smp.t)}{extra}")
+    if not samples:  # the simulator records VIP changes instead of samples
+        held: dict[str, bool] = {}
+        for v in h.vip_changes:
+            if v.t <= since:
+                held[v.node] = v.held
+        holders = sorted(n for n, on in held.items() if on)
+        if h.vip_changes and len(holders) != 1:
+            evidence.append(f"VIPs held by {holders or 'nobody'} at {_s(since)}")
+        for v in h.vip_changes:
+            if v.t > since:
+                evidence.append(f"VIP {'added on' if v.held else 'removed from'} {v.node} at {_s(v.t)} after settling")
+    ok = not evidence
+    summary = f"one master from {_s(since)} on ({'; '.join(finals)})" if ok else f"{len(evidence)} violation(s)"
+    return Verdict(name, ok, summary, tuple(evidence[:20]), {"checked_from_s": since / US})
+
+
+def dual_master_only_under_fault(h: History, ctx: CheckContext, grace: float | None = None) -> Verdict:
+    """Two masters at once only while a partition, pause, loss or link-down holds them apart, and for at most
+    ``grace`` s after it is lifted (default: one advert interval + 0.5 s, the time for the higher router's
+    next advert to arrive); shorter overlaps (a preemption hand-over) are allowed anywhere."""
+    name = "dual_master_only_under_fault"
+    grace_us = round((ctx.advert_interval_s + 0.5 if grace is None else grace) * US)
+    spans = [s for s in h.fault_spans(end=ctx.end) if s.kind in _APART]
+    evidence = []
+    longest = 0
+    for vrid in _vrids(h):
+        ivs = _master_intervals(h, vrid, ctx.end)
+        pieces = [(a, b, who) for a, b, who in _masters_over(ivs, 0, ctx.end) if len(who) >= 2]
+        merged: list[tuple[int, int, set[str]]] = []
+        for a, b, who in pieces:
+            if merged and merged[-1][1] == a:
+                merged[-1] = (merged[-1][0], b, merged[-1][2] | who)
+            else:
+                merged.append((a, b, set(who)))
+        for a, b, who in merged:
+            longest = max(longest, b - a)
+            if b - a <= grace_us:
+                continue
+            cover = [s for s in spans if s.start <= a + grace_us and b <= s.stop + grace_us]
+            if not cover:
+                evidence.append(f"VRID {vrid}: {sorted(who)} both master from {_s(a)} to {_s(b)} ({_s(b - a)}) "
+                                f"with no partition/pause holding them apart")  # fmt: skip
+    ok = not evidence
+    summary = (
+        f"longest dual-master window {_s(longest)}, each explained by a fault" if ok else f"{len(evidence)} window(s)"
+    )
+    return Verdict(name, ok, summary, tuple(evidence), {"longest_dual_master_s": longest / US})
+
+
+def _failovers(h: History, ctx: CheckContext) -> list[tuple[FaultSpan, str, int, str | None, int | None, int]]:
+    """(fault, old master, last advert of it, new master, its first advert, its priority) per fault that took
+    a master away (crash, stop, pause)."""
+    out: list[tuple[FaultSpan, str, int, str | None, int | None, int]] = []
+    for span in h.fault_spans(end=ctx.end):
+        if span.kind not in ("crash", "stop", "pause") or span.node is None:
+            continue
+        node = span.node
+        for vrid in _vrids(h):
+            ivs = _master_intervals(h, vrid, ctx.end)
+            if not any(s <= span.start < e or (e == span.start and s < e) for s, e in ivs.get(node, [])):
+                continue
+            if span.kind == "stop":  # the clock starts at its goodbye (priority-0) advert
+                bye = [a.t for a in h.adverts if a.node == node and a.vrid == vrid and a.t >= span.start
+                       and not a.priority]  # fmt: skip
+                last = bye[0] if bye else span.start
+            else:
+                mine = [a.t for a in h.adverts if a.node == node and a.vrid == vrid and a.t <= span.start
+                        and a.priority]  # fmt: skip
+                last = mine[-1] if mine else span.start
+            nxt = next(
+                (t for t in h.transitions if t.vrid == vrid and t.node != node and t.new is State.MASTER
+                 and t.t >= span.start),
+                None,
+            )  # fmt: skip
+            if nxt is None:
+                out.append((span, node, last, None, None, 0))
+                continue
+            first = next(
+                (a.t for a in h.adverts if a.node == nxt.node and a.vrid == vrid and a.t >= nxt.t and a.priority),
+                nxt.t,
+            )
+            out.append((span, node, last, nxt.node, first, nxt.priority))
+    return out
+
+
+def failover_gap(h: History, ctx: CheckContext, tolerance: float | None = None) -> Verdict:
+    """Each time a master crashed, stopped or paused, another router took over after the RFC's wait: the gap
+    from the old master's last advert to the new master's first is Master_Down_Interval (crash, pause) or
+    Skew_Time (graceful stop: priority-0 advert, RFC 9568 §6.4.2), within ``tolerance`` s (default: one
+    advert interval)."""
+    name = "failover_gap"
+    tol = ctx.advert_interval_s if tolerance is None else tolerance
+    found = _failovers(h, ctx)
+    if not found:
+        return Verdict(name, False, "no master was crashed, stopped or paused: nothing to measure")
+    evidence = []
+    figures: dict[str, float] = {}
+    bad = 0
+    for i, (span, old, last, new, first, prio) in enumerate(found):
+        if new is None or first is None:
+            if span.kind == "pause" and span.stop - span.start < ctx.mdi_us:
+                evidence.append(f"{span.kind} of {old} at {_s(span.start)}: too short for a takeover (fine)")
+                continue
+            bad += 1
+            evidence.append(f"{span.kind} of master {old} at {_s(span.start)}: no other router took over")
+            continue
+        p = max(1, min(prio, 254))
+        bound = (
+            skew_time(ctx.version, p, ctx.advert_interval_s)
+            if span.kind == "stop"
+            else master_down_interval(ctx.version, p, ctx.advert_interval_s)
+        )
+        gap = (first - last) / US
+        within = abs(gap - bound) <= tol
+        bad += not within
+        what = "Skew_Time" if span.kind == "stop" else "Master_Down_Interval"
+        evidence.append(
+            f"{span.kind} of {old} at {_s(span.start)}: {new} (priority {prio}) took over after {gap:.3f} s; "
+            f"{what} {bound:.3f} s, {'within' if within else 'OUTSIDE'} ±{tol:g} s"
+        )
+        figures[f"gap_{i}_s"] = gap
+        figures[f"bound_{i}_s"] = bound
+    ok = bad == 0
+    summary = f"{len(found) - bad} of {len(found)} takeover(s) within the bound"
+    return Verdict(name, ok, summary, tuple(evidence), figures)
+
+
+def client_outage(h: History, ctx: CheckContext, max: float | None = None) -> Verdict:
+    """The longest time clients saw no successful request (between two successes' start times, per target)
+    stays within ``max`` s (default: Master_Down_Interval + one advert interval)."""
+    name = "client_outage"
+    bound = (ctx.mdi_us + round(ctx.advert_interval_s * US)) / US if max is None else max
+    if not h.requests:
+        return Verdict(name, False, "no client requests were recorded")
+    worst = 0
+    where = ""
+    evidence = []
+    for target in sorted({r.target for r in h.requests}):
+        reqs = sorted((r for r in h.requests if r.target == target), key=lambda r: r.t)
+        failed = [r for r in reqs if not r.ok]
+        oks = [r.t for r in reqs if r.ok]
+        if not oks:
+            evidence.append(f"{target}: all {len(reqs)} requests failed")
+            worst = ctx.end
+            continue
+        # an outage that starts before the first success or lasts until the end counts from/to the run's ends
+        edges = ([reqs[0].t] if not reqs[0].ok else []) + oks + ([reqs[-1].t] if not reqs[-1].ok else [])
+        for a, b in itertools.pairwise(edges):
+            if b - a > worst and any(a < r.t < b or r.t == a for r in failed):
+                worst, where = b - a, f"{target}: no success from {_s(a)} to {_s(b)}"
+        errors = sorted({r.error for r in failed if r.error})
+        evidence.append(f"{target}: {len(reqs) - len(failed)} ok, {len(failed)} failed" +
+                        (f" ({', '.join(errors[:3])})" if errors else ""))  # fmt: skip
+    if where:
+        evidence.insert(0, where)
+    ok = worst / US <= bound
+    summary = f"longest client-visible outage {worst / US:.3f} s, bound {bound:.3f} s"
+    return Verdict(name, ok, summary, tuple(evidence), {"outage_s": worst / US, "bound_s": bound})
+
+
+def transitions_per_fault(h: History, ctx: CheckContext, max: int = 2) -> Verdict:
+    """No flapping: after each fault (until the next one) at most ``max`` routers become master, and between
+    the first election and the first fault none does."""
+    name = "transitions_per_fault"
+    ups = sorted((t.t, t.node) for t in h.transitions if t.new is State.MASTER)
+    if not ups:
+        return Verdict(name, False, "no router ever became master")
+    times = sorted({f.t for f in h.faults})
+    evidence = []
+    first_fault = times[0] if times else ctx.end
+    quiet = [n for t, n in ups[1:] if ups[0][0] + ctx.mdi_us < t < first_fault]
+    if quiet:
+        evidence.append(f"{len(quiet)} master change(s) with no fault before the first one: {quiet[:5]}")
+    worst = 0
+    for i, t0 in enumerate(times):
+        t1 = times[i + 1] if i + 1 < len(times) else ctx.end
+        n = sum(1 for t, _ in ups if t0 <= t < t1)
+        worst = n if n > worst else worst
+        if n > max:
+            kinds = [f.kind for f in h.faults if f.t == t0]
+            evidence.append(f"{n} routers became master after {'/'.join(kinds)} at {_s(t0)} (allowed {max})")
+    ok = not evidence
+    return Verdict(name, ok, f"at most {worst} master change(s) per fault (allowed {max})", tuple(evidence),
+                   {"max_changes_per_fault": float(worst)})  # fmt: skip
+
+
+def final_master(h: History, ctx: CheckContext, host: str = "") -> Verdict:
+    """At the end of the run ``host`` is master (of every VRID it runs), and no other router is."""
+    name = "final_master"
+    evidence = []
+    for vrid in _vrids(h):
+        ivs = _master_intervals(h, vrid, ctx.end)
+        at_end = sorted(n for n, spans in ivs.items() if any(e == ctx.end and s < e for s, e in spans))
+        if at_end != [host] and any(t.node == host for t in h.transitions if t.vrid == vrid):
+            evidence.append(f"VRID {vrid}: master at the end is {at_end or 'nobody'}, expected {host}")
+    ok = not evidence and bool(h.transitions)
+    return Verdict(name, ok, f"{host} is master at the end" if ok else "; ".join(evidence) or "no transitions",
+                   tuple(evidence))  # fmt: skip
+
+
+def no_master_change(h: History, ctx: CheckContext) -> Verdict:
+    """Mastership never moved: one router became master once and stayed (loss it must ride out, nopreempt)."""
+    name = "no_master_change"
+    ups = [(t.t, t.node, t.vrid) for t in h.transitions if t.new is State.MASTER]
+    downs = [(t.t, t.node, t.vrid) for t in h.transitions if t.old is State.MASTER]
+    evidence = [f"{n} became master of VRID {v} at {_s(t)}" for t, n, v in ups[len(_vrids(h)) :]]
+    evidence += [f"{n} left master of VRID {v} at {_s(t)}" for t, n, v in downs if t < ctx.end]
+    if not ups:
+        evidence.append("no router ever became master")
+    ok = not evidence
+    return Verdict(name, ok, "mastership never moved" if ok else f"{len(evidence)} change(s)", tuple(evidence[:20]))
+
+
+CHECKS: dict[str, Callable[..., Verdict]] = {
+    "one_master": one_master,
+    "dual_master_only_under_fault": dual_master_only_under_fault,
+    "failover_gap": failover_gap,
+    "client_outage": client_outage,
+    "transitions_per_fault": transitions_per_fault,
+    "final_master": final_master,
+    "no_master_change": no_master_change,
+}
+assert set(CHECKS) == set(CHECK_PARAMS), "the scenario schema and the checkers must name the same checks"
+
+
+def run_checks(h: History, ctx: CheckContext, expect: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Verdict]:
+    """Run each (check name, parameters) over ``h``; a checker that raises is a failed verdict, not a crash."""
+    out = []
+    for check, params in expect:
+        try:
+            out.append(CHECKS[check](h, ctx, **params))
+        except Exception as exc:  # a bug in a checker must not hide the other verdicts
+            out.append(Verdict(check, False, f"checker error: {type(exc).__name__}: {exc}"))
+    return out
