@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pykeepalived.config import model
@@ -41,13 +42,99 @@ from vrrp.io.vmac import VmacSpec
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 __all__ = [
+    "FIELD_USE",
+    "GLOBAL_FIELDS",
+    "INSTANCE_FIELDS",
     "DaemonSettings",
+    "FieldUse",
     "InstanceSettings",
     "SettingsError",
     "SyncGroupSettings",
     "build_settings",
     "tracker_name",
 ]
+
+
+@dataclass(frozen=True)
+class FieldUse:
+    """What this mapping does with every field of one config-model class, so nothing is parsed and then dropped.
+
+    ``consumed``: the mapping reads the field and what the daemon runs depends on it (the unit tests change each
+    one and check that the output changes).  ``resolved``: the config builder already folded the field into
+    another model field, named here (a global default into each instance); the tests write the keyword and check
+    that field.  ``without_effect``: accepted so keepalived's configurations load, with the reason it does
+    nothing yet (the tests change each one and check that the output does *not* change).  One table per model
+    class; virtual servers and checkers get theirs when their mapping comes.
+    """
+
+    model: type
+    consumed: frozenset[str]
+    resolved: Mapping[str, str] = field(default_factory=dict)
+    without_effect: Mapping[str, str] = field(default_factory=dict)
+
+
+_NO_SMTP = "no SMTP alerts yet (keepalived's smtp_alert): accepted so configurations load"
+_NO_IPVS = "belongs to the checker/IPVS process, which is not implemented yet"
+
+INSTANCE_FIELDS = FieldUse(
+    model.VrrpInstance,
+    consumed=frozenset({
+        "name", "location", "state", "interface", "virtual_router_id", "priority", "advert_int", "version",
+        "family", "nopreempt", "preempt_delay", "virtual_ipaddress", "virtual_ipaddress_excluded",
+        "virtual_routes", "virtual_rules", "unicast_src_ip", "unicast_peer", "unicast_ttl", "mcast_src_ip",
+        "mcast_dst_ip", "auth_type", "auth_pass", "track_interface", "track_script", "track_file",
+        "track_process", "dont_track_primary", "accept", "garp_master_delay", "garp_master_repeat",
+        "garp_master_refresh", "garp_master_refresh_repeat", "garp_lower_prio_repeat", "down_timer_adverts",
+        "lower_prio_no_advert", "higher_prio_send_advert", "notify", "notify_priority_changes", "use_vmac",
+        "extra",
+    }),
+    without_effect={
+        "strict_mode": "the config builder applies what strict mode changes (accept, the lower-priority GARP and "
+                       "advert settings, the -t checks); strict packet checks are not implemented yet",
+        "skip_check_adv_addr": "the v2 address list is always checked (RFC 3768 §7.1); skipping it is not "
+                               "implemented yet",
+        "garp_lower_prio_delay": "the second GARP burst after a lower-priority advert is not scheduled yet "
+                                 "(the router's SendGratuitous carries the repeat count only)",
+        "smtp_alert": _NO_SMTP,
+        "vmac_xmit_base": "adverts always go out of the VMAC; sending them from the base interface is not "
+                          "implemented yet",
+        "lvs_sync_daemon_interface": _NO_IPVS,
+    },
+)
+
+GLOBAL_FIELDS = FieldUse(
+    model.GlobalDefs,
+    consumed=frozenset({
+        "router_id", "script_user", "script_group", "enable_script_security", "vrrp_mcast_group4",
+        "vrrp_mcast_group6", "vrrp_garp_interval", "vrrp_gna_interval", "extra",
+    }),
+    resolved={
+        "vrrp_version": "version", "vrrp_garp_master_delay": "garp_master_delay",
+        "vrrp_garp_master_repeat": "garp_master_repeat", "vrrp_garp_master_refresh": "garp_master_refresh",
+        "vrrp_garp_master_refresh_repeat": "garp_master_refresh_repeat",
+        "vrrp_garp_lower_prio_delay": "garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat": "garp_lower_prio_repeat",
+        "vrrp_down_timer_adverts": "down_timer_adverts", "vrrp_lower_prio_no_advert": "lower_prio_no_advert",
+        "vrrp_higher_prio_send_advert": "higher_prio_send_advert", "vrrp_skip_check_adv_addr": "skip_check_adv_addr",
+        "vrrp_strict": "strict_mode", "default_interface": "interface",
+    },
+    without_effect={
+        "notification_email": _NO_SMTP, "notification_email_from": _NO_SMTP, "smtp_server": _NO_SMTP,
+        "smtp_port": _NO_SMTP, "smtp_connect_timeout": _NO_SMTP, "smtp_helo_name": _NO_SMTP,
+        "smtp_alert": _NO_SMTP, "smtp_alert_vrrp": _NO_SMTP, "smtp_alert_checker": _NO_SMTP,
+        "vrrp_min_garp": "not implemented yet (keepalived's shorthand for one GARP and no refresh)",
+        "vrrp_check_unicast_src": "the source of a unicast advert is always checked against unicast_peer, as if "
+                                  "this were set",
+        "vrrp_startup_delay": "not implemented yet: instances start at once",
+        "dynamic_interfaces": "only switches off -t's interface checks; the daemon waits for no interface",
+        "lvs_flush": _NO_IPVS, "lvs_sync_daemon": _NO_IPVS, "lvs_timeouts": _NO_IPVS,
+        "max_auto_priority": "realtime priorities are set only by vrrp_rt_priority (keepalived's automatic "
+                             "priority raise is not implemented)",
+        "random_seed": "used by the config preprocessor (~SEQ / random), which is done before the mapping",
+    },
+)
+
+#: every model class the mapping covers, with what it does with each field (see FieldUse)
+FIELD_USE: tuple[FieldUse, ...] = (INSTANCE_FIELDS, GLOBAL_FIELDS)
 
 
 class SettingsError(ValueError):
