@@ -2,9 +2,13 @@
 
 ``-f/--use-file``, ``-t/--config-test[=LOG]``, ``-d/--dump-conf`` (JSON of the resolved model),
 ``-i/--config-id``, ``-h``, ``-v``; without ``-t``/``-d`` it runs the daemon (:func:`_run_daemon`, today the
-VRRP process: see ``pykeepalived.daemon`` for the flags it honours).  Every keepalived daemon flag is
-accepted so keepalived unit files and scripts parse; with ``-t``/``-d`` the ones that would change what runs
-answer "not implemented yet" (exit 1).
+VRRP process), handing it the typed, frozen :class:`~pykeepalived.daemon.options.DaemonOptions` it honours.
+Every keepalived daemon flag is accepted so keepalived unit files and scripts parse; with ``-t``/``-d`` the ones
+that would change what runs answer "not implemented yet" (exit 1).  ``--dump-dir DIR`` (ours) says where the
+daemon's SIGUSR1/SIGUSR2/SIGRTMIN+2 dumps go.
+
+This module is the one command-line parser: ``pykeepalived``, ``python -m pykeepalived`` and the
+``python -m pykeepalived.daemon`` alias all come here; the daemon never imports it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from .daemon.options import DaemonOptions
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
 VERSION = "0.1.0"
@@ -50,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-d", "--dump-conf", dest="dump", action="store_true", help="print the resolved config as JSON")
     p.add_argument("-i", "--config-id", dest="config_id", default=None, metavar="ID",
                    help="config id for @ID conditionals (default: first label of the host name)")
+    p.add_argument("--dump-dir", dest="dump_dir", default=None, metavar="DIR",
+                   help="where SIGUSR1/SIGUSR2/SIGRTMIN+2 dumps go (default $PYKEEPALIVED_TMP_DIR or /tmp)")
     p.add_argument("-v", "--version", action="version", version=f"pykeepalived {VERSION} "
                    "(keepalived 2.2.7 configuration compatible)")
     for short, long, takes in _DAEMON_FLAGS:
@@ -103,10 +112,21 @@ def _unsupported(args: argparse.Namespace) -> list[str]:
     return out
 
 
+def daemon_options(args: argparse.Namespace) -> DaemonOptions:
+    """The options the daemon honours, typed and frozen, from the parsed command line."""
+    from .daemon.options import DaemonOptions
+
+    return DaemonOptions(
+        config_file=args.file, config_id=args.config_id, vrrp=args.vrrp, check=args.check,
+        dont_fork=args.dont_fork, log_console=args.log_console, log_detail=args.log_detail,
+        log_file=args.log_file, pid_file=args.pid, vrrp_pid_file=args.vrrp_pid, dump_dir=args.dump_dir,
+    )
+
+
 def _run_daemon(args: argparse.Namespace) -> int:
     from .daemon import run_vrrp
 
-    return run_vrrp(args)
+    return run_vrrp(daemon_options(args))
 
 
 def _config_test(args: argparse.Namespace, keep: list[object] | None = None) -> int:

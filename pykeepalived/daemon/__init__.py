@@ -1,11 +1,8 @@
 """The pykeepalived daemon: today the VRRP process (``-P``), run in the foreground or daemonised.
 
-Entry points:
-
-* :func:`run_vrrp` takes the ``argparse.Namespace`` of ``pykeepalived.cli`` (keepalived's flags) and returns
-  the exit status;
-* ``python -m pykeepalived.daemon -P -n -l -f FILE ...`` parses the same flags (plus ``--dump-dir``) and
-  calls it, so tests and the lab can run the daemon before the CLI hook exists.
+Entry point: :func:`run_vrrp` takes the typed, frozen :class:`~.options.DaemonOptions` that ``pykeepalived.cli``
+(the one command-line parser) built from keepalived's flags, and returns the exit status.  This package never
+imports the CLI.
 
 Flags honoured: ``-f`` config, ``-i`` config id, ``-n`` stay in the foreground, ``-l`` log to the console,
 ``-D`` detailed (debug) log, ``-g FILE`` log file, ``-p``/``-r``/``-c`` PID files (the VRRP process writes its
@@ -16,20 +13,17 @@ keepalived's go to ``/tmp``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import logging.handlers
 import os
 import signal
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["main", "run_vrrp"]
+from pykeepalived.daemon.options import DEFAULT_PID, DEFAULT_VRRP_PID, DaemonOptions
 
-DEFAULT_PID = "/run/keepalived.pid"
-DEFAULT_VRRP_PID = "/run/keepalived_vrrp.pid"
+__all__ = ["DaemonOptions", "run_vrrp"]
 
 log = logging.getLogger("pykeepalived.vrrp")
 
@@ -77,7 +71,7 @@ def _daemonize() -> None:
         os.close(fd)
 
 
-def run_vrrp(args: argparse.Namespace) -> int:
+def run_vrrp(options: DaemonOptions) -> int:
     """Run the VRRP process with keepalived's command-line options; returns the exit status."""
     from pykeepalived.config import load_config
     from pykeepalived.config.errors import Severity
@@ -86,17 +80,15 @@ def run_vrrp(args: argparse.Namespace) -> int:
     from pykeepalived.daemon.settings import SettingsError, build_settings
     from pykeepalived.daemon.vrrp_process import VrrpDaemon
 
-    console = bool(getattr(args, "log_console", False))
-    setup_logging(console=console, detail=bool(getattr(args, "log_detail", False)),
-                  log_file=getattr(args, "log_file", None))
-    if getattr(args, "check", False) and not getattr(args, "vrrp", False):
+    setup_logging(console=options.log_console, detail=options.log_detail, log_file=options.log_file)
+    if options.check and not options.vrrp:
         log.error("-C (checker process only): the checker process is not implemented yet; use -P")
         return 1
-    path = args.file
+    path = options.config_file
     if not os.path.exists(path):
         log.error("Configuration file '%s' does not exist", path)
         return 1
-    result = load_config(path, config_id=getattr(args, "config_id", None))
+    result = load_config(path, config_id=options.config_id)
     for d in result.diagnostics:
         if d.severity >= Severity.WARNING:
             log.warning("%s", d)
@@ -111,20 +103,22 @@ def run_vrrp(args: argparse.Namespace) -> int:
     if not settings.instances:
         log.error("%s: no vrrp_instance configured; nothing to do", path)
         return 4
-    if result.config.virtual_servers and not getattr(args, "vrrp", False):
+    if result.config.virtual_servers and not options.vrrp:
         log.warning("virtual_server blocks found: the checker process is not implemented yet (VRRP only)")
-    if not getattr(args, "dont_fork", False):
+    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2):
+        signal.signal(sig, signal.SIG_IGN)  # until the loop's handlers are installed: a dump request is no kill
+    if not options.dont_fork:
         _daemonize()
     pidfiles: list[PidFile] = []
     try:
-        for p in (getattr(args, "pid", None) or DEFAULT_PID, getattr(args, "vrrp_pid", None) or DEFAULT_VRRP_PID):
+        for p in (options.pid_file or DEFAULT_PID, options.vrrp_pid_file or DEFAULT_VRRP_PID):
             pidfiles.append(PidFile.create(p))
     except PidFileError as exc:
         log.error("%s", exc)
         for pf in pidfiles:
             pf.remove()
         return 1
-    dump_dir = Path(getattr(args, "dump_dir", None) or os.environ.get("PYKEEPALIVED_TMP_DIR") or "/tmp")
+    dump_dir = Path(options.dump_dir or os.environ.get("PYKEEPALIVED_TMP_DIR") or "/tmp")
     log.info("Starting pykeepalived VRRP process (pid %d), config %s", os.getpid(), path)
     for problem in apply_process_settings(settings.process):
         log.warning("cannot apply %s", problem)
@@ -141,25 +135,3 @@ def run_vrrp(args: argparse.Namespace) -> int:
         return 0
     finally:
         remove_pidfiles()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """pykeepalived's keepalived-compatible parser plus ``--dump-dir``."""
-    from pykeepalived.cli import build_parser as cli_parser
-
-    p = cli_parser()
-    p.add_argument("--dump-dir", dest="dump_dir", default=None, metavar="DIR",
-                   help="where SIGUSR1/SIGUSR2/SIGRTMIN+2 dumps go (default $PYKEEPALIVED_TMP_DIR or /tmp)")
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pykeepalived.daemon``: the VRRP process with keepalived's flags."""
-    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2):
-        signal.signal(sig, signal.SIG_IGN)  # until the loop's handlers are installed: a dump request is no kill
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code) if isinstance(exc.code, int) else 1
-    return run_vrrp(args)

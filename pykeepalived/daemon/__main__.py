@@ -1,7 +1,11 @@
-"""``python -m pykeepalived.daemon -P -n -l -f keepalived.conf``: the VRRP process with keepalived's flags."""
+"""``python -m pykeepalived.daemon ARGS``: an alias of ``python -m pykeepalived ARGS``, kept for launchers that
+still use it.
 
+The daemon package never imports the command line's parser (the CLI imports the daemon), so the alias re-executes
+the interpreter on the CLI module instead of calling it: same process id, same flags, same exit status.
+"""
+
+import os
 import sys
 
-from pykeepalived.daemon import main
-
-sys.exit(main())
+os.execv(sys.executable, [sys.executable, "-m", "pykeepalived", *sys.argv[1:]])

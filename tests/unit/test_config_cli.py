@@ -55,3 +55,44 @@ def test_bad_flags_and_daemon_flags_are_clean(capsys: pytest.CaptureFixture[str]
     assert main(["-t", "-x", "-f", str(CONFIGS / "lvs.conf")]) == 1
     assert main(["-v"]) == 0
     assert "pykeepalived" in capsys.readouterr().out
+
+
+def test_the_daemon_gets_typed_frozen_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    import pykeepalived.daemon
+    from pykeepalived.daemon.options import DaemonOptions
+
+    seen: list[DaemonOptions] = []
+    monkeypatch.setattr(pykeepalived.daemon, "run_vrrp", lambda options: seen.append(options) or 7)
+    assert main(["-P", "-n", "-l", "-D", "-f", "k.conf", "-i", "lb1", "-g", "/tmp/k.log", "-p", "m.pid",
+                 "-r", "v.pid", "-c", "c.pid", "--dump-dir", "/tmp/d", "-X"]) == 7
+    assert seen == [DaemonOptions(config_file="k.conf", config_id="lb1", vrrp=True, check=False, dont_fork=True,
+                                  log_console=True, log_detail=True, log_file="/tmp/k.log", pid_file="m.pid",
+                                  vrrp_pid_file="v.pid", dump_dir="/tmp/d")]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        seen[0].config_file = "other.conf"  # type: ignore[misc]
+    # defaults: keepalived's config file, nothing else set
+    assert main([]) == 7 and seen[1] == DaemonOptions(config_file="/etc/keepalived/keepalived.conf")
+
+
+def test_nothing_under_the_daemon_imports_the_cli() -> None:
+    import ast
+
+    import pykeepalived.daemon
+
+    root = Path(pykeepalived.daemon.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom):
+                names = [f"{node.module}.{a.name}" if node.module else a.name for a in node.names]
+                if node.level:  # relative: resolve against pykeepalived.daemon[...]
+                    base = ["pykeepalived", "daemon"][: max(0, 2 - (node.level - 1))]
+                    names = [".".join([*base, n]) for n in names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("pykeepalived.cli")]
+    assert offenders == []
