@@ -386,6 +386,9 @@ class Builder:
         if kw.get("preempt_delay") and kw.get("state") == "MASTER":
             d.error(loc, f"({name}) preempt_delay requires state BACKUP - ignoring")
             kw.pop("preempt_delay")
+        if "unicast_ttl" in kw and not kw.get("unicast_peer"):
+            d.error(loc, f"({name}): Cannot use unicast_ttl without unicast peers - resetting")
+            kw.pop("unicast_ttl")
         if strict:
             self._strict_garp(kw, name, loc)
         for k in _GARP:

@@ -247,3 +247,14 @@ def test_use_vmac_name_the_kernel_would_refuse_keeps_the_vmac_with_the_default_n
         assert errors == []
     else:
         assert errors == [(4, f"use_vmac: VMAC interface name '{name}' too long or invalid characters - ignoring")]
+
+
+def test_unicast_ttl_needs_unicast_peers_as_keepalived_says(tmp_path: Path) -> None:
+    base = ("vrrp_instance V {\n interface eth0\n virtual_router_id 5\n unicast_ttl 64\n%s"
+            " virtual_ipaddress {\n 10.0.0.1\n }\n}\n")
+    r = load_text(tmp_path, base % "")
+    assert "(V): Cannot use unicast_ttl without unicast peers - resetting" in [d.message for d in r.diagnostics]
+    assert r.config.vrrp_instances[0].unicast_ttl == 255
+    r = load_text(tmp_path, base % " unicast_peer {\n  10.0.0.2\n }\n")
+    assert not [d for d in r.diagnostics if "unicast_ttl" in d.message]
+    assert r.config.vrrp_instances[0].unicast_ttl == 64
