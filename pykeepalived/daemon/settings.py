@@ -45,6 +45,8 @@ __all__ = [
     "FIELD_USE",
     "GLOBAL_FIELDS",
     "INSTANCE_FIELDS",
+    "ROUTE_FIELDS",
+    "RULE_FIELDS",
     "DaemonSettings",
     "FieldUse",
     "InstanceSettings",
@@ -133,8 +135,22 @@ GLOBAL_FIELDS = FieldUse(
     },
 )
 
+_AS_WRITTEN = "the line as written: named in the daemon's messages only"
+
+ROUTE_FIELDS = FieldUse(
+    model.Route,
+    consumed=frozenset({"dst", "type", "via", "dev", "src", "table", "metric", "scope", "options"}),
+    without_effect={"words": _AS_WRITTEN, "location": _AS_WRITTEN},
+)
+
+RULE_FIELDS = FieldUse(
+    model.Rule,
+    consumed=frozenset({"family", "table", "src", "dst", "priority", "iif", "oif", "fwmark", "options"}),
+    without_effect={"words": _AS_WRITTEN, "location": _AS_WRITTEN},
+)
+
 #: every model class the mapping covers, with what it does with each field (see FieldUse)
-FIELD_USE: tuple[FieldUse, ...] = (INSTANCE_FIELDS, GLOBAL_FIELDS)
+FIELD_USE: tuple[FieldUse, ...] = (INSTANCE_FIELDS, GLOBAL_FIELDS, ROUTE_FIELDS, RULE_FIELDS)
 
 
 class SettingsError(ValueError):

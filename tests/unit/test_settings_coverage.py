@@ -1,5 +1,5 @@
-"""Every field of the config model's VRRP classes reaches the daemon or says why not (pykeepalived/daemon/settings.py
-``FIELD_USE``): no keyword is parsed and then silently dropped.
+"""Every field of the config model's VRRP classes (instance, globals, routes, rules) reaches the daemon or says why
+not (pykeepalived/daemon/settings.py ``FIELD_USE``): no keyword is parsed and then silently dropped.
 
 The evidence is behaviour, not the table: each *consumed* field is changed in a loaded model and what the daemon
 would run (the settings and each instance's router config, or the refusal) must change; each field accepted
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 from pykeepalived.config import HostView, Severity, load_config
 from pykeepalived.config import model as m
 from pykeepalived.config.errors import Location
-from pykeepalived.daemon.settings import FIELD_USE, GLOBAL_FIELDS, INSTANCE_FIELDS, SettingsError, build_settings
+from pykeepalived.daemon.settings import FIELD_USE, GLOBAL_FIELDS, SettingsError, build_settings
 
 HOST = HostView(interfaces=frozenset({"eth0", "eth1", "lo"}), find_executable=lambda c: c,
                 user_exists=lambda _: False)
@@ -192,6 +192,67 @@ GLOBAL_TEXT: dict[str, tuple[str, object]] = {
 }
 
 
+ROUTE_CHANGES: dict[str, Callable[[m.Route], object]] = {
+    "dst": lambda r: IPv4Network("10.9.0.0/16"),
+    "type": lambda r: "blackhole",
+    "via": lambda r: IPv4Address("10.0.0.254"),
+    "dev": lambda r: "eth1",
+    "src": lambda r: IPv4Address("10.0.0.2"),
+    "table": lambda r: 100,
+    "metric": lambda r: 5,
+    "scope": lambda r: "link",
+    "options": lambda r: ("mtu", "1400"),
+    "words": lambda r: ("changed",),
+    "location": lambda r: Location(r.location.file, r.location.line + 1),
+}
+
+RULE_CHANGES: dict[str, Callable[[m.Rule], object]] = {
+    "family": lambda r: 6,
+    "table": lambda r: 200,
+    "src": lambda r: IPv4Network("10.3.0.0/16"),
+    "dst": lambda r: IPv4Network("10.4.0.0/16"),
+    "priority": lambda r: 300,
+    "iif": lambda r: "eth0",
+    "oif": lambda r: "eth1",
+    "fwmark": lambda r: 7,
+    "options": lambda r: ("not",),
+    "words": lambda r: ("changed",),
+    "location": lambda r: Location(r.location.file, r.location.line + 1),
+}
+
+
+def _first_instance(cfg: m.KeepalivedConfig) -> m.VrrpInstance:
+    return cfg.vrrp_instances[0]
+
+
+def _put_instance(cfg: m.KeepalivedConfig, inst: m.VrrpInstance) -> m.KeepalivedConfig:
+    return dataclasses.replace(cfg, vrrp_instances=(inst, *cfg.vrrp_instances[1:]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    """Where the base configuration holds one object of a model class, and the changes its fields take."""
+
+    get: Callable[[m.KeepalivedConfig], Any]
+    put: Callable[[m.KeepalivedConfig, Any], m.KeepalivedConfig]
+    changes: dict[str, Callable[[Any], object]]
+
+
+SITES: dict[type, Site] = {
+    m.VrrpInstance: Site(_first_instance, _put_instance, INSTANCE_CHANGES),
+    m.GlobalDefs: Site(lambda c: c.global_defs, lambda c, g: dataclasses.replace(c, global_defs=g), GLOBAL_CHANGES),
+    m.Route: Site(lambda c: _first_instance(c).virtual_routes[0],
+                  lambda c, r: _put_instance(c, dataclasses.replace(_first_instance(c), virtual_routes=(r,))),
+                  ROUTE_CHANGES),
+    m.Rule: Site(lambda c: _first_instance(c).virtual_rules[0],
+                 lambda c, r: _put_instance(c, dataclasses.replace(_first_instance(c), virtual_rules=(r,))),
+                 RULE_CHANGES),
+}
+
+#: fields whose effect is that the daemon refuses the configuration (it cannot honour them)
+REFUSED = {(m.Route, "options"), (m.Rule, "options")}
+
+
 def _changed(value: object, name: str, table: dict[str, Callable[[Any], object]], owner: object) -> object:
     """The changed value of field ``name``: from ``table``, else the flip of a bool / the current number + 1."""
     if name in table:
@@ -203,18 +264,17 @@ def _changed(value: object, name: str, table: dict[str, Callable[[Any], object]]
     raise AssertionError(f"no change known for {type(owner).__name__}.{name} = {value!r}: add one to the table")
 
 
-def _with_instance_field(cfg: m.KeepalivedConfig, name: str) -> m.KeepalivedConfig:
-    first, *rest = cfg.vrrp_instances
-    value = _changed(getattr(first, name), name, INSTANCE_CHANGES, first)
-    assert value != getattr(first, name)
-    return dataclasses.replace(cfg, vrrp_instances=(dataclasses.replace(first, **{name: value}), *rest))
+def _with_field(cfg: m.KeepalivedConfig, cls: type, name: str) -> m.KeepalivedConfig:
+    site = SITES[cls]
+    obj = site.get(cfg)
+    value = _changed(getattr(obj, name), name, site.changes, obj)
+    assert value != getattr(obj, name)
+    return site.put(cfg, dataclasses.replace(obj, **{name: value}))
 
 
-def _with_global_field(cfg: m.KeepalivedConfig, name: str) -> m.KeepalivedConfig:
-    g = cfg.global_defs
-    value = _changed(getattr(g, name), name, GLOBAL_CHANGES, g)
-    assert value != getattr(g, name)
-    return dataclasses.replace(cfg, global_defs=dataclasses.replace(g, **{name: value}))
+def _cases(kind: str) -> list[Any]:
+    return [pytest.param(use.model, name, id=f"{use.model.__name__}.{name}")
+            for use in FIELD_USE for name in sorted(getattr(use, kind))]
 
 
 @pytest.mark.parametrize("use", FIELD_USE, ids=lambda u: u.model.__name__)
@@ -235,26 +295,22 @@ def test_the_base_configuration_runs(base: m.KeepalivedConfig) -> None:
     assert not observe(base).startswith("refused"), observe(base)
 
 
-@pytest.mark.parametrize("name", sorted(INSTANCE_FIELDS.consumed))
-def test_each_consumed_instance_field_changes_what_runs(base: m.KeepalivedConfig, name: str) -> None:
-    changed = observe(_with_instance_field(base, name))
-    assert changed != observe(base) and not changed.startswith("refused"), changed
+def test_every_covered_model_class_has_a_site_in_the_base_configuration(base: m.KeepalivedConfig) -> None:
+    assert {use.model for use in FIELD_USE} == set(SITES)
+    for cls, site in SITES.items():
+        assert isinstance(site.get(base), cls)
 
 
-@pytest.mark.parametrize("name", sorted(INSTANCE_FIELDS.without_effect))
-def test_each_instance_field_without_effect_changes_nothing(base: m.KeepalivedConfig, name: str) -> None:
-    assert observe(_with_instance_field(base, name)) == observe(base)
+@pytest.mark.parametrize(("cls", "name"), _cases("consumed"))
+def test_each_consumed_field_changes_what_runs(base: m.KeepalivedConfig, cls: type, name: str) -> None:
+    changed = observe(_with_field(base, cls, name))
+    assert changed != observe(base)
+    assert changed.startswith("refused") == ((cls, name) in REFUSED), changed
 
 
-@pytest.mark.parametrize("name", sorted(GLOBAL_FIELDS.consumed))
-def test_each_consumed_global_field_changes_what_runs(base: m.KeepalivedConfig, name: str) -> None:
-    changed = observe(_with_global_field(base, name))
-    assert changed != observe(base) and not changed.startswith("refused"), changed
-
-
-@pytest.mark.parametrize("name", sorted(GLOBAL_FIELDS.without_effect))
-def test_each_global_field_without_effect_changes_nothing(base: m.KeepalivedConfig, name: str) -> None:
-    assert observe(_with_global_field(base, name)) == observe(base)
+@pytest.mark.parametrize(("cls", "name"), _cases("without_effect"))
+def test_each_field_without_effect_changes_nothing(base: m.KeepalivedConfig, cls: type, name: str) -> None:
+    assert observe(_with_field(base, cls, name)) == observe(base)
 
 
 @pytest.mark.parametrize("name", sorted(GLOBAL_FIELDS.resolved))
