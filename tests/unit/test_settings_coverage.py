@@ -320,3 +320,21 @@ def test_each_resolved_global_sets_its_instance_field(tmp_path: Path, name: str)
     (plain,) = _load(tmp_path, MINIMAL).vrrp_instances
     (resolved,) = _load(tmp_path, f"global_defs {{\n  {line}\n}}\n" + MINIMAL).vrrp_instances
     assert getattr(plain, target) != value and getattr(resolved, target) == value
+
+
+# The instance fields the sans-IO router itself acts on: each must change the RouterConfig, not only the
+# settings beside it (how higher_prio_send_advert and garp_lower_prio_repeat once stopped short of the router).
+ROUTER_FIELDS = ("virtual_router_id", "priority", "advert_int", "version", "nopreempt", "preempt_delay", "accept",
+                 "virtual_ipaddress", "unicast_peer", "auth_type", "auth_pass", "track_interface", "track_script",
+                 "track_file", "track_process", "dont_track_primary", "down_timer_adverts", "garp_master_repeat",
+                 "lower_prio_no_advert", "higher_prio_send_advert", "garp_lower_prio_repeat", "name")
+
+
+def _router(cfg: m.KeepalivedConfig) -> object:
+    inst = build_settings(cfg).instances[0]
+    return inst.router_config(IPv4Address("10.0.0.2"))
+
+
+@pytest.mark.parametrize("name", ROUTER_FIELDS)
+def test_each_router_field_reaches_the_router_config(base: m.KeepalivedConfig, name: str) -> None:
+    assert _router(_with_field(base, m.VrrpInstance, name)) != _router(base)
