@@ -65,10 +65,10 @@ def test_higher_prio_send_advert_sends_one_last_advert_before_backup(lab: Lab, s
         assert lb1.state() == "BACKUP"
 
 
-@pytest.mark.parametrize("repeat", [2, 0])
+@pytest.mark.parametrize("repeat", [3, 0])
 def test_garp_lower_prio_repeat_sends_garps_on_a_lower_priority_advert(lab: Lab, repeat: int) -> None:
-    # garp_master_repeat equals garp_lower_prio_repeat, so the count is keepalived's whichever schedule runs
-    extra = (f"  garp_master_repeat 2\n  garp_master_delay 0\n  garp_lower_prio_repeat {repeat}\n"
+    # garp_master_repeat differs, so the count shows which setting the lower-priority burst follows
+    extra = (f"  garp_master_repeat 1\n  garp_master_delay 0\n  garp_lower_prio_repeat {repeat}\n"
              "  garp_lower_prio_delay 0\n")
     conf = config(instance_block(priority=150, advert_int=1, extra=extra), global_extra="  vrrp_garp_interval 0.05\n")
     with FrameCapture(lab) as cap:
@@ -83,7 +83,7 @@ def test_garp_lower_prio_repeat_sends_garps_on_a_lower_priority_advert(lab: Lab,
                     out.append(t)
             return out
 
-        assert wait_until(lambda: len(garps(0)) >= 2, 3), lb1.log()  # the takeover burst
+        assert wait_until(lambda: len(garps(0)) >= 1, 3), lb1.log()  # the takeover burst
         time.sleep(0.5)
         t = time.time()
         _inject(lab, [{"version": 3, "vrid": 51, "priority": 50, "vip": VIP, "interval_cs": 100}])
