@@ -234,7 +234,7 @@ def _onoff(flag: bool, yes: str = "true", no: str = "false") -> str:
 
 def _global_lines(g: GlobalSnapshot) -> list[str]:
     def unset(v: bool | None) -> str:
-        return "unset" if v is None else _onoff(v)
+        return "unset" if v is None else _onoff(v, "on", "off")
 
     lines = [
         "------< Global definitions >------",
@@ -249,9 +249,7 @@ def _global_lines(g: GlobalSnapshot) -> list[str]:
         f" Smtp server connection timeout = {g.smtp_connect_timeout}",
     ]
     if g.email_from:
-        lines.append(f" Email notification from = {g.email_from}")
-    if g.email_to:
-        lines.append(" Email notification to:")
+        lines += [f" Email notification from = {g.email_from}", " Email notification to:"]
         lines += [f"   {addr}" for addr in g.email_to]
     lines += [
         f" Default smtp_alert = {unset(g.smtp_alert)}",

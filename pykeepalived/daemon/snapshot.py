@@ -96,6 +96,12 @@ class VrrpCounters:
             **counts,
         )
 
+    @classmethod
+    def from_keepalived(cls, counters: Mapping[str, object]) -> VrrpCounters:
+        """Counters read back from a keepalived.json ``stats`` object or ``parse_stats`` (unknown keys ignored)."""
+        names = [f.name for f in fields(cls) if f.name != "other_discards"]
+        return cls(**{n: int(str(counters.get(n, 0))) for n in names})  # type: ignore[arg-type]
+
     def as_keepalived(self) -> dict[str, int]:
         """The counters keepalived writes, in its order (keepalived.json ``stats``)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "other_discards"}

@@ -50,10 +50,6 @@ KA = Path(__file__).parent / "keepalived_dumps"
 COUNTER_NAMES = list(VrrpCounters().as_keepalived())
 
 
-def _counters(doc: dict[str, object]) -> VrrpCounters:
-    return VrrpCounters(**{k: int(v) for k, v in doc.items()})  # type: ignore[call-overload]
-
-
 def _peer_a(counters: dict[str, VrrpCounters], transitions: dict[str, float]) -> DaemonSnapshot:
     """The snapshot that describes peer a (a.conf) at the moment keepalived wrote its a.* files."""
     common = {"interface": "veth-a", "base_priority": 150, "effective_priority": 150, "state": State.MASTER,
@@ -79,7 +75,7 @@ def _peer_a(counters: dict[str, VrrpCounters], transitions: dict[str, float]) ->
 def _keepalived_a() -> tuple[str, DaemonSnapshot]:
     text = (KA / "a.keepalived.json").read_text()
     doc = parse_json(text)
-    counters = {e["data"]["iname"]: _counters(e["stats"]) for e in doc}
+    counters = {str(e["data"]["iname"]): VrrpCounters.from_keepalived(e["stats"]) for e in doc}
     transitions = {str(e["data"]["iname"]): float(e["data"]["last_transition"]) for e in doc}  # type: ignore[arg-type]
     return text, _peer_a(counters, transitions)
 
@@ -94,7 +90,8 @@ def test_our_stats_file_is_byte_identical_to_keepalived_for_the_same_counters() 
         text = (KA / f"{peer}.keepalived.stats").read_text()
         parsed = parse_stats(text)
         snap = DaemonSnapshot(taken_at=0.0, instances=tuple(
-            InstanceSnapshot(name=name, state=State.BACKUP, vrid=1, interface="x", counters=VrrpCounters(**c))
+            InstanceSnapshot(name=name, state=State.BACKUP, vrid=1, interface="x",
+                             counters=VrrpCounters.from_keepalived(c))
             for name, c in parsed.items()))
         assert format_stats(snap) == text, peer
 
@@ -209,7 +206,7 @@ _COUNTS = st.integers(min_value=0, max_value=2**64 - 1)
                 unique_by=lambda t: t[0], max_size=4))
 def test_stats_and_json_round_trip_through_the_parsers(items: list[tuple[str, dict[str, int]]]) -> None:
     snap = DaemonSnapshot(taken_at=0.0, instances=tuple(
-        InstanceSnapshot(name=n, state=State.MASTER, vrid=7, interface="eth0", counters=VrrpCounters(**c))
+        InstanceSnapshot(name=n, state=State.MASTER, vrid=7, interface="eth0", counters=VrrpCounters.from_keepalived(c))
         for n, c in items))
     assert parse_stats(format_stats(snap)) == dict(items)
     assert [(e["data"]["iname"], e["stats"]) for e in parse_json(format_json(snap))] == items
