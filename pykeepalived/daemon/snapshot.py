@@ -15,6 +15,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from ipvs.model import ServiceState
 from pykeepalived.config.model import GlobalDefs
 from vrrp.core.packet import Reason
 from vrrp.core.router import RouterStats
@@ -284,3 +285,4 @@ class DaemonSnapshot:
     sync_groups: tuple[SyncGroupSnapshot, ...] = ()
     interfaces: tuple[InterfaceSnapshot, ...] = ()
     checkers: tuple[CheckerResult, ...] = ()
+    ipvs: tuple[ServiceState, ...] = ()  # the kernel's table as last read back (checker process)
