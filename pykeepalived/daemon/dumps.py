@@ -16,7 +16,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -465,11 +465,43 @@ def data_instances(sections: dict[str, list[Node]]) -> dict[str, dict[str, str]]
 # --------------------------------------------------------------------------------------------------- write
 
 
-def write_dump(directory: str | os.PathLike[str], name: str, snap: DaemonSnapshot) -> Path:
-    """Write one dump file (``keepalived.data``/``.stats``/``.json``) into ``directory`` with keepalived's mode
-    0600, atomically and never through a planted link; returns its path.  OSError (naming the path) on failure."""
+#: The other processes' data dumps (written by the checker and the parent on SIGUSR1; formats not covered here).
+CHECK_DATA_FILE = "keepalived_check.data"
+PARENT_DATA_FILE = "keepalived_parent.data"
+_DATA_FILES = frozenset({DATA_FILE, CHECK_DATA_FILE, PARENT_DATA_FILE})
+
+
+def tmp_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where keepalived writes its dumps: ``$TMPDIR`` when it is an absolute path, else /tmp (set_tmp_dir)."""
+    value = (os.environ if environ is None else environ).get("TMPDIR", "")
+    return Path(value) if value.startswith("/") else Path("/tmp")
+
+
+def dump_path(directory: str | os.PathLike[str], name: str, *, netns: str | None = None,
+              instance: str | None = None, use_instance: bool = False) -> Path:
+    """The path of dump ``name``.  With ``data_use_instance`` (global_defs) and ``-s NETNS`` / ``-i INSTANCE``,
+    keepalived puts them into the *data* files' names (``keepalived.NETNS_INSTANCE.data``: open_dump_file);
+    the stats and JSON files keep their plain names."""
+    if use_instance and name in _DATA_FILES and (netns or instance):
+        stem, _, ext = name.rpartition(".")
+        name = f"{stem}.{netns or ''}{'_' if netns and instance else ''}{instance or ''}.{ext}"
+    return Path(directory) / name
+
+
+def write_dump(directory: str | os.PathLike[str], name: str, snap: DaemonSnapshot, *, netns: str | None = None,
+               instance: str | None = None, use_instance: bool = False) -> Path:
+    """Write one VRRP dump file (``keepalived.data``/``.stats``/``.json``) with keepalived's mode 0600,
+    atomically and never through a planted link; returns its path.  OSError (naming the path) on failure."""
     formatter = {DATA_FILE: format_data, STATS_FILE: format_stats, JSON_FILE: format_json}[name]
-    path = Path(directory) / name
+    path = dump_path(directory, name, netns=netns, instance=instance, use_instance=use_instance)
     write_atomic(path, formatter(snap), mode=DUMP_FILE_MODE)
     return path
 
+
+def signal_log_line(name: str, pid: int, *, clearing: bool = False) -> str:
+    """What the VRRP process logs when a dump signal arrives (vrrp_daemon.c sigusr1/sigusr2/sigjson_vrrp)."""
+    if name == DATA_FILE:
+        return f"Printing VRRP data for process({pid}) on signal"
+    if name == STATS_FILE:
+        return f"Printing {'and clearing ' if clearing else ''}VRRP stats for process({pid}) on signal"
+    return f"Printing VRRP as json for process({pid}) on signal"

@@ -21,12 +21,15 @@ from pykeepalived.daemon.dumps import (
     STATS_FILE,
     DumpParseError,
     data_instances,
+    dump_path,
     format_data,
     format_json,
     format_stats,
     parse_data,
     parse_json,
     parse_stats,
+    signal_log_line,
+    tmp_dir,
     write_dump,
 )
 from pykeepalived.daemon.files import DUMP_FILE_MODE
@@ -234,3 +237,25 @@ def test_write_dump_uses_keepalived_names_and_mode(tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == DUMP_FILE_MODE
     json.loads((tmp_path / JSON_FILE).read_text())
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([DATA_FILE, STATS_FILE, JSON_FILE])
+
+
+def test_dump_paths_follow_keepalived() -> None:
+    assert tmp_dir({}) == Path("/tmp")
+    assert tmp_dir({"TMPDIR": "relative"}) == Path("/tmp")
+    assert tmp_dir({"TMPDIR": "/var/tmp/ka"}) == Path("/var/tmp/ka")
+    assert dump_path("/tmp", DATA_FILE) == Path("/tmp/keepalived.data")
+    assert dump_path("/tmp", DATA_FILE, netns="blue", instance="i1") == Path("/tmp/keepalived.data")
+    assert dump_path("/tmp", DATA_FILE, netns="blue", instance="i1", use_instance=True) == \
+        Path("/tmp/keepalived.blue_i1.data")
+    assert dump_path("/tmp", DATA_FILE, instance="i1", use_instance=True) == Path("/tmp/keepalived.i1.data")
+    assert dump_path("/tmp", STATS_FILE, netns="blue", use_instance=True) == Path("/tmp/keepalived.stats")
+    assert signal_log_line(STATS_FILE, 42, clearing=True) == \
+        "Printing and clearing VRRP stats for process(42) on signal"
+    assert signal_log_line(JSON_FILE, 42) == "Printing VRRP as json for process(42) on signal"
+
+
+def test_global_smtp_alert_defaults_are_worded_on_off_unset() -> None:
+    text = format_data(DaemonSnapshot(taken_at=0.0, globals=GlobalSnapshot(smtp_alert=True, smtp_alert_vrrp=False)))
+    assert " Default smtp_alert = on\n" in text
+    assert " Default smtp_alert_vrrp = off\n" in text
+    assert " Default smtp_alert_checker = unset\n" in text
