@@ -32,6 +32,7 @@ import aiosmtplib
 
 from ipvs.model import DestKey, ServiceKey
 from pykeepalived.config.model import GlobalDefs
+from vrrp.core.state import State
 
 log = logging.getLogger("pykeepalived.smtp")
 
@@ -305,3 +306,37 @@ class SmtpAlerter:
             log.info("SMTP connection ERROR to %s.", host)
         else:
             log.info("Error sending SMTP alert to %s: %s", host, exc)
+
+
+def vrrp_event(state: State) -> VrrpEvent:
+    """The mail a new state calls for: MASTER, BACKUP and FAULT by name; INIT (a stop) is ``VrrpEvent.STOP``."""
+    return {State.MASTER: VrrpEvent.MASTER, State.BACKUP: VrrpEvent.BACKUP, State.FAULT: VrrpEvent.FAULT,
+            State.INIT: VrrpEvent.STOP}[state]
+
+
+class TransitionMailer:
+    """keepalived's vrrp_smtp_notifier / vrrp_sync_smtp_notifier: one mail per change of an instance's or a sync
+    group's state (``last_email_state``), only where its ``smtp_alert`` (or the global defaults) says so."""
+
+    def __init__(self, alerter: SmtpAlerter) -> None:
+        self._alerter = alerter
+        self._last: dict[tuple[str, str], VrrpEvent] = {}
+
+    def instance(self, name: str, state: State | VrrpEvent, *, smtp_alert: bool | None = None) -> bool:
+        """An instance entered ``state`` (or was stopped/deleted); True when a mail was queued."""
+        return self._changed("instance", name, state, smtp_alert)
+
+    def group(self, name: str, state: State | VrrpEvent, *, smtp_alert: bool | None = None) -> bool:
+        """A sync group entered ``state``; True when a mail was queued."""
+        return self._changed("group", name, state, smtp_alert)
+
+    def _changed(self, kind: str, name: str, state: State | VrrpEvent, own: bool | None) -> bool:
+        settings = self._alerter.settings
+        event = vrrp_event(state) if isinstance(state, State) else state
+        if not settings.vrrp_enabled(own) or self._last.get((kind, name)) is event:
+            return False
+        if kind == "group" and event is VrrpEvent.DELETED:
+            return False
+        self._last[(kind, name)] = event
+        make = instance_alert if kind == "instance" else group_alert
+        return self._alerter.submit(make(settings.router_id, name, event))

@@ -21,6 +21,7 @@ from pykeepalived.config.model import GlobalDefs
 from pykeepalived.daemon.smtp_alert import (
     SmtpAlerter,
     SmtpSettings,
+    TransitionMailer,
     VrrpEvent,
     fmt_rs,
     fmt_vs,
@@ -31,6 +32,7 @@ from pykeepalived.daemon.smtp_alert import (
     render,
     virtual_server_alert,
 )
+from vrrp.core.state import State
 
 
 @dataclass
@@ -216,3 +218,43 @@ def test_silent_server_times_out_after_smtp_connect_timeout(caplog: pytest.LogCa
     assert accepted == [True, True, False, False]
     assert (alerter.sent, alerter.failed, alerter.dropped) == (0, 2, 2)
     assert "Timeout connecting SMTP server [127.0.0.1]:" in caplog.text
+
+
+def test_transition_mailer_mails_once_per_state_change_where_enabled() -> None:
+    async def scenario() -> list[str]:
+        subjects: list[str] = []
+
+        async def record(msg: EmailMessage, _: SmtpSettings) -> None:
+            subjects.append(str(msg["Subject"]))
+
+        alerter = SmtpAlerter(_settings(25, smtp_alert_vrrp=True), sender=record)
+        alerter.start()
+        mailer = TransitionMailer(alerter)
+        assert mailer.instance("VI_1", State.BACKUP)
+        assert not mailer.instance("VI_1", State.BACKUP)  # same state again: no second mail
+        assert mailer.instance("VI_1", State.MASTER)
+        assert not mailer.instance("VI_2", State.MASTER, smtp_alert=False)  # the instance's own keyword wins
+        assert mailer.group("G1", State.MASTER)
+        assert not mailer.group("G1", VrrpEvent.DELETED)
+        assert mailer.instance("VI_1", State.INIT)
+        assert mailer.instance("VI_1", VrrpEvent.DELETED)
+        await asyncio.wait_for(alerter.drain(), 30)
+        await alerter.aclose()
+        return subjects
+
+    assert asyncio.run(scenario()) == [
+        "[lb1] VRRP Instance VI_1 - Entering BACKUP state",
+        "[lb1] VRRP Instance VI_1 - Entering MASTER state",
+        "[lb1] VRRP Group G1 - Entering MASTER state",
+        "[lb1] VRRP Instance VI_1 - Stopping",
+        "[lb1] VRRP Instance VI_1 - Deleted",
+    ]
+
+
+def test_transition_mailer_is_silent_when_vrrp_alerts_are_off() -> None:
+    async def scenario() -> bool:
+        alerter = SmtpAlerter(_settings(25, smtp_alert=True, smtp_alert_vrrp=False))
+        return TransitionMailer(alerter).instance("VI_1", State.MASTER) or \
+            TransitionMailer(alerter).instance("VI_1", State.MASTER, smtp_alert=None)
+
+    assert asyncio.run(scenario()) is False
