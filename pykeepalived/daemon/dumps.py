@@ -32,6 +32,7 @@ from pykeepalived.daemon.snapshot import (
     DaemonSnapshot,
     GlobalSnapshot,
     InstanceSnapshot,
+    TrackedSnapshot,
 )
 
 DATA_FILE = "keepalived.data"
@@ -164,9 +165,9 @@ def _json_data(inst: InstanceSnapshot) -> list[tuple[str, object]]:
     if inst.evips:
         fields.append(("evips", [v.keepalived_text() for v in inst.evips]))
     if inst.track_interfaces:
-        fields.append(("track_ifp", list(inst.track_interfaces)))
+        fields.append(("track_ifp", [t.name for t in inst.track_interfaces]))
     if inst.track_scripts:
-        fields.append(("track_script", list(inst.track_scripts)))
+        fields.append(("track_script", [t.command or t.name for t in inst.track_scripts]))
     fields.append(("auth_type", inst.auth_type))
     if inst.auth_type:
         fields.append(("auth_data", inst.auth_data))
@@ -281,6 +282,10 @@ def _global_lines(g: GlobalSnapshot) -> list[str]:
     return lines
 
 
+def _tracked(t: TrackedSnapshot) -> str:
+    return f"     {t.name} weight {t.weight}{' reverse' if t.reverse else ''}"
+
+
 def _instance_lines(i: InstanceSnapshot, g: GlobalSnapshot) -> list[str]:
     lines = [f" VRRP Instance = {i.name}", f"   VRRP Version = {i.version}"]
     if i.sync_group:
@@ -358,10 +363,10 @@ def _instance_lines(i: InstanceSnapshot, g: GlobalSnapshot) -> list[str]:
         lines += [f"     {p}" for p in i.unicast_peers]
     if i.track_interfaces:
         lines.append("   Tracked interfaces :")
-        lines += [f"     {name}" for name in i.track_interfaces]
+        lines += [_tracked(t) for t in i.track_interfaces]
     if i.track_scripts:
         lines.append("   Tracked scripts :")
-        lines += [f"     {name}" for name in i.track_scripts]
+        lines += [_tracked(t) for t in i.track_scripts]
     lines.append(f"   Using smtp notification = {_onoff(i.smtp_alert, 'yes', 'no')}")
     return lines
 

@@ -134,6 +134,17 @@ class VipSnapshot:
 
 
 @dataclass(frozen=True)
+class TrackedSnapshot:
+    """One tracked interface or script of an instance: the data dump prints ``name weight W [reverse]``,
+    keepalived.json the interface name or the script's command line."""
+
+    name: str
+    weight: int = 0
+    reverse: bool = False
+    command: str | None = None  # track_script only
+
+
+@dataclass(frozen=True)
 class InstanceSnapshot:
     """One VRRP instance: configuration the dumps show, its run-time state and its counters."""
 
@@ -162,8 +173,8 @@ class InstanceSnapshot:
     vips: tuple[VipSnapshot, ...] = ()
     evips: tuple[VipSnapshot, ...] = ()
     unicast_peers: tuple[str, ...] = ()
-    track_interfaces: tuple[str, ...] = ()
-    track_scripts: tuple[str, ...] = ()
+    track_interfaces: tuple[TrackedSnapshot, ...] = ()
+    track_scripts: tuple[TrackedSnapshot, ...] = ()
     scripts: tuple[tuple[str, str], ...] = ()  # (keepalived's key: script_master/.../script, command line)
     vmac_ifname: str = ""
     garp_delay: float = 5.0

@@ -7,10 +7,10 @@ the transition log), so the daemon's ``snapshot()`` is one call per instance.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from pykeepalived.daemon.settings import InstanceSettings
-from pykeepalived.daemon.snapshot import GlobalSnapshot, InstanceSnapshot, VipSnapshot, VrrpCounters
+from pykeepalived.daemon.snapshot import GlobalSnapshot, InstanceSnapshot, TrackedSnapshot, VipSnapshot, VrrpCounters
 from vrrp.core.packet import AUTH_AH, AUTH_PASS
 from vrrp.core.router import VirtualRouter
 from vrrp.core.state import State
@@ -42,6 +42,18 @@ def _scripts(notify: NotifyScripts) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _tracked(s: InstanceSettings, names: Mapping[str, str],
+             commands: Mapping[str, str] | None = None) -> tuple[TrackedSnapshot, ...]:
+    """``names`` maps the configured name to the router's tracker name (InstanceSettings.tracked_*)."""
+    trackers = {t.name: t for t in s.trackers}
+    out = []
+    for name, tracker_name in names.items():
+        t = trackers.get(tracker_name)
+        out.append(TrackedSnapshot(name, t.weight if t else 0, t.reverse if t else False,
+                                   (commands or {}).get(name)))
+    return tuple(out)
+
+
 def instance_snapshot(
     s: InstanceSettings,
     router: VirtualRouter,
@@ -52,11 +64,12 @@ def instance_snapshot(
     sync_group: str | None = None,
     g: GlobalSnapshot | None = None,
     ifindex: int = 0,
+    script_commands: Mapping[str, str] | None = None,
 ) -> InstanceSnapshot:
     """One instance now.  ``transitions`` is the daemon's (wall time, from, to, reason) log (its last entry gives
     ``last_transition``); ``release_master`` the daemon's count of transitions out of MASTER (the log is bounded,
     so it cannot be counted from it); ``g`` supplies the global GARP settings keepalived's dumps repeat per
-    instance."""
+    instance; ``script_commands`` maps a vrrp_script's name to its command line (for keepalived.json)."""
     g = g or GlobalSnapshot()
     state = router.state
     vips_set = state is State.MASTER
@@ -85,8 +98,8 @@ def instance_snapshot(
         vips=tuple(vip_snapshot(v, is_set=vips_set) for v in s.vips),
         evips=tuple(vip_snapshot(v, is_set=vips_set) for v in s.excluded_vips),
         unicast_peers=tuple(str(p) for p in s.unicast_peers),
-        track_interfaces=tuple(s.tracked_interfaces),
-        track_scripts=tuple(s.tracked_scripts),
+        track_interfaces=_tracked(s, s.tracked_interfaces),
+        track_scripts=_tracked(s, s.tracked_scripts, script_commands),
         scripts=_scripts(s.notify),
         vmac_ifname=s.interface if s.vmac is not None else "",
         garp_delay=s.garp.delay,

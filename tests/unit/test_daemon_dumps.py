@@ -42,6 +42,7 @@ from pykeepalived.daemon.snapshot import (
     InstanceSnapshot,
     InterfaceSnapshot,
     SyncGroupSnapshot,
+    TrackedSnapshot,
     VipSnapshot,
     VrrpCounters,
 )
@@ -259,3 +260,16 @@ def test_global_smtp_alert_defaults_are_worded_on_off_unset() -> None:
     assert " Default smtp_alert = on\n" in text
     assert " Default smtp_alert_vrrp = off\n" in text
     assert " Default smtp_alert_checker = unset\n" in text
+
+
+def test_tracked_lines_and_json_names() -> None:
+    inst = InstanceSnapshot(
+        name="VI", state=State.BACKUP, vrid=9, interface="eth0",
+        track_interfaces=(TrackedSnapshot("eth1", -20),),
+        track_scripts=(TrackedSnapshot("chk", 10, reverse=True, command="/usr/bin/pidof haproxy"),))
+    snap = DaemonSnapshot(taken_at=0.0, instances=(inst,))
+    fields = data_instances(parse_data(format_data(snap)))["VI"]
+    assert fields["Tracked interfaces"] == "eth1 weight -20"
+    assert fields["Tracked scripts"] == "chk weight 10 reverse"
+    data = parse_json(format_json(snap))[0]["data"]
+    assert data["track_ifp"] == ["eth1"] and data["track_script"] == ["/usr/bin/pidof haproxy"]
