@@ -134,6 +134,7 @@ class Host:
                 own.append(cfg.primary_address)
         # A tuple: a host has a handful of addresses, and comparing is cheaper than hashing an ipaddress object.
         self._own = tuple(own)
+        self._only = next(iter(self._slots.values())).router if len(self._slots) == 1 else None
         self.groups: dict[str, SyncGroup] = {}
         self._group_of: dict[str, SyncGroup] = {}
         self._group_state: dict[str, State] = {}
@@ -171,6 +172,8 @@ class Host:
 
     def next_deadline(self) -> int | None:
         """The earliest router timer (µs), or None when no router has one."""
+        if self._only is not None:  # the common one-instance host: asked after every event
+            return self._only.get_timer()
         best: int | None = None
         for s in self._slots.values():
             t = s.router.get_timer()
