@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from ipaddress import IPv4Address
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,8 +30,8 @@ S = 1_000_000
 
 def host() -> Host:
     """Three instances on two links, two of them in a sync group, one unicast."""
-    def cfg(name: str, vrid: int, **kw: object) -> RouterConfig:
-        return RouterConfig(name=name, vrid=vrid, primary_address=ME,  # type: ignore[arg-type]
+    def cfg(name: str, vrid: int, **kw: Any) -> RouterConfig:
+        return RouterConfig(name=name, vrid=vrid, primary_address=ME,
                             virtual_ipaddress=(IPv4Address(f"10.0.{vrid}.100"),), advert_int_cs=10, **kw)
 
     h = Host(
