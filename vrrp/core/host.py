@@ -134,6 +134,7 @@ class Host:
                 own.append(cfg.primary_address)
         # A tuple: a host has a handful of addresses, and comparing is cheaper than hashing an ipaddress object.
         self._own = tuple(own)
+        self._only = next(iter(self._slots.values())).router if len(self._slots) == 1 else None
         self.groups: dict[str, SyncGroup] = {}
         self._group_of: dict[str, SyncGroup] = {}
         self._group_state: dict[str, State] = {}
@@ -171,6 +172,8 @@ class Host:
 
     def next_deadline(self) -> int | None:
         """The earliest router timer (µs), or None when no router has one."""
+        if self._only is not None:  # the common one-instance host: asked after every event
+            return self._only.get_timer()
         best: int | None = None
         for s in self._slots.values():
             t = s.router.get_timer()
@@ -195,7 +198,7 @@ class Host:
         for s in self._slots.values():
             s.priority = s.router.effective_priority  # changes before start are not "changes"
             out += self._run(s, s.router.start(now), now)
-        return out
+        return _ordered(out)
 
     def shutdown(self, now: int) -> list[Pair]:
         """Stop every instance: Masters send priority 0 and remove their VIPs.  The whole host stops, so sync
@@ -203,7 +206,7 @@ class Host:
         out: list[Pair] = []
         for s in self._slots.values():
             out += self._run(s, s.router.shutdown(now), now, dispatch=False)
-        return out
+        return _ordered(out)
 
     def receive(
         self,
@@ -237,11 +240,11 @@ class Host:
         if cache is None:
             cache = {}
         if len(slots) == 1:
-            return self._deliver(slots[0], data, src, dst, ttl, now, cache)
+            return _ordered(self._deliver(slots[0], data, src, dst, ttl, now, cache))
         out: list[Pair] = []
         for s in slots:
             out += self._deliver(s, data, src, dst, ttl, now, cache)
-        return out
+        return _ordered(out)
 
     def handle_timers(self, now: int) -> list[Pair]:
         """Fire every timer due at ``now`` (earliest first); calling early is a harmless no-op."""
@@ -249,29 +252,29 @@ class Host:
         while True:
             due = self.next_timer()
             if due is None or due[0] > now:
-                return out
+                return _ordered(out)
             s = self._slots[due[1]]
             out += self._run(s, s.router.handle_timer(now), now)
 
     def set_priority(self, name: str, priority: int, now: int) -> list[Pair]:
         """Change the base priority of ``name`` (reload, tests)."""
         s = self._slot(name)
-        return self._run(s, s.router.set_priority(priority, now), now)
+        return _ordered(self._run(s, s.router.set_priority(priority, now), now))
 
     def set_tracker_state(self, name: str, tracker: str, up: bool, now: int) -> list[Pair]:
         """A state tracker of ``name`` went up or down."""
         s = self._slot(name)
-        return self._run(s, s.router.set_tracker_state(tracker, up, now), now)
+        return _ordered(self._run(s, s.router.set_tracker_state(tracker, up, now), now))
 
     def set_tracker_value(self, name: str, tracker: str, value: int, now: int) -> list[Pair]:
         """A ``track_file`` value of ``name`` changed."""
         s = self._slot(name)
-        return self._run(s, s.router.set_tracker_value(tracker, value, now), now)
+        return _ordered(self._run(s, s.router.set_tracker_value(tracker, value, now), now))
 
     def event(self, name: str, event: Callable[[VirtualRouter, int], list[Action]], now: int) -> list[Pair]:
         """Run any router event (e.g. one a tracker adapter built) on ``name`` with the host's rules."""
         s = self._slot(name)
-        return self._run(s, event(s.router, now), now)
+        return _ordered(self._run(s, event(s.router, now), now))
 
     # ------------------------------------------------------------------ internals
 
@@ -313,7 +316,8 @@ class Host:
         return out
 
     def _run(self, s: _Slot, actions: list[Action], now: int, *, dispatch: bool = True) -> list[Pair]:
-        """Pass ``actions`` of ``s`` through its sync group, order them, and add the facts they imply."""
+        """Pass ``actions`` of ``s`` through its sync group and add the facts they imply (unordered: the public
+        entry points order everything one event produced, across instances, with ``_ordered``)."""
         group = self._group_of.get(s.name) if dispatch else None
         if group is None:
             pairs: list[Pair] = [(s.name, a) for a in actions]
@@ -321,8 +325,6 @@ class Host:
         else:
             pairs = [(r.name, a) for r, a in group.dispatch(s.router, actions, now)]
             touched = [self._slots[n] for n in dict.fromkeys([s.name, *(n for n, _ in pairs if n is not None)])]
-        if len(pairs) > 1:
-            pairs.sort(key=_adverts_first)
         for t in touched:
             prio = t.router.effective_priority
             if prio != t.priority:
@@ -346,6 +348,13 @@ class Host:
 
 def _adverts_first(pair: Pair) -> bool:
     return not isinstance(pair[1], SendAdvertisement)
+
+
+def _ordered(pairs: list[Pair]) -> list[Pair]:
+    """The host's one order: every advert of the event first, then the rest as the routers returned it."""
+    if len(pairs) > 1:
+        pairs.sort(key=_adverts_first)  # stable
+    return pairs
 
 
 def _decode(
