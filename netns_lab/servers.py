@@ -72,7 +72,7 @@ async def http_server(host: str, routes: dict[str, Route], tls: ssl.SSLContext |
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, host, 0, ssl=tls)
+    server = await asyncio.start_server(handle, host, 0, ssl=tls, backlog=4096)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
@@ -89,7 +89,7 @@ async def silent_server(host: str) -> AsyncIterator[int]:
     async def handle(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         held.append(writer)
 
-    server = await asyncio.start_server(handle, host, 0)
+    server = await asyncio.start_server(handle, host, 0, backlog=4096)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:

@@ -442,3 +442,21 @@ def test_driver_runs_real_probes_and_reports_verdicts() -> None:
     assert not any(isinstance(a, Verdict) and a.key == "up" for a in got)
 
 
+
+
+def test_thousands_of_probes_run_at_once_and_hung_ones_block_none() -> None:
+    """1000 TCP and 200 HTTP probes to live servers, 300 to a port whose connects hang and 300 to a server that
+    accepts and never answers: every live one passes, every hung one fails, all in one gather."""
+    async def go() -> tuple[list[ProbeResult], list[ProbeResult]]:
+        async with http_server(LO, ROUTES) as good, unanswered_port(LO) as hung, silent_server(LO) as silent:
+            t = Timing(connect_timeout=5.0)  # roomy: the machine is shared; this checks outcomes, not speed
+            live = [CheckSpec(f"l{i}", "TCP_CHECK", Target(LO, good), TcpProbe(), t) for i in range(1000)]
+            live += [CheckSpec(f"h{i}", "HTTP_GET", Target(LO, good), HttpProbe((UrlSpec("/", digest=MD5),)), t)
+                     for i in range(200)]
+            dead = [CheckSpec(f"d{i}", "TCP_CHECK", Target(LO, hung), TcpProbe(), t) for i in range(300)]
+            dead += [CheckSpec(f"s{i}", "HTTP_GET", Target(LO, silent), HttpProbe(), t) for i in range(300)]
+            results = await asyncio.gather(*(run_probe(s) for s in live + dead))
+            return results[:len(live)], results[len(live):]
+    live, dead = asyncio.run(go())
+    assert [r for r in live if not r.ok] == []
+    assert all(not r.ok for r in dead)
