@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import os
 import socket
+import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -460,3 +461,63 @@ def test_thousands_of_probes_run_at_once_and_hung_ones_block_none() -> None:
     live, dead = asyncio.run(go())
     assert [r for r in live if not r.ok] == []
     assert all(not r.ok for r in dead)
+
+
+# --------------------------------------------------------------------------- common connection options
+def test_bind_if_binds_the_probe_to_an_interface() -> None:
+    assert with_server(lambda: http_server(LO, ROUTES), lambda p: check("TCP_CHECK", p, TcpProbe(), bind_if="lo")).ok
+    res = with_server(lambda: http_server(LO, ROUTES),
+                      lambda p: check("TCP_CHECK", p, TcpProbe(), bind_if="nosuchdev0"))
+    assert not res.ok
+
+
+def test_bind_port_sets_the_source_port() -> None:
+    seen: list[int] = []
+
+    async def go() -> ProbeResult:
+        async def handle(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            seen.append(w.get_extra_info("peername")[1])
+            w.close()
+        server = await asyncio.start_server(handle, LO, 0)
+        port = server.sockets[0].getsockname()[1]
+        src = closed_port(LO)
+        try:
+            res = await run_probe(check("TCP_CHECK", port, TcpProbe(), bindto=LO, bind_port=src))
+            await asyncio.sleep(0.1)
+            assert seen == [src]
+            return res
+        finally:
+            server.close()
+    assert asyncio.run(go()).ok
+
+
+def _probe_with_mark_in_netns(mark: int | None) -> bool:
+    async def go() -> bool:
+        async with http_server(LO, ROUTES) as port:
+            spec = check("TCP_CHECK", port, TcpProbe(), timeout=0.5, fwmark=mark)
+            return (await run_probe(spec)).ok
+    return asyncio.run(go())
+
+
+@root
+def test_fwmark_is_set_on_the_probe_socket() -> None:
+    """In a fresh namespace nftables drops packets carrying mark 7: a probe with fwmark 7 fails, others pass."""
+    setup = [["ip", "link", "set", "lo", "up"],
+             ["nft", "add table inet t; add chain inet t out { type filter hook output priority 0; };"
+                     " add rule inet t out meta mark 7 drop"]]
+    assert in_fresh_netns(lambda: _probe_with_mark_in_netns(None), setup)
+    assert in_fresh_netns(lambda: _probe_with_mark_in_netns(8), setup)
+    assert not in_fresh_netns(lambda: _probe_with_mark_in_netns(7), setup)
+
+
+def test_ssl_get_presents_the_client_certificate(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path, "rs.example")
+    client_cert, client_key = self_signed(tmp_path, "lb.example")
+    ctx = server_tls(cert, key)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(client_cert)
+    ok = with_server(lambda: http_server(LO, ROUTES, tls=ctx),
+                     lambda p: http(p, UrlSpec("/"), tls=TlsSpec(certificate=str(client_cert), key=str(client_key))))
+    assert ok.ok
+    refused = with_server(lambda: http_server(LO, ROUTES, tls=ctx), lambda p: http(p, UrlSpec("/"), tls=TlsSpec()))
+    assert not refused.ok
