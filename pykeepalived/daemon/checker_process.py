@@ -82,6 +82,10 @@ class CheckerProcess:
         self._dispatch(self.pool.start())
         self._dirty.clear()
         self.sync_results.append(await self.engine.sync(self.settings.desired(self.pool), loop.time()))
+        for vs in self.settings.pool:
+            for rs in vs.real_servers:
+                for _ in rs.checks:
+                    log.info("Activating healthchecker for service %s for VS %s", rs.name, vs.name)
         self.driver.add(self.settings.checks)
         self._apply_ha_suspend(initial=True)
         checks = asyncio.create_task(self.driver.run())

@@ -4,9 +4,12 @@ MemoryBackend (the IPVS oracle) that ends up holding exactly the healthy servers
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from ipvs.formats import format_list
 from ipvs.memory import MemoryBackend
@@ -56,7 +59,8 @@ async def until(cond: Callable[[], bool], limit: float = 15.0) -> None:
             await asyncio.sleep(0.05)
 
 
-def test_dead_server_leaves_the_table_and_dynamic_weight_applies(tmp_path: Path) -> None:
+def test_dead_server_leaves_the_table_and_dynamic_weight_applies(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
     marker = tmp_path / "down"
     weight_file = tmp_path / "w"
     weight_file.write_text("7")  # misc_dynamic: weight 5
@@ -84,7 +88,14 @@ def test_dead_server_leaves_the_table_and_dynamic_weight_applies(tmp_path: Path)
             await runner
             return start, settled, await listing()
 
+    caplog.set_level(logging.INFO, "pykeepalived.checker")
     start, settled, end = asyncio.run(go())
+    lines = [r.getMessage() for r in caplog.records]
+    assert "Activating healthchecker for service [127.0.0.2]:tcp:" in "\n".join(lines)
+    assert any(m.startswith("TCP_CHECK on service [127.0.0.2]:tcp:") and m.endswith(" failed.") for m in lines)
+    assert any(m.startswith("Removing service [127.0.0.2]:tcp:") and m.endswith(" from VS [10.0.0.1]:tcp:80")
+               for m in lines)
+    assert any(m.startswith("Changing weight from 1 to 5 for active service [127.0.0.1]:tcp:") for m in lines)
     assert "127.0.0.1" in start and "127.0.0.2" in start  # both start in (no alpha)
     assert "  -> 127.0.0.1:" in settled and "127.0.0.2" not in settled
     assert "TCP  10.0.0.1:80 rr" in settled
