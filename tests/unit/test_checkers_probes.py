@@ -58,7 +58,7 @@ BODY = b"<html>hello keepalived</html>\n"
 MD5 = hashlib.md5(BODY).hexdigest()
 ROUTES = {"/": Route(200, BODY), "/missing": Route(404, b"nope"), "/slow": Route(200, BODY, delay=30),
           "/err": Route(503, b"down")}
-root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (raw ICMP sockets, network namespaces)")
+root = pytest.mark.lab  # raw ICMP sockets, setuid, network namespaces: the lab tier's needs (root + netns)
 
 
 def check(kind: str, port: int, probe: ProbeSpec, ip: str = LO, timeout: float = 0.5, **target: Any) -> CheckSpec:
