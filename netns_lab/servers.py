@@ -219,13 +219,20 @@ async def unanswered_port(host: str) -> AsyncIterator[int]:
 
 
 @contextlib.asynccontextmanager
-async def greeting_server(host: str, greeting: bytes) -> AsyncIterator[int]:
-    """A TCP server that sends ``greeting`` on connect and then only reads (a wrong SMTP banner, say)."""
+async def line_server(host: str, greeting: bytes, replies: Sequence[bytes] = ()) -> AsyncIterator[int]:
+    """A TCP server that sends ``greeting`` on connect, then answers the n-th line it receives with
+    ``replies[n]`` and stays silent after the last: a scripted SMTP peer (a wrong banner, a HELO or QUIT never
+    answered)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(greeting)
         with contextlib.suppress(ConnectionError):
             await writer.drain()
+            for reply in replies:
+                if not await reader.readline():
+                    break
+                writer.write(reply)
+                await writer.drain()
             await reader.read()
         writer.close()
 

@@ -184,12 +184,15 @@ class CheckSpec:
 
     @property
     def probe_timeout(self) -> float:
-        """The hard limit of one probe: misc_timeout (delay_loop by default) for MISC_CHECK, connect_timeout
-        for every network probe (per url for HTTP)."""
+        """The hard limit of one probe: misc_timeout (delay_loop by default) for MISC_CHECK; for network probes
+        connect_timeout per step keepalived times separately (per url for HTTP; connect+banner, HELO and QUIT
+        for SMTP), and once for the rest."""
         if isinstance(self.probe, MiscProbe):
             return self.probe.timeout if self.probe.timeout is not None else self.timing.delay_loop
         if isinstance(self.probe, HttpProbe):
             return self.timing.connect_timeout * len(self.probe.urls)
+        if isinstance(self.probe, SmtpProbe):
+            return self.timing.connect_timeout * 3
         if isinstance(self.probe, UdpProbe):
             return self.timing.connect_timeout + UDP_GRACE
         return self.timing.connect_timeout

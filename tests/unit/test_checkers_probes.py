@@ -42,9 +42,9 @@ from netns_lab.servers import (
     Route,
     closed_port,
     dns_answerer,
-    greeting_server,
     http_server,
     in_fresh_netns,
+    line_server,
     self_signed,
     server_tls,
     silent_server,
@@ -244,17 +244,27 @@ def test_smtp_pass_against_aiosmtpd() -> None:
 
 
 def test_smtp_wrong_banner_refused_and_silent() -> None:
-    res = with_server(lambda: greeting_server(LO, b"554 go away\r\n"), lambda p: check("SMTP_CHECK", p, SmtpProbe()))
-    assert not res.ok
+    res = with_server(lambda: line_server(LO, b"554 go away\r\n"), lambda p: check("SMTP_CHECK", p, SmtpProbe()))
+    assert not res.ok and res.reason == "Bad greeting banner from server"
     assert not probe(check("SMTP_CHECK", closed_port(LO), SmtpProbe())).ok
     res = with_server(lambda: silent_server(LO), lambda p: check("SMTP_CHECK", p, SmtpProbe(), timeout=0.3))
     assert not res.ok
 
 
-def test_smtp_helo_refused() -> None:
-    res = with_server(lambda: greeting_server(LO, b"220 hi\r\n"), lambda p: check("SMTP_CHECK", p, SmtpProbe(),
-                                                                                   timeout=0.3))
-    assert not res.ok  # banner fine, HELO never answered
+def smtp_scripted(*replies: bytes) -> ProbeResult:
+    return with_server(lambda: line_server(LO, b"220 mx.test ESMTP\r\n", replies),
+                       lambda p: check("SMTP_CHECK", p, SmtpProbe(), timeout=0.3))
+
+
+def test_smtp_helo_refused_or_unanswered() -> None:
+    assert smtp_scripted(b"250 hi\r\n", b"221 bye\r\n").ok
+    assert smtp_scripted(b"550 no\r\n").reason == "Bad HELO response from server"
+    assert not smtp_scripted().ok  # HELO never answered
+
+
+def test_smtp_quit_needs_a_reply_of_any_code() -> None:
+    assert smtp_scripted(b"250 hi\r\n", b"500 what\r\n").ok  # keepalived only reads the QUIT reply
+    assert smtp_scripted(b"250 hi\r\n").reason in ("Read timeout from server", "Timeout connecting")
 
 
 # --------------------------------------------------------------------------- DNS_CHECK
