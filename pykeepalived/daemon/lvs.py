@@ -322,13 +322,15 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
                                                         rs.location))
             except KeyError:
                 raise _err(rs.location, f"unknown lvs_method {rs.lvs_method!r}") from None
-            keys, alpha = [], []
+            keys: list[str] = []
+            alphas: list[str] = []
             for ci, ck in enumerate(rs.checkers):
                 key = f"{rs_key}/c{ci}"
+                alpha = ck.alpha and ck.kind != "FILE_CHECK"  # a file's state is known at once (check_file.c)
                 try:
                     spec = CheckSpec(key, ck.kind, _target(ck, rs), _probe(ck, rs, vs, cfg, track_files, users),
                                      Timing(ck.delay_loop, ck.connect_timeout, ck.retry, ck.delay_before_retry,
-                                            ck.warmup, ck.alpha),
+                                            ck.warmup, alpha),
                                      name=name, log_all_failures=ck.log_all_failures)
                 except ValueError as exc:
                     if isinstance(exc, LvsSettingsError):
@@ -336,11 +338,11 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
                     raise _err(ck.location, f"{ck.kind}: {exc}") from None
                 checks.append(spec)
                 keys.append(key)
-                if ck.alpha:
-                    alpha.append(key)
+                if alpha:
+                    alphas.append(key)
             rs_specs.append(RealServerSpec(rs_key, name, rs.weight, rs.inhibit_on_failure,
                                            users.script(rs.notify_up, rs.location),
-                                           users.script(rs.notify_down, rs.location), tuple(keys), tuple(alpha)))
+                                           users.script(rs.notify_down, rs.location), tuple(keys), tuple(alphas)))
         sorry = None
         if vs.sorry_server is not None:
             s = vs.sorry_server

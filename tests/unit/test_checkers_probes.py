@@ -6,6 +6,7 @@ server delays no other check" is shown by completion order."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import socket
@@ -423,8 +424,9 @@ def test_ping_no_reply_times_out_and_unreachable_fails() -> None:
     assert in_fresh_netns(lambda: _ping_in_netns("10.99.0.1"), setup) == (True, "")
     ok, reason = in_fresh_netns(lambda: _ping_in_netns("10.99.0.2"), setup)  # the veth peer has no address
     assert not ok and reason in ("PING_CHECK no echo reply from", "Timeout connecting")
-    ok, reason = in_fresh_netns(lambda: _ping_in_netns("127.0.0.1"))  # lo down
-    assert not ok and "failed" in reason
+    for ip in ("127.0.0.1", "::1"):
+        ok, reason = in_fresh_netns(functools.partial(_ping_in_netns, ip))  # lo down
+        assert not ok and "failed" in reason
 
 
 # --------------------------------------------------------------------------- driver
