@@ -88,6 +88,8 @@ async def fetch(client: httpx.AsyncClient, target: Target, path: str, *, tls: Tl
         extensions["sni_hostname"] = tls.sni_name or virtualhost or ""
     request = client.build_request("GET", url_for(target, path, tls is not None), headers=headers,
                                    extensions=extensions, timeout=timeout)
+    for name in ("Accept", "Accept-Encoding"):  # keepalived sends neither: a gzip answer would change the digest
+        del request.headers[name]
     md5 = hashlib.md5(usedforsecurity=False)
     body = bytearray()
     response = await client.send(request, stream=True)

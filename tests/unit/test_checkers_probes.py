@@ -152,6 +152,7 @@ def test_http_sends_virtualhost_and_keepalived_user_agent() -> None:
     assert [h["Host"] for _, h in log.requests] == ["vs.example", "url.example"]
     assert all(h["User-Agent"] == "KeepAliveClient" for _, h in log.requests)
     assert all(line == "GET / HTTP/1.1" for line, _ in log.requests)
+    assert all(set(h) == {"Host", "User-Agent", "Connection"} for _, h in log.requests)  # no Accept-Encoding
 
 
 def test_http_timeout_on_a_slow_answer_and_on_a_silent_server() -> None:
