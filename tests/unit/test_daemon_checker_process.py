@@ -100,3 +100,43 @@ def test_dead_server_leaves_the_table_and_dynamic_weight_applies(tmp_path: Path,
     assert "  -> 127.0.0.1:" in settled and "127.0.0.2" not in settled
     assert "TCP  10.0.0.1:80 rr" in settled
     assert "10.0.0.1:80" not in end  # our service is removed at exit
+
+
+def test_ha_suspend_runs_checks_only_while_the_vip_is_here(tmp_path: Path) -> None:
+    async def go() -> None:
+        f = tmp_path / "keepalived.conf"
+        f.write_text(f"""
+virtual_server 10.0.0.1 80 {{
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    delay_loop 1
+    warmup 0
+    ha_suspend
+    real_server 127.0.0.2 {closed_port("127.0.0.2")} {{
+        TCP_CHECK {{
+            connect_timeout 1
+        }}
+    }}
+}}
+""")
+        res = load_config(str(f), config_id="main", host=HOST)
+        backend = MemoryBackend()
+        here: list[str] = []
+        proc = CheckerProcess(build_lvs(res.config), backend, resync_interval=0.2, local_addresses=lambda: here)
+        runner = asyncio.create_task(proc.run())
+        await until(lambda: "vs0/rs0/c0" in proc.driver.scheduler.checks)
+        machine = proc.driver.scheduler.checks["vs0/rs0/c0"]
+        first = machine.deadline
+        assert first is not None
+        await until(lambda: machine.deadline is not None and machine.deadline > first)  # ticked once, disabled
+        assert not machine.enabled and not machine.has_run
+        assert "127.0.0.2" in format_list(await backend.list_services())
+        here.append("10.0.0.1")  # the VIP arrives: the check runs and finds the server dead
+        await until(lambda: machine.has_run and not machine.is_up)
+        async with asyncio.timeout(15):
+            while "127.0.0.2" in format_list(await backend.list_services()):
+                await asyncio.sleep(0.05)
+        proc.stop()
+        await runner
+    asyncio.run(go())
