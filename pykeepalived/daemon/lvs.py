@@ -44,6 +44,7 @@ from ipvs.model import (
     TUN_F_REMCSUM,
     DesiredService,
     Destination,
+    DestKey,
     Forward,
     Protocol,
     Service,
@@ -86,9 +87,14 @@ class LvsSettings:
         """The desired IPVS table (or the part of it for ``vs_keys``) given the pool's members now."""
         out: list[DesiredService] = []
         for vs_key in self.services if vs_keys is None else vs_keys:
-            members = pool.members(vs_key)
-            dests = tuple(self._dest(vs_key, m) for m in members)
-            out.extend(DesiredService(svc, dests) for svc in self.services[vs_key])
+            dests: dict[DestKey, Destination] = {}
+            for m in pool.members(vs_key):
+                d = self._dest(vs_key, m)
+                # a sorry server may be one of the real servers (keepalived's s_svr_duplicates_rs): one entry,
+                # at the larger of the two weights
+                if d.key not in dests or d.weight > dests[d.key].weight:
+                    dests[d.key] = d
+            out.extend(DesiredService(svc, tuple(dests.values())) for svc in self.services[vs_key])
         return out
 
     def _dest(self, vs_key: str, member: Member) -> Destination:

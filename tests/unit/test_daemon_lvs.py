@@ -188,6 +188,19 @@ def test_verdicts_converge_the_ipvs_table_with_minimal_writes(tmp_path: Path) ->
     assert sync(s, pool, backend, engine) == 0  # converged: a full sync writes nothing
 
 
+def test_a_sorry_server_that_is_also_a_real_server_is_one_destination(tmp_path: Path) -> None:
+    s = load(tmp_path, CONF.replace("sorry_server 10.0.9.9 8080", "sorry_server 10.0.1.2 80"))
+    pool = s.new_pool()
+    pool.start()
+    backend = MemoryBackend()
+    engine = SyncEngine(backend)
+    sync(s, pool, backend, engine)
+    out = pool.on_check(Verdict("vs0/rs0/c0", False)) + pool.on_check(Verdict("vs0/rs1/c0", False))
+    sync(s, pool, backend, engine, out)
+    web = [line.rstrip() for line in table(backend).splitlines() if "-> 10.0.1." in line]
+    assert web == ["  -> 10.0.1.2:80                  Masq    1      0          0"]
+
+
 def test_services_we_do_not_own_are_left_alone(tmp_path: Path) -> None:
     from ipvs.model import Service
     s = load(tmp_path, CONF)
