@@ -27,6 +27,7 @@ from checkers.io.driver import CheckerDriver
 from checkers.io.misc import verdict as misc_verdict
 from checkers.io.probes import run_probe
 from ipvs.backend import Backend
+from ipvs.errors import IPVSError
 from ipvs.sync import SyncEngine, SyncResult
 from pykeepalived.daemon.lvs import LvsSettings
 from vrrp.io.scripts import ScriptUser, run_script
@@ -122,16 +123,22 @@ class CheckerProcess:
                 async with asyncio.timeout(max(0.0, next_full - loop.time())):
                     await self._kick.wait()
             self._kick.clear()
-            if loop.time() >= next_full:
-                self._dirty.clear()
-                self._apply_ha_suspend()
-                result = await self.engine.sync(self.settings.desired(self.pool), loop.time())
-                next_full = loop.time() + self.resync_interval
-            elif self._dirty:
-                changed, self._dirty = self._dirty, set()
-                result = await self.engine.sync_changed(self.settings.desired(self.pool, changed),
-                                                        self.settings.service_keys(changed), loop.time())
-            else:
+            full = loop.time() >= next_full
+            if not full and not self._dirty:
+                continue
+            changed, self._dirty = self._dirty, set()
+            try:
+                if full:
+                    self._apply_ha_suspend()
+                    result = await self.engine.sync(self.settings.desired(self.pool), loop.time())
+                    next_full = loop.time() + self.resync_interval
+                else:
+                    result = await self.engine.sync_changed(self.settings.desired(self.pool, changed),
+                                                            self.settings.service_keys(changed), loop.time())
+            except (IPVSError, OSError) as exc:  # the table could not even be read: try again shortly
+                log.error("IPVS sync failed: %s", exc)
+                self._dirty |= changed
+                next_full = loop.time() + 1.0  # a full sync a second from now repairs whatever is left
                 continue
             self.sync_results.append(result)
             for op, err in result.errors:

@@ -4,6 +4,7 @@ MemoryBackend (the IPVS oracle) that ends up holding exactly the healthy servers
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import sys
 from collections.abc import Callable
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from ipvs.errors import IPVSError
 from ipvs.formats import format_list
 from ipvs.memory import MemoryBackend
+from ipvs.model import ServiceKey, ServiceState
 from netns_lab.servers import Route, closed_port, http_server
 from pykeepalived.config import HostView, Severity, load_config
 from pykeepalived.daemon.checker_process import CheckerProcess
@@ -137,6 +140,50 @@ virtual_server 10.0.0.1 80 {{
         async with asyncio.timeout(15):
             while "127.0.0.2" in format_list(await backend.list_services()):
                 await asyncio.sleep(0.05)
+        proc.stop()
+        await runner
+    asyncio.run(go())
+
+
+class FlakyBackend(MemoryBackend):
+    """A MemoryBackend whose per-service reads fail ``fail`` times (a netlink hiccup)."""
+
+    def __init__(self, fail: int) -> None:
+        super().__init__()
+        self.fail = fail
+
+    async def get_service(self, key: ServiceKey) -> ServiceState | None:
+        if self.fail:
+            self.fail -= 1
+            raise IPVSError(errno.EIO, "get_service")
+        return await super().get_service(key)
+
+
+def test_a_failed_sync_is_retried_until_the_table_converges(tmp_path: Path) -> None:
+    async def go() -> None:
+        f = tmp_path / "keepalived.conf"
+        f.write_text(f"""
+virtual_server 10.0.0.1 80 {{
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    delay_loop 1
+    warmup 0
+    real_server 127.0.0.2 {closed_port("127.0.0.2")} {{
+        TCP_CHECK {{
+            connect_timeout 1
+        }}
+    }}
+}}
+""")
+        backend = FlakyBackend(fail=3)
+        proc = CheckerProcess(build_lvs(load_config(str(f), config_id="main", host=HOST).config), backend,
+                              resync_interval=60.0)
+        runner = asyncio.create_task(proc.run())
+        async with asyncio.timeout(15):
+            while "127.0.0.2" in format_list(await backend.list_services()) or not proc.sync_results:
+                await asyncio.sleep(0.05)
+        assert backend.fail < 3  # a changed-service sync failed; the full sync a second later repaired it
         proc.stop()
         await runner
     asyncio.run(go())
