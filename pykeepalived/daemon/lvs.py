@@ -57,7 +57,7 @@ from pykeepalived.config.errors import Location
 from vrrp.io.scripts import ScriptError, ScriptUser, default_script_user, resolve_user
 
 #: checker keywords kept in ``extra`` that we honour (the rest are refused)
-_CHECKER_EXTRA_OK = frozenset({"sni_name", "tls_compliant", "nb_get_retry"})
+_CHECKER_EXTRA_OK = frozenset({"sni_name", "tls_compliant"})
 _URL_EXTRA_OK: frozenset[str] = frozenset()
 _FORWARD = {"NAT": Forward.NAT, "DR": Forward.DR, "TUN": Forward.TUNNEL}
 

@@ -260,14 +260,18 @@ virtual_server 10.0.0.1 80 {
     assert s.checks[0].probe == FileProbe("/run/weight", 3, False)
 
 
-@pytest.mark.parametrize(("block", "message"), [
-    ("HTTP_GET { url { path / } bind_port 4000 }", "bind_port is not supported"),
-    ("FILE_CHECK { track_file nope }", "FILE_CHECK: track_file 'nope' is not defined"),
+@pytest.mark.parametrize(("block", "line", "message"), [
+    ("HTTP_GET { url { path / } bind_port 4000 }", 3, "bind_port is not supported"),
+    ("FILE_CHECK { track_file nope }", 3, "FILE_CHECK: track_file 'nope' is not defined"),
+    ("HTTP_GET {\n url {\n path /\n regex x\n regex_options caseless\n }\n }", 4,
+     "url: 'regex_options' is not supported"),
+    ("BFD_CHECK {\n name b1\n }", 3, "BFD_CHECK is not supported"),
 ])
-def test_what_we_cannot_honour_is_refused_naming_the_line(tmp_path: Path, block: str, message: str) -> None:
+def test_what_we_cannot_honour_is_refused_naming_the_line(tmp_path: Path, block: str, line: int,
+                                                          message: str) -> None:
     f = tmp_path / "keepalived.conf"
     f.write_text(f"virtual_server 10.0.0.1 80 {{\n  real_server 10.0.1.1 80 {{\n    {block}\n  }}\n"
                  "  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n}\n")
     res = load_config(str(f), config_id="main", host=HOST)
-    with pytest.raises(LvsSettingsError, match=rf"^{f}:3: .*{message}"):
+    with pytest.raises(LvsSettingsError, match=rf"^{f}:{line}: .*{message}"):
         build_lvs(res.config)
