@@ -237,6 +237,43 @@ def _target(ck: model.Checker, rs: model.RealServer) -> Target:
                   ck.bindto, ck.bind_port, ck.bind_if, ck.fwmark)
 
 
+_HOST_KEYWORDS = frozenset({"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark"})
+
+
+def _targets(ck: model.Checker, rs: model.RealServer) -> list[Target]:
+    """Where a checker connects: once, or - for SMTP_CHECK's deprecated ``host {}`` blocks - once per host
+    (each host is its own check; the SMTP_CHECK's own address counts only when it sets a connection option or
+    has no host block, as check_smtp.c decides)."""
+    base = _target(ck, rs)
+    hosts = [args for kw, args in ck.extra if kw == "host"] if ck.kind == "SMTP_CHECK" else []
+    if not hosts:
+        return [base]
+    own = any(v is not None for v in (ck.connect_ip, ck.connect_port, ck.bindto, ck.bind_port, ck.bind_if,
+                                      ck.fwmark))
+    out = [base] if own else []
+    for args in hosts:
+        fields: dict[str, str] = {}
+        for line in args:
+            words = line.split()
+            if not words or words[0] in ("{", "}"):
+                continue
+            if words[0] not in _HOST_KEYWORDS or len(words) != 2:
+                raise _err(ck.location, f"SMTP_CHECK host block: '{line}' is not supported")
+            fields[words[0]] = words[1]
+        try:
+            out.append(Target(
+                str(ipaddress.ip_address(fields.get("connect_ip", base.ip))),
+                int(fields.get("connect_port", base.port)),
+                fields.get("bindto", base.bindto),
+                int(fields["bind_port"]) if "bind_port" in fields else base.bind_port,
+                fields.get("bind_if", base.bind_if),
+                int(fields["fwmark"]) if "fwmark" in fields else base.fwmark,
+            ))
+        except ValueError as exc:
+            raise _err(ck.location, f"SMTP_CHECK host block: {exc}") from None
+    return out
+
+
 def _extra(extra: model.Extra, ok: frozenset[str], where: str, loc: Location) -> dict[str, tuple[str, ...]]:
     out = {}
     for kw, args in extra:
@@ -248,7 +285,8 @@ def _extra(extra: model.Extra, ok: frozenset[str], where: str, loc: Location) ->
 
 def _probe(ck: model.Checker, rs: model.RealServer, vs: model.VirtualServer, cfg: model.KeepalivedConfig,
            track_files: dict[str, model.TrackFile], users: _Users) -> ProbeSpec:
-    extra = _extra(ck.extra, _CHECKER_EXTRA_OK, ck.kind, ck.location)
+    ok = _CHECKER_EXTRA_OK | ({"host"} if ck.kind == "SMTP_CHECK" else frozenset())
+    extra = _extra(ck.extra, ok, ck.kind, ck.location)
     match ck.kind:
         case "TCP_CHECK":
             return TcpProbe()
@@ -331,21 +369,22 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
             keys: list[str] = []
             alphas: list[str] = []
             for ci, ck in enumerate(rs.checkers):
-                key = f"{rs_key}/c{ci}"
                 alpha = ck.alpha and ck.kind != "FILE_CHECK"  # a file's state is known at once (check_file.c)
-                try:
-                    spec = CheckSpec(key, ck.kind, _target(ck, rs), _probe(ck, rs, vs, cfg, track_files, users),
-                                     Timing(ck.delay_loop, ck.connect_timeout, ck.retry, ck.delay_before_retry,
-                                            ck.warmup, alpha),
-                                     name=name, log_all_failures=ck.log_all_failures)
-                except ValueError as exc:
-                    if isinstance(exc, LvsSettingsError):
-                        raise
-                    raise _err(ck.location, f"{ck.kind}: {exc}") from None
-                checks.append(spec)
-                keys.append(key)
-                if alpha:
-                    alphas.append(key)
+                for hi, target in enumerate(_targets(ck, rs)):
+                    key = f"{rs_key}/c{ci}" + (f"h{hi}" if hi else "")
+                    try:
+                        spec = CheckSpec(key, ck.kind, target, _probe(ck, rs, vs, cfg, track_files, users),
+                                         Timing(ck.delay_loop, ck.connect_timeout, ck.retry, ck.delay_before_retry,
+                                                ck.warmup, alpha),
+                                         name=name, log_all_failures=ck.log_all_failures)
+                    except ValueError as exc:
+                        if isinstance(exc, LvsSettingsError):
+                            raise
+                        raise _err(ck.location, f"{ck.kind}: {exc}") from None
+                    checks.append(spec)
+                    keys.append(key)
+                    if alpha:
+                        alphas.append(key)
             rs_specs.append(RealServerSpec(rs_key, name, rs.weight, rs.inhibit_on_failure,
                                            users.script(rs.notify_up, rs.location),
                                            users.script(rs.notify_down, rs.location), tuple(keys), tuple(alphas)))
