@@ -29,9 +29,11 @@ class Timing:
     alpha: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("delay_loop", "connect_timeout", "delay_before_retry"):
+        for name in ("delay_loop", "connect_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.delay_before_retry < 0:
+            raise ValueError(f"delay_before_retry must be >= 0, not {self.delay_before_retry}")
         if self.retry < 0:
             raise ValueError(f"retry must be >= 0, not {self.retry}")
         if self.warmup is not None and self.warmup < 0:

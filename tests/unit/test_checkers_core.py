@@ -198,3 +198,11 @@ def test_bad_timing_is_refused_with_the_field_name() -> None:
         Timing(delay_loop=0)
     with pytest.raises(ValueError, match="retry"):
         Timing(retry=-1)
+    with pytest.raises(ValueError, match="delay_before_retry"):
+        Timing(delay_before_retry=-1)
+
+
+def test_delay_before_retry_zero_retries_at_once() -> None:
+    ev = run([spec(delay_loop=10, retry=2, delay_before_retry=0)], ok_unless(lambda t: t > 5), until=20)
+    assert probes(ev) == [(1.0, 0), (11.0, 0), (11.0, 1), (11.0, 2)]
+    assert verdicts(ev) == [(11.0, False, True)]
