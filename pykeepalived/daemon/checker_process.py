@@ -30,6 +30,7 @@ from ipvs.backend import Backend
 from ipvs.errors import IPVSError
 from ipvs.sync import SyncEngine, SyncResult
 from pykeepalived.daemon.lvs import LvsSettings
+from pykeepalived.daemon.snapshot import CheckerResult
 from vrrp.io.scripts import ScriptUser, run_script
 
 log = logging.getLogger("pykeepalived.checker")
@@ -77,6 +78,21 @@ class CheckerProcess:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def checker_results(self) -> tuple[CheckerResult, ...]:
+        """Every check's verdict now, named as the metrics and dumps name them (the virtual server by its first
+        IPVS service, the real server by its destination)."""
+        out = []
+        kinds = {c.key: c.kind for c in self.settings.checks}
+        for vs in self.settings.pool:
+            vs_name = str(self.settings.services[vs.key][0].key)
+            for rs in vs.real_servers:
+                rs_name = str(self.settings.dests[(vs.key, rs.key)].key)
+                for check in rs.checks:
+                    machine = self.driver.scheduler.checks.get(check)
+                    up = machine.is_up if machine is not None else check not in rs.alpha_checks
+                    out.append(CheckerResult(vs_name, rs_name, kinds[check], up))
+        return tuple(out)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -71,7 +71,8 @@ def test_dead_server_leaves_the_table_and_dynamic_weight_applies(tmp_path: Path,
     async def go() -> tuple[str, str, str]:
         async with http_server("127.0.0.1", {"/": Route(200, b"ok")}) as good:
             f = tmp_path / "keepalived.conf"
-            f.write_text(conf(good, closed_port("127.0.0.2"), marker, weight_file))
+            dead = closed_port("127.0.0.2")
+            f.write_text(conf(good, dead, marker, weight_file))
             res = load_config(str(f), config_id="main", host=HOST)
             assert not [d for d in res.diagnostics if d.severity == Severity.ERROR], res.diagnostics
             backend = MemoryBackend()
@@ -87,6 +88,10 @@ def test_dead_server_leaves_the_table_and_dynamic_weight_applies(tmp_path: Path,
                 while "127.0.0.2" in (settled := await listing()) or "Masq    5" not in settled:
                     await asyncio.sleep(0.05)
             await until(marker.exists)
+            results = {(r.real_server, r.checker): r.up for r in proc.checker_results()}
+            assert results == {(f"127.0.0.1:{good}", "HTTP_GET"): True, (f"127.0.0.1:{good}", "MISC_CHECK"): True,
+                               (f"127.0.0.2:{dead}", "TCP_CHECK"): False}
+            assert {r.virtual_server for r in proc.checker_results()} == {"TCP 10.0.0.1:80"}
             proc.stop()
             await runner
             return start, settled, await listing()
