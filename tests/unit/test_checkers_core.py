@@ -55,7 +55,7 @@ def verdicts(events: list[tuple[float, object]]) -> list[tuple[float, bool, bool
 
 
 def ok_unless(dead: Callable[[float], bool]) -> Oracle:
-    return lambda _k, t: ProbeResult(not dead(t), "" if not dead(t) else "TCP connection failed")
+    return lambda _k, t: ProbeResult(not dead(t), "" if not dead(t) else "TCP connection failed to")
 
 
 def test_first_probe_after_bootstrap_delay_then_every_delay_loop() -> None:
@@ -191,6 +191,17 @@ def test_log_lines_use_each_checker_s_words(kind: str, success: str, failure: st
     ev = run([s], ok_unless(lambda t: t > 5), until=40)
     lines = [a.message for _, a in ev if isinstance(a, LogLine)]
     assert lines == [success, failure]
+
+
+def test_log_all_failures_logs_every_failure_while_up() -> None:
+    s = CheckSpec("c", "TCP_CHECK", Target("192.0.2.1", 80), timing=Timing(delay_loop=10, retry=1),
+                  name="[192.0.2.1]:tcp:80", log_all_failures=True)
+    ev = run([s], ok_unless(lambda t: t > 5), until=30)
+    lines = [(t, a.message) for t, a in ev if isinstance(a, LogLine)]
+    assert lines == [(1.0, "TCP connection to [192.0.2.1]:tcp:80 success."),  # the first run is logged
+                     (11.0, "TCP connection failed to [192.0.2.1]:tcp:80."),
+                     (12.0, "TCP connection failed to [192.0.2.1]:tcp:80."),
+                     (12.0, "TCP_CHECK on service [192.0.2.1]:tcp:80 failed after 1 retries.")]
 
 
 def test_bad_timing_is_refused_with_the_field_name() -> None:
