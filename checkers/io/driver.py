@@ -42,6 +42,7 @@ class CheckerDriver:
         self.lateness: list[float] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._sleep_until: float | None = None  # the deadline the run loop sleeps toward (None: no timer)
         self._stopped = False
 
     def now(self) -> float:
@@ -70,6 +71,7 @@ class CheckerDriver:
             while not self._stopped:
                 deadline = self.scheduler.next_deadline()
                 delay = None if deadline is None else max(0.0, deadline - self.now())
+                self._sleep_until = deadline
                 self._wake.clear()
                 if delay is None or delay > 0:
                     try:
@@ -110,4 +112,6 @@ class CheckerDriver:
         except Exception as exc:  # a probe bug must not stop the check: it counts as a failure
             result = ProbeResult(False, f"probe error {type(exc).__name__}: {exc} for")
         self._handle(self.scheduler.on_result(key, self.now(), result))
-        self._wake.set()
+        new = machine.deadline
+        if new is not None and (self._sleep_until is None or new < self._sleep_until):
+            self._wake.set()  # only when this check now comes due before the timer the loop sleeps on
