@@ -161,8 +161,9 @@ async def smtp_server(host: str, banner_hostname: str = "mail.test") -> AsyncIte
         server.close()
 
 
-def self_signed(directory: Path, name: str = "localhost") -> tuple[Path, Path]:
-    """(certificate, key) PEM files of a fresh self-signed certificate for ``name`` and 127.0.0.1/::1."""
+def self_signed(directory: Path, name: str = "localhost",
+                ips: Sequence[str] = ("127.0.0.1", "::1")) -> tuple[Path, Path]:
+    """(certificate, key) PEM files of a fresh self-signed certificate for ``name`` and ``ips``."""
     import ipaddress
 
     from cryptography import x509
@@ -177,9 +178,8 @@ def self_signed(directory: Path, name: str = "localhost") -> tuple[Path, Path]:
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address("::1"))]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName(name), *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips)]), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"

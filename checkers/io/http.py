@@ -5,7 +5,8 @@ with a status in its ranges, an MD5 of the body equal to ``digest`` (what ``genh
 The request goes to connect_ip:connect_port with ``Host: virtualhost`` when one is set (url, then checker), the
 User-Agent keepalived sends, and ``Connection: close``. httpx speaks HTTP/1.1 only: ``http_protocol 1.0`` and
 ``1.0C`` requests therefore go out as 1.1 with ``Connection: close``, which every HTTP/1.0 server answers the same.
-SSL_GET verifies the server certificate only when the ``SSL`` block names a ``ca`` (keepalived's behaviour);
+SSL_GET verifies the server certificate chain (not its name) only when the ``SSL`` block names a ``ca``
+(keepalived's behaviour);
 ``enable_sni`` sends ``sni_name``, else the virtualhost, in the handshake. ``bind_port`` cannot be honoured by
 httpx and is refused when the spec is built.
 """
@@ -40,10 +41,10 @@ class Fetched:
 def tls_context(tls: TlsSpec) -> ssl.SSLContext:
     """One client context per TLS settings (building one per probe would cost more than the probe)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False  # OpenSSL's default, and keepalived's: the chain is checked, not the name
     if tls.ca:
         ctx.load_verify_locations(tls.ca)
     else:
-        ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     if tls.certificate:
         ctx.load_cert_chain(tls.certificate, tls.key, tls.password)

@@ -214,9 +214,12 @@ def test_ssl_get_wrong_digest_and_wrong_status(certs: tuple[Path, Path, Path]) -
     assert not run_ssl(certs, TlsSpec(), UrlSpec("/err")).ok
 
 
-def test_ssl_get_verifies_against_the_given_ca(certs: tuple[Path, Path, Path]) -> None:
+def test_ssl_get_verifies_against_the_given_ca(certs: tuple[Path, Path, Path], tmp_path: Path) -> None:
     cert, _, other = certs
     assert run_ssl(certs, TlsSpec(ca=str(cert))).ok
+    named, named_key = self_signed(tmp_path, "www.example", ips=())  # no IP in it: the chain counts, not the name
+    assert with_server(lambda: http_server(LO, ROUTES, tls=server_tls(named, named_key)),
+                       lambda p: http(p, UrlSpec("/"), tls=TlsSpec(ca=str(named)))).ok
     res = run_ssl(certs, TlsSpec(ca=str(other)))
     assert not res.ok and "failed" in res.reason
 
