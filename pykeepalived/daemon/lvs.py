@@ -373,8 +373,9 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
                 for hi, target in enumerate(_targets(ck, rs)):
                     key = f"{rs_key}/c{ci}" + (f"h{hi}" if hi else "")
                     try:
+                        retry = 0 if ck.kind == "FILE_CHECK" else ck.retry  # a file's state applies at once
                         spec = CheckSpec(key, ck.kind, target, _probe(ck, rs, vs, cfg, track_files, users),
-                                         Timing(ck.delay_loop, ck.connect_timeout, ck.retry, ck.delay_before_retry,
+                                         Timing(ck.delay_loop, ck.connect_timeout, retry, ck.delay_before_retry,
                                                 ck.warmup, alpha),
                                          name=name, log_all_failures=ck.log_all_failures)
                     except ValueError as exc:

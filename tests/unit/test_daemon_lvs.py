@@ -258,6 +258,7 @@ virtual_server 10.0.0.1 80 {
     real_server 10.0.1.1 80 { FILE_CHECK { track_file tf } }
 }""")
     assert s.checks[0].probe == FileProbe("/run/weight", 3, False)
+    assert s.checks[0].timing.retry == 0 and not s.checks[0].timing.alpha
 
 
 @pytest.mark.parametrize(("block", "line", "message"), [
