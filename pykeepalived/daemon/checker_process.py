@@ -6,8 +6,10 @@ lines, notify scripts and "this virtual server changed" -> only the changed serv
 (``SyncEngine.sync_changed``); a full sync runs at start and every ``resync_interval`` to repair what someone else
 changed behind our back. Syncs are serialized and coalesced, so a burst of verdicts costs one sync per service.
 
-Scripts (MISC_CHECK and notify/quorum) run through ``vrrp.io.scripts.run_script``: no shell, own process group,
-pidfd-awaited (no thread per child), killed on timeout or shutdown.
+Notify FIFOs (``notify_fifo``, ``lvs_notify_fifo``) get keepalived's ``VS ...``/``RS ...`` lines through
+``vrrp.io.notify.NotifyFifo`` (never blocking). Scripts (MISC_CHECK and notify/quorum) run through
+``vrrp.io.scripts.run_script``: no shell, own process group, pidfd-awaited (no thread per child), killed on
+timeout or shutdown.
 
 Not here yet: the process around it (``pykeepalived -C``: signals, reload, pid file) is the CLI's.
 """
@@ -21,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import assert_never
 
 from checkers.core.machine import LogLine, Verdict, WeightChanged
-from checkers.core.pool import PoolAction, RunScript, Script, TableChanged
+from checkers.core.pool import FifoLine, PoolAction, RunScript, Script, TableChanged
 from checkers.core.spec import CheckSpec, MiscProbe, ProbeResult
 from checkers.io.driver import CheckerDriver
 from checkers.io.misc import verdict as misc_verdict
@@ -31,6 +33,7 @@ from ipvs.errors import IPVSError
 from ipvs.sync import SyncEngine, SyncResult
 from pykeepalived.daemon.lvs import LvsSettings
 from pykeepalived.daemon.snapshot import CheckerResult
+from vrrp.io.notify import NotifyFifo
 from vrrp.io.scripts import ScriptUser, run_script
 
 log = logging.getLogger("pykeepalived.checker")
@@ -75,6 +78,7 @@ class CheckerProcess:
         self._kick = asyncio.Event()
         self._stop = asyncio.Event()
         self._scripts: set[asyncio.Task[None]] = set()
+        self.fifos = [NotifyFifo(path) for path in settings.fifos]
 
     def stop(self) -> None:
         self._stop.set()
@@ -96,6 +100,8 @@ class CheckerProcess:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        for fifo in self.fifos:
+            fifo.open()
         self._dispatch(self.pool.start())
         self._dirty.clear()
         self.sync_results.append(await self.engine.sync(self.settings.desired(self.pool), loop.time()))
@@ -120,6 +126,8 @@ class CheckerProcess:
                 self.sync_results.append(await self.engine.sync([], loop.time()))
             if self._scripts:
                 await asyncio.wait(self._scripts, timeout=NOTIFY_TIMEOUT)
+            for fifo in self.fifos:
+                fifo.close()
 
     def _apply_ha_suspend(self, initial: bool = False) -> None:
         if self.local_addresses is None or not self.settings.ha_suspend:
@@ -178,6 +186,9 @@ class CheckerProcess:
                     task = asyncio.create_task(self._run_script(action.script, action.why))
                     self._scripts.add(task)
                     task.add_done_callback(self._scripts.discard)
+                case FifoLine():
+                    for fifo in self.fifos:
+                        fifo.write(action.line)
                 case TableChanged():
                     self._dirty.add(action.vs_key)
                     self._kick.set()

@@ -79,6 +79,7 @@ class LvsSettings:
     services: dict[str, tuple[Service, ...]]
     dests: dict[tuple[str, str], Destination]
     ha_suspend: dict[str, tuple[str, ...]]
+    fifos: tuple[str, ...] = ()  # global_defs notify_fifo and lvs_notify_fifo: where the pool's FIFO lines go
 
     def new_pool(self) -> Pool:
         return Pool(self.pool)
@@ -401,4 +402,5 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
                                       users.script(vs.quorum_down, vs.location), sorry, vs.omega))
         if vs.ha_suspend:
             ha[vs_key] = tuple(s.key.addr for s in svcs if s.key.addr)
-    return LvsSettings(tuple(checks), tuple(pool), services, dests, ha)
+    fifos = tuple(args[0] for kw, args in cfg.global_defs.extra if kw in ("notify_fifo", "lvs_notify_fifo") and args)
+    return LvsSettings(tuple(checks), tuple(pool), services, dests, ha, fifos)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,9 @@ HOST = HostView(interfaces=frozenset(), find_executable=lambda c: c, user_exists
 
 def conf(good: int, dead: int, marker: Path, weight_file: Path) -> str:
     return f"""
+global_defs {{
+    lvs_notify_fifo {marker.parent / "lvs.fifo"}
+}}
 virtual_server 10.0.0.1 80 {{
     lb_algo rr
     lb_kind NAT
@@ -88,12 +92,19 @@ def test_dead_server_leaves_the_table_and_dynamic_weight_applies(tmp_path: Path,
                 while "127.0.0.2" in (settled := await listing()) or "Masq    5" not in settled:
                     await asyncio.sleep(0.05)
             await until(marker.exists)
+            fifo = os.open(tmp_path / "lvs.fifo", os.O_RDONLY | os.O_NONBLOCK)  # the process holds it open too
+            try:
+                lines = os.read(fifo, 4096).decode()
+            finally:
+                os.close(fifo)
+            assert lines == f"RS [127.0.0.2]:tcp:{dead} [10.0.0.1]:tcp:80 DOWN\n"
             results = {(r.real_server, r.checker): r.up for r in proc.checker_results()}
             assert results == {(f"127.0.0.1:{good}", "HTTP_GET"): True, (f"127.0.0.1:{good}", "MISC_CHECK"): True,
                                (f"127.0.0.2:{dead}", "TCP_CHECK"): False}
             assert {r.virtual_server for r in proc.checker_results()} == {"TCP 10.0.0.1:80"}
             proc.stop()
             await runner
+            assert not (tmp_path / "lvs.fifo").exists()  # we made the FIFO, we removed it
             return start, settled, await listing()
 
     caplog.set_level(logging.INFO, "pykeepalived.checker")
