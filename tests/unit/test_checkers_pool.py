@@ -194,7 +194,10 @@ def test_shutdown_runs_down_notifiers_only_with_omega() -> None:
 
 def test_fifo_lines_in_keepalived_format() -> None:
     p = pool(rs(1), rs(2), sorry=SorrySpec("sorry", "[10.0.9.9]:tcp:80"))
-    fifo = lambda out: [a.line for a in out if isinstance(a, FifoLine)]  # noqa: E731
+
+    def fifo(out: list[PoolAction]) -> list[str]:
+        return [a.line for a in out if isinstance(a, FifoLine)]
+
     assert fifo(p.on_check(Verdict("rs1.c0", False))) == [f"RS [10.0.1.1]:tcp:80 {VS} DOWN\n"]
     assert fifo(p.on_check(Verdict("rs2.c0", False))) == [f"RS [10.0.1.2]:tcp:80 {VS} DOWN\n", f"VS {VS} DOWN\n"]
     assert fifo(p.on_check(Verdict("rs2.c0", True))) == [f"RS [10.0.1.2]:tcp:80 {VS} UP\n", f"VS {VS} UP\n"]
