@@ -72,7 +72,7 @@ async def http_server(host: str, routes: dict[str, Route], tls: ssl.SSLContext |
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, host, 0, ssl=tls)
+    server = await asyncio.start_server(handle, host, 0, ssl=tls, backlog=4096)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
@@ -89,7 +89,7 @@ async def silent_server(host: str) -> AsyncIterator[int]:
     async def handle(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         held.append(writer)
 
-    server = await asyncio.start_server(handle, host, 0)
+    server = await asyncio.start_server(handle, host, 0, backlog=4096)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
@@ -161,8 +161,9 @@ async def smtp_server(host: str, banner_hostname: str = "mail.test") -> AsyncIte
         server.close()
 
 
-def self_signed(directory: Path, name: str = "localhost") -> tuple[Path, Path]:
-    """(certificate, key) PEM files of a fresh self-signed certificate for ``name`` and 127.0.0.1/::1."""
+def self_signed(directory: Path, name: str = "localhost",
+                ips: Sequence[str] = ("127.0.0.1", "::1")) -> tuple[Path, Path]:
+    """(certificate, key) PEM files of a fresh self-signed certificate for ``name`` and ``ips``."""
     import ipaddress
 
     from cryptography import x509
@@ -177,9 +178,8 @@ def self_signed(directory: Path, name: str = "localhost") -> tuple[Path, Path]:
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address("::1"))]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName(name), *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips)]), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
@@ -219,13 +219,20 @@ async def unanswered_port(host: str) -> AsyncIterator[int]:
 
 
 @contextlib.asynccontextmanager
-async def greeting_server(host: str, greeting: bytes) -> AsyncIterator[int]:
-    """A TCP server that sends ``greeting`` on connect and then only reads (a wrong SMTP banner, say)."""
+async def line_server(host: str, greeting: bytes, replies: Sequence[bytes] = ()) -> AsyncIterator[int]:
+    """A TCP server that sends ``greeting`` on connect, then answers the n-th line it receives with
+    ``replies[n]`` and stays silent after the last: a scripted SMTP peer (a wrong banner, a HELO or QUIT never
+    answered)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(greeting)
         with contextlib.suppress(ConnectionError):
             await writer.drain()
+            for reply in replies:
+                if not await reader.readline():
+                    break
+                writer.write(reply)
+                await writer.drain()
             await reader.read()
         writer.close()
 

@@ -79,13 +79,21 @@ class RunScript:
 
 
 @dataclass(frozen=True)
+class FifoLine:
+    """A line for ``notify_fifo`` / ``lvs_notify_fifo``: ``VS [vip]:tcp:80 UP`` or
+    ``RS [rip]:tcp:80 [vip]:tcp:80 DOWN`` (ipwrapper.c notify_fifo_vs / notify_fifo_rs), newline-terminated."""
+
+    line: str
+
+
+@dataclass(frozen=True)
 class TableChanged:
     """Virtual server ``vs_key``'s members changed: the daemon syncs that service."""
 
     vs_key: str
 
 
-PoolAction = LogLine | RunScript | TableChanged
+PoolAction = LogLine | RunScript | FifoLine | TableChanged
 
 
 @dataclass(frozen=True)
@@ -165,11 +173,11 @@ class Pool:
                 actions.append(LogLine(vs.spec.key, f"Shutting down service {rs.spec.name} from VS {vs.spec.name}"))
                 if rs.alive:
                     rs.alive = False
-                    if vs.spec.omega and rs.spec.notify_down:
-                        actions.append(RunScript(rs.spec.notify_down, f"notify_down {rs.spec.name}"))
-            if vs.spec.omega and vs.spec.quorum_down:
-                actions.append(RunScript(vs.spec.quorum_down, f"quorum_down {vs.spec.name}"))
+                    if vs.spec.omega:
+                        actions.extend(self._rs_notify(vs, rs))
             vs.quorum_up = False
+            if vs.spec.omega:
+                actions.extend(self._vs_notify(vs))
             actions.append(TableChanged(vs.spec.key))
         return actions
 
@@ -182,7 +190,7 @@ class Pool:
         if isinstance(action, WeightChanged):
             return self._update_weight(vs, rs, action)
         if not action.changed:
-            return self._rs_notify(rs)  # first run confirming the start state: notifiers only
+            return self._rs_notify(vs, rs)  # first run confirming the start state: notifiers only
         if rs.check_up[action.key] == action.up:
             return []
         actions: list[PoolAction] = []
@@ -192,10 +200,19 @@ class Pool:
         rs.failed += -1 if action.up else 1
         return actions
 
-    def _rs_notify(self, rs: _Rs) -> list[PoolAction]:
+    def _rs_notify(self, vs: _Vs, rs: _Rs) -> list[PoolAction]:
+        """do_rs_notifies: the real server's script and FIFO line for its state now."""
         script = rs.spec.notify_up if rs.alive else rs.spec.notify_down
         why = f"{'notify_up' if rs.alive else 'notify_down'} {rs.spec.name}"
-        return [RunScript(script, why)] if script else []
+        line = FifoLine(f"RS {rs.spec.name} {vs.spec.name} {'UP' if rs.alive else 'DOWN'}\n")
+        return [RunScript(script, why), line] if script else [line]
+
+    def _vs_notify(self, vs: _Vs) -> list[PoolAction]:
+        """do_vs_notifies: quorum_up/quorum_down and the virtual server's FIFO line."""
+        script = vs.spec.quorum_up if vs.quorum_up else vs.spec.quorum_down
+        why = f"{'quorum_up' if vs.quorum_up else 'quorum_down'} {vs.spec.name}"
+        line = FifoLine(f"VS {vs.spec.name} {'UP' if vs.quorum_up else 'DOWN'}\n")
+        return [RunScript(script, why), line] if script else [line]
 
     def _set_alive(self, vs: _Vs, rs: _Rs, alive: bool) -> list[PoolAction]:
         """perform_svr_state."""
@@ -208,7 +225,7 @@ class Pool:
         if vs.quorum_up or vs.spec.sorry is None or not vs.sorry_alive:
             actions.append(TableChanged(vs.spec.key))
         rs.alive = alive
-        actions.extend(self._rs_notify(rs))
+        actions.extend(self._rs_notify(vs, rs))
         actions.extend(self._update_quorum(vs, init=False))
         return actions
 
@@ -244,8 +261,7 @@ class Pool:
                 vs.sorry_alive = False
                 actions.append(LogLine(spec.key, f"Adding alive servers to the pool for VS {spec.name}"))
                 actions.append(TableChanged(spec.key))
-            if spec.quorum_up:
-                actions.append(RunScript(spec.quorum_up, f"quorum_up {spec.name}"))
+            actions.extend(self._vs_notify(vs))
         elif (vs.quorum_up and (total == 0 or total < threshold)) or (
                 init and not vs.quorum_up and spec.sorry is not None and not vs.sorry_alive):
             vs.quorum_up = False
@@ -258,8 +274,7 @@ class Pool:
                 actions.append(LogLine(spec.key, f"Removing alive servers from the pool for VS {spec.name}"))
                 vs.sorry_alive = True
                 actions.append(TableChanged(spec.key))
-            if spec.quorum_down:
-                actions.append(RunScript(spec.quorum_down, f"quorum_down {spec.name}"))
+            actions.extend(self._vs_notify(vs))
         return actions
 
     # ------------------------------------------------------------------ what the table must hold

@@ -29,9 +29,11 @@ class Timing:
     alpha: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("delay_loop", "connect_timeout", "delay_before_retry"):
+        for name in ("delay_loop", "connect_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.delay_before_retry < 0:
+            raise ValueError(f"delay_before_retry must be >= 0, not {self.delay_before_retry}")
         if self.retry < 0:
             raise ValueError(f"retry must be >= 0, not {self.retry}")
         if self.warmup is not None and self.warmup < 0:
@@ -184,12 +186,15 @@ class CheckSpec:
 
     @property
     def probe_timeout(self) -> float:
-        """The hard limit of one probe: misc_timeout (delay_loop by default) for MISC_CHECK, connect_timeout
-        for every network probe (per url for HTTP)."""
+        """The hard limit of one probe: misc_timeout (delay_loop by default) for MISC_CHECK; for network probes
+        connect_timeout per step keepalived times separately (per url for HTTP; connect+banner, HELO and QUIT
+        for SMTP), and once for the rest."""
         if isinstance(self.probe, MiscProbe):
             return self.probe.timeout if self.probe.timeout is not None else self.timing.delay_loop
         if isinstance(self.probe, HttpProbe):
             return self.timing.connect_timeout * len(self.probe.urls)
+        if isinstance(self.probe, SmtpProbe):
+            return self.timing.connect_timeout * 3
         if isinstance(self.probe, UdpProbe):
             return self.timing.connect_timeout + UDP_GRACE
         return self.timing.connect_timeout

@@ -129,7 +129,7 @@ async def digest_of(req: Request) -> tuple[str, str]:
     tls = TlsSpec(enable_sni=req.sni) if req.ssl else None
     async with asyncio.timeout(req.timeout):
         async with make_client(target, tls, req.timeout) as client:
-            got = await fetch(client, target, req.url, tls=tls, virtualhost=req.virtualhost)
+            got = await fetch(client, target, req.url, tls=tls, virtualhost=req.virtualhost, timeout=req.timeout)
     header = f"HTTP status {got.status}, {len(got.body)} bytes of body\n"
     return got.digest, header
 

@@ -5,7 +5,8 @@ with a status in its ranges, an MD5 of the body equal to ``digest`` (what ``genh
 The request goes to connect_ip:connect_port with ``Host: virtualhost`` when one is set (url, then checker), the
 User-Agent keepalived sends, and ``Connection: close``. httpx speaks HTTP/1.1 only: ``http_protocol 1.0`` and
 ``1.0C`` requests therefore go out as 1.1 with ``Connection: close``, which every HTTP/1.0 server answers the same.
-SSL_GET verifies the server certificate only when the ``SSL`` block names a ``ca`` (keepalived's behaviour);
+SSL_GET verifies the server certificate chain (not its name) only when the ``SSL`` block names a ``ca``
+(keepalived's behaviour);
 ``enable_sni`` sends ``sni_name``, else the virtualhost, in the handshake. ``bind_port`` cannot be honoured by
 httpx and is refused when the spec is built.
 """
@@ -40,10 +41,10 @@ class Fetched:
 def tls_context(tls: TlsSpec) -> ssl.SSLContext:
     """One client context per TLS settings (building one per probe would cost more than the probe)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False  # OpenSSL's default, and keepalived's: the chain is checked, not the name
     if tls.ca:
         ctx.load_verify_locations(tls.ca)
     else:
-        ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     if tls.certificate:
         ctx.load_cert_chain(tls.certificate, tls.key, tls.password)
@@ -64,18 +65,22 @@ def url_for(target: Target, path: str, use_tls: bool) -> str:
 
 
 def make_client(target: Target, tls: TlsSpec | None, timeout: float) -> httpx.AsyncClient:
+    """A client for one probe: its own connection, opened and closed as keepalived's. One client per probe,
+    not one shared: httpcore's pool assigns requests in O(n) per event, quadratic under thousands of probes;
+    a client is cheap once its TLS context is cached (plain HTTP gets the cached no-TLS one too)."""
     check_target(target)
     transport = httpx.AsyncHTTPTransport(
-        verify=tls_context(tls) if tls is not None else False,
+        verify=tls_context(tls if tls is not None else TlsSpec()),
         local_address=target.bindto,
         socket_options=socket_options(target) or None,
         retries=0,
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
     )
     return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)
 
 
 async def fetch(client: httpx.AsyncClient, target: Target, path: str, *, tls: TlsSpec | None,
-                virtualhost: str | None) -> Fetched:
+                virtualhost: str | None, timeout: float) -> Fetched:
     headers = {"User-Agent": USER_AGENT, "Connection": "close"}
     if virtualhost:
         headers["Host"] = virtualhost
@@ -83,7 +88,9 @@ async def fetch(client: httpx.AsyncClient, target: Target, path: str, *, tls: Tl
     if tls is not None and tls.enable_sni and (tls.sni_name or virtualhost):
         extensions["sni_hostname"] = tls.sni_name or virtualhost or ""
     request = client.build_request("GET", url_for(target, path, tls is not None), headers=headers,
-                                   extensions=extensions)
+                                   extensions=extensions, timeout=timeout)
+    for name in ("Accept", "Accept-Encoding"):  # keepalived sends neither: a gzip answer would change the digest
+        del request.headers[name]
     md5 = hashlib.md5(usedforsecurity=False)
     body = bytearray()
     response = await client.send(request, stream=True)
@@ -114,7 +121,7 @@ async def probe_http(target: Target, probe: HttpProbe, timeout: float) -> ProbeR
         for url in probe.urls:
             try:
                 got = await fetch(client, target, url.path, tls=probe.tls,
-                                  virtualhost=url.virtualhost or probe.virtualhost)
+                                  virtualhost=url.virtualhost or probe.virtualhost, timeout=timeout)
             except httpx.TimeoutException:
                 return ProbeResult(False, "Timeout connecting")
             except (httpx.HTTPError, OSError, ssl.SSLError) as exc:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import grp
 import os
+import pwd
 import signal
+from typing import Any
 
 from checkers.core.spec import MiscProbe, ProbeResult
 
@@ -23,11 +26,26 @@ def verdict(probe: MiscProbe, code: int) -> ProbeResult:
     return ProbeResult(False, f"Misc check exited with status {code} for")
 
 
+def credentials(probe: MiscProbe) -> dict[str, Any]:
+    """setuid/setgid arguments: the user, its group (the user's primary one by default) and that group alone as
+    supplementary groups, as keepalived's setgroups(1, &gid) - never root's groups under another uid."""
+    if probe.user is None:
+        return {}
+    pw = pwd.getpwuid(probe.user) if isinstance(probe.user, int) else pwd.getpwnam(probe.user)
+    if probe.group is None:
+        gid = pw.pw_gid
+    else:
+        gid = probe.group if isinstance(probe.group, int) else grp.getgrnam(probe.group).gr_gid
+    if pw.pw_uid == os.geteuid() and gid == os.getegid():
+        return {}
+    return {"user": pw.pw_uid, "group": gid, "extra_groups": [gid]}
+
+
 async def probe_misc(probe: MiscProbe) -> ProbeResult:
     try:
         proc = await asyncio.create_subprocess_exec(
             *probe.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL, start_new_session=True, user=probe.user, group=probe.group,
+            stderr=asyncio.subprocess.DEVNULL, start_new_session=True, **credentials(probe),
         )
     except (OSError, ValueError, KeyError) as exc:
         return ProbeResult(False, f"Misc check could not run {probe.argv[0]!r} ({exc}) for")

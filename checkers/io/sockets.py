@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 
@@ -13,7 +14,10 @@ SO_MARK = getattr(socket, "SO_MARK", 36)
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 
 
+@functools.lru_cache(maxsize=65536)
 def family_of(addr: str) -> socket.AddressFamily:
+    """The address family of an IP literal (cached: parsing an address costs more than a loopback connect's
+    user-space share, and a checker asks for the same few thousand addresses every delay_loop)."""
     return socket.AF_INET6 if ipaddress.ip_address(addr).version == 6 else socket.AF_INET
 
 

@@ -6,8 +6,10 @@ lines, notify scripts and "this virtual server changed" -> only the changed serv
 (``SyncEngine.sync_changed``); a full sync runs at start and every ``resync_interval`` to repair what someone else
 changed behind our back. Syncs are serialized and coalesced, so a burst of verdicts costs one sync per service.
 
-Scripts (MISC_CHECK and notify/quorum) run through ``vrrp.io.scripts.run_script``: no shell, own process group,
-pidfd-awaited (no thread per child), killed on timeout or shutdown.
+Notify FIFOs (``notify_fifo``, ``lvs_notify_fifo``) get keepalived's ``VS ...``/``RS ...`` lines through
+``vrrp.io.notify.NotifyFifo`` (never blocking). Scripts (MISC_CHECK and notify/quorum) run through
+``vrrp.io.scripts.run_script``: no shell, own process group, pidfd-awaited (no thread per child), killed on
+timeout or shutdown.
 
 Not here yet: the process around it (``pykeepalived -C``: signals, reload, pid file) is the CLI's.
 """
@@ -21,14 +23,17 @@ from collections.abc import Callable, Iterable
 from typing import assert_never
 
 from checkers.core.machine import LogLine, Verdict, WeightChanged
-from checkers.core.pool import PoolAction, RunScript, Script, TableChanged
+from checkers.core.pool import FifoLine, PoolAction, RunScript, Script, TableChanged
 from checkers.core.spec import CheckSpec, MiscProbe, ProbeResult
 from checkers.io.driver import CheckerDriver
 from checkers.io.misc import verdict as misc_verdict
 from checkers.io.probes import run_probe
 from ipvs.backend import Backend
+from ipvs.errors import IPVSError
 from ipvs.sync import SyncEngine, SyncResult
 from pykeepalived.daemon.lvs import LvsSettings
+from pykeepalived.daemon.snapshot import CheckerResult
+from vrrp.io.notify import NotifyFifo
 from vrrp.io.scripts import ScriptUser, run_script
 
 log = logging.getLogger("pykeepalived.checker")
@@ -73,15 +78,37 @@ class CheckerProcess:
         self._kick = asyncio.Event()
         self._stop = asyncio.Event()
         self._scripts: set[asyncio.Task[None]] = set()
+        self.fifos = [NotifyFifo(path) for path in settings.fifos]
 
     def stop(self) -> None:
         self._stop.set()
 
+    def checker_results(self) -> tuple[CheckerResult, ...]:
+        """Every check's verdict now, named as the metrics and dumps name them (the virtual server by its first
+        IPVS service, the real server by its destination)."""
+        out = []
+        kinds = {c.key: c.kind for c in self.settings.checks}
+        for vs in self.settings.pool:
+            vs_name = str(self.settings.services[vs.key][0].key)
+            for rs in vs.real_servers:
+                rs_name = str(self.settings.dests[(vs.key, rs.key)].key)
+                for check in rs.checks:
+                    machine = self.driver.scheduler.checks.get(check)
+                    up = machine.is_up if machine is not None else check not in rs.alpha_checks
+                    out.append(CheckerResult(vs_name, rs_name, kinds[check], up))
+        return tuple(out)
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        for fifo in self.fifos:
+            fifo.open()
         self._dispatch(self.pool.start())
         self._dirty.clear()
         self.sync_results.append(await self.engine.sync(self.settings.desired(self.pool), loop.time()))
+        for vs in self.settings.pool:
+            for rs in vs.real_servers:
+                for _ in rs.checks:
+                    log.info("Activating healthchecker for service %s for VS %s", rs.name, vs.name)
         self.driver.add(self.settings.checks)
         self._apply_ha_suspend(initial=True)
         checks = asyncio.create_task(self.driver.run())
@@ -99,6 +126,8 @@ class CheckerProcess:
                 self.sync_results.append(await self.engine.sync([], loop.time()))
             if self._scripts:
                 await asyncio.wait(self._scripts, timeout=NOTIFY_TIMEOUT)
+            for fifo in self.fifos:
+                fifo.close()
 
     def _apply_ha_suspend(self, initial: bool = False) -> None:
         if self.local_addresses is None or not self.settings.ha_suspend:
@@ -118,16 +147,22 @@ class CheckerProcess:
                 async with asyncio.timeout(max(0.0, next_full - loop.time())):
                     await self._kick.wait()
             self._kick.clear()
-            if loop.time() >= next_full:
-                self._dirty.clear()
-                self._apply_ha_suspend()
-                result = await self.engine.sync(self.settings.desired(self.pool), loop.time())
-                next_full = loop.time() + self.resync_interval
-            elif self._dirty:
-                changed, self._dirty = self._dirty, set()
-                result = await self.engine.sync_changed(self.settings.desired(self.pool, changed),
-                                                        self.settings.service_keys(changed), loop.time())
-            else:
+            full = loop.time() >= next_full
+            if not full and not self._dirty:
+                continue
+            changed, self._dirty = self._dirty, set()
+            try:
+                if full:
+                    self._apply_ha_suspend()
+                    result = await self.engine.sync(self.settings.desired(self.pool), loop.time())
+                    next_full = loop.time() + self.resync_interval
+                else:
+                    result = await self.engine.sync_changed(self.settings.desired(self.pool, changed),
+                                                            self.settings.service_keys(changed), loop.time())
+            except (IPVSError, OSError) as exc:  # the table could not even be read: try again shortly
+                log.error("IPVS sync failed: %s", exc)
+                self._dirty |= changed
+                next_full = loop.time() + 1.0  # a full sync a second from now repairs whatever is left
                 continue
             self.sync_results.append(result)
             for op, err in result.errors:
@@ -151,6 +186,9 @@ class CheckerProcess:
                     task = asyncio.create_task(self._run_script(action.script, action.why))
                     self._scripts.add(task)
                     task.add_done_callback(self._scripts.discard)
+                case FifoLine():
+                    for fifo in self.fifos:
+                        fifo.write(action.line)
                 case TableChanged():
                     self._dirty.add(action.vs_key)
                     self._kick.set()

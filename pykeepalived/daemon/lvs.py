@@ -44,6 +44,7 @@ from ipvs.model import (
     TUN_F_REMCSUM,
     DesiredService,
     Destination,
+    DestKey,
     Forward,
     Protocol,
     Service,
@@ -56,7 +57,7 @@ from pykeepalived.config.errors import Location
 from vrrp.io.scripts import ScriptError, ScriptUser, default_script_user, resolve_user
 
 #: checker keywords kept in ``extra`` that we honour (the rest are refused)
-_CHECKER_EXTRA_OK = frozenset({"sni_name", "tls_compliant", "nb_get_retry"})
+_CHECKER_EXTRA_OK = frozenset({"sni_name", "tls_compliant"})
 _URL_EXTRA_OK: frozenset[str] = frozenset()
 _FORWARD = {"NAT": Forward.NAT, "DR": Forward.DR, "TUN": Forward.TUNNEL}
 
@@ -78,6 +79,7 @@ class LvsSettings:
     services: dict[str, tuple[Service, ...]]
     dests: dict[tuple[str, str], Destination]
     ha_suspend: dict[str, tuple[str, ...]]
+    fifos: tuple[str, ...] = ()  # global_defs notify_fifo and lvs_notify_fifo: where the pool's FIFO lines go
 
     def new_pool(self) -> Pool:
         return Pool(self.pool)
@@ -86,9 +88,14 @@ class LvsSettings:
         """The desired IPVS table (or the part of it for ``vs_keys``) given the pool's members now."""
         out: list[DesiredService] = []
         for vs_key in self.services if vs_keys is None else vs_keys:
-            members = pool.members(vs_key)
-            dests = tuple(self._dest(vs_key, m) for m in members)
-            out.extend(DesiredService(svc, dests) for svc in self.services[vs_key])
+            dests: dict[DestKey, Destination] = {}
+            for m in pool.members(vs_key):
+                d = self._dest(vs_key, m)
+                # a sorry server may be one of the real servers (keepalived's s_svr_duplicates_rs): one entry,
+                # at the larger of the two weights
+                if d.key not in dests or d.weight > dests[d.key].weight:
+                    dests[d.key] = d
+            out.extend(DesiredService(svc, tuple(dests.values())) for svc in self.services[vs_key])
         return out
 
     def _dest(self, vs_key: str, member: Member) -> Destination:
@@ -231,6 +238,43 @@ def _target(ck: model.Checker, rs: model.RealServer) -> Target:
                   ck.bindto, ck.bind_port, ck.bind_if, ck.fwmark)
 
 
+_HOST_KEYWORDS = frozenset({"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark"})
+
+
+def _targets(ck: model.Checker, rs: model.RealServer) -> list[Target]:
+    """Where a checker connects: once, or - for SMTP_CHECK's deprecated ``host {}`` blocks - once per host
+    (each host is its own check; the SMTP_CHECK's own address counts only when it sets a connection option or
+    has no host block, as check_smtp.c decides)."""
+    base = _target(ck, rs)
+    hosts = [args for kw, args in ck.extra if kw == "host"] if ck.kind == "SMTP_CHECK" else []
+    if not hosts:
+        return [base]
+    own = any(v is not None for v in (ck.connect_ip, ck.connect_port, ck.bindto, ck.bind_port, ck.bind_if,
+                                      ck.fwmark))
+    out = [base] if own else []
+    for args in hosts:
+        fields: dict[str, str] = {}
+        for line in args:
+            words = line.split()
+            if not words or words[0] in ("{", "}"):
+                continue
+            if words[0] not in _HOST_KEYWORDS or len(words) != 2:
+                raise _err(ck.location, f"SMTP_CHECK host block: '{line}' is not supported")
+            fields[words[0]] = words[1]
+        try:
+            out.append(Target(
+                str(ipaddress.ip_address(fields.get("connect_ip", base.ip))),
+                int(fields.get("connect_port", base.port)),
+                fields.get("bindto", base.bindto),
+                int(fields["bind_port"]) if "bind_port" in fields else base.bind_port,
+                fields.get("bind_if", base.bind_if),
+                int(fields["fwmark"]) if "fwmark" in fields else base.fwmark,
+            ))
+        except ValueError as exc:
+            raise _err(ck.location, f"SMTP_CHECK host block: {exc}") from None
+    return out
+
+
 def _extra(extra: model.Extra, ok: frozenset[str], where: str, loc: Location) -> dict[str, tuple[str, ...]]:
     out = {}
     for kw, args in extra:
@@ -242,7 +286,8 @@ def _extra(extra: model.Extra, ok: frozenset[str], where: str, loc: Location) ->
 
 def _probe(ck: model.Checker, rs: model.RealServer, vs: model.VirtualServer, cfg: model.KeepalivedConfig,
            track_files: dict[str, model.TrackFile], users: _Users) -> ProbeSpec:
-    extra = _extra(ck.extra, _CHECKER_EXTRA_OK, ck.kind, ck.location)
+    ok = _CHECKER_EXTRA_OK | ({"host"} if ck.kind == "SMTP_CHECK" else frozenset())
+    extra = _extra(ck.extra, ok, ck.kind, ck.location)
     match ck.kind:
         case "TCP_CHECK":
             return TcpProbe()
@@ -322,25 +367,29 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
                                                         rs.location))
             except KeyError:
                 raise _err(rs.location, f"unknown lvs_method {rs.lvs_method!r}") from None
-            keys, alpha = [], []
+            keys: list[str] = []
+            alphas: list[str] = []
             for ci, ck in enumerate(rs.checkers):
-                key = f"{rs_key}/c{ci}"
-                try:
-                    spec = CheckSpec(key, ck.kind, _target(ck, rs), _probe(ck, rs, vs, cfg, track_files, users),
-                                     Timing(ck.delay_loop, ck.connect_timeout, ck.retry, ck.delay_before_retry,
-                                            ck.warmup, ck.alpha),
-                                     name=name, log_all_failures=ck.log_all_failures)
-                except ValueError as exc:
-                    if isinstance(exc, LvsSettingsError):
-                        raise
-                    raise _err(ck.location, f"{ck.kind}: {exc}") from None
-                checks.append(spec)
-                keys.append(key)
-                if ck.alpha:
-                    alpha.append(key)
+                alpha = ck.alpha and ck.kind != "FILE_CHECK"  # a file's state is known at once (check_file.c)
+                for hi, target in enumerate(_targets(ck, rs)):
+                    key = f"{rs_key}/c{ci}" + (f"h{hi}" if hi else "")
+                    try:
+                        retry = 0 if ck.kind == "FILE_CHECK" else ck.retry  # a file's state applies at once
+                        spec = CheckSpec(key, ck.kind, target, _probe(ck, rs, vs, cfg, track_files, users),
+                                         Timing(ck.delay_loop, ck.connect_timeout, retry, ck.delay_before_retry,
+                                                ck.warmup, alpha),
+                                         name=name, log_all_failures=ck.log_all_failures)
+                    except ValueError as exc:
+                        if isinstance(exc, LvsSettingsError):
+                            raise
+                        raise _err(ck.location, f"{ck.kind}: {exc}") from None
+                    checks.append(spec)
+                    keys.append(key)
+                    if alpha:
+                        alphas.append(key)
             rs_specs.append(RealServerSpec(rs_key, name, rs.weight, rs.inhibit_on_failure,
                                            users.script(rs.notify_up, rs.location),
-                                           users.script(rs.notify_down, rs.location), tuple(keys), tuple(alpha)))
+                                           users.script(rs.notify_down, rs.location), tuple(keys), tuple(alphas)))
         sorry = None
         if vs.sorry_server is not None:
             s = vs.sorry_server
@@ -353,4 +402,5 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
                                       users.script(vs.quorum_down, vs.location), sorry, vs.omega))
         if vs.ha_suspend:
             ha[vs_key] = tuple(s.key.addr for s in svcs if s.key.addr)
-    return LvsSettings(tuple(checks), tuple(pool), services, dests, ha)
+    fifos = tuple(args[0] for kw, args in cfg.global_defs.extra if kw in ("notify_fifo", "lvs_notify_fifo") and args)
+    return LvsSettings(tuple(checks), tuple(pool), services, dests, ha, fifos)

@@ -55,7 +55,7 @@ def verdicts(events: list[tuple[float, object]]) -> list[tuple[float, bool, bool
 
 
 def ok_unless(dead: Callable[[float], bool]) -> Oracle:
-    return lambda _k, t: ProbeResult(not dead(t), "" if not dead(t) else "TCP connection failed")
+    return lambda _k, t: ProbeResult(not dead(t), "" if not dead(t) else "TCP connection failed to")
 
 
 def test_first_probe_after_bootstrap_delay_then_every_delay_loop() -> None:
@@ -193,8 +193,27 @@ def test_log_lines_use_each_checker_s_words(kind: str, success: str, failure: st
     assert lines == [success, failure]
 
 
+def test_log_all_failures_logs_every_failure_while_up() -> None:
+    s = CheckSpec("c", "TCP_CHECK", Target("192.0.2.1", 80), timing=Timing(delay_loop=10, retry=1),
+                  name="[192.0.2.1]:tcp:80", log_all_failures=True)
+    ev = run([s], ok_unless(lambda t: t > 5), until=30)
+    lines = [(t, a.message) for t, a in ev if isinstance(a, LogLine)]
+    assert lines == [(1.0, "TCP connection to [192.0.2.1]:tcp:80 success."),  # the first run is logged
+                     (11.0, "TCP connection failed to [192.0.2.1]:tcp:80."),
+                     (12.0, "TCP connection failed to [192.0.2.1]:tcp:80."),
+                     (12.0, "TCP_CHECK on service [192.0.2.1]:tcp:80 failed after 1 retries.")]
+
+
 def test_bad_timing_is_refused_with_the_field_name() -> None:
     with pytest.raises(ValueError, match="delay_loop"):
         Timing(delay_loop=0)
     with pytest.raises(ValueError, match="retry"):
         Timing(retry=-1)
+    with pytest.raises(ValueError, match="delay_before_retry"):
+        Timing(delay_before_retry=-1)
+
+
+def test_delay_before_retry_zero_retries_at_once() -> None:
+    ev = run([spec(delay_loop=10, retry=2, delay_before_retry=0)], ok_unless(lambda t: t > 5), until=20)
+    assert probes(ev) == [(1.0, 0), (11.0, 0), (11.0, 1), (11.0, 2)]
+    assert verdicts(ev) == [(11.0, False, True)]

@@ -7,6 +7,7 @@ import pytest
 
 from checkers.core.machine import LogLine, Verdict, WeightChanged
 from checkers.core.pool import (
+    FifoLine,
     Member,
     Pool,
     PoolAction,
@@ -189,6 +190,19 @@ def test_shutdown_runs_down_notifiers_only_with_omega() -> None:
     omega = pool(rs(1), rs(2), quorum_down=QDOWN, omega=True)
     omega.on_check(Verdict("rs2.c0", False))
     assert scripts(omega.shutdown()) == ["/bin/down", "/bin/qdown"]  # rs2 was already down: notified then
+
+
+def test_fifo_lines_in_keepalived_format() -> None:
+    p = pool(rs(1), rs(2), sorry=SorrySpec("sorry", "[10.0.9.9]:tcp:80"))
+
+    def fifo(out: list[PoolAction]) -> list[str]:
+        return [a.line for a in out if isinstance(a, FifoLine)]
+
+    assert fifo(p.on_check(Verdict("rs1.c0", False))) == [f"RS [10.0.1.1]:tcp:80 {VS} DOWN\n"]
+    assert fifo(p.on_check(Verdict("rs2.c0", False))) == [f"RS [10.0.1.2]:tcp:80 {VS} DOWN\n", f"VS {VS} DOWN\n"]
+    assert fifo(p.on_check(Verdict("rs2.c0", True))) == [f"RS [10.0.1.2]:tcp:80 {VS} UP\n", f"VS {VS} UP\n"]
+    assert fifo(pool(rs(1)).shutdown()) == []  # without omega nothing is notified at shutdown
+    assert fifo(pool(rs(1), omega=True).shutdown()) == [f"RS [10.0.1.1]:tcp:80 {VS} DOWN\n", f"VS {VS} DOWN\n"]
 
 
 def test_unknown_check_and_repeated_verdicts_are_ignored() -> None:

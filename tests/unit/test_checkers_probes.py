@@ -6,9 +6,11 @@ server delays no other check" is shown by completion order."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import socket
+import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -41,9 +43,9 @@ from netns_lab.servers import (
     Route,
     closed_port,
     dns_answerer,
-    greeting_server,
     http_server,
     in_fresh_netns,
+    line_server,
     self_signed,
     server_tls,
     silent_server,
@@ -57,7 +59,7 @@ BODY = b"<html>hello keepalived</html>\n"
 MD5 = hashlib.md5(BODY).hexdigest()
 ROUTES = {"/": Route(200, BODY), "/missing": Route(404, b"nope"), "/slow": Route(200, BODY, delay=30),
           "/err": Route(503, b"down")}
-root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (raw ICMP sockets, network namespaces)")
+root = pytest.mark.lab  # raw ICMP sockets, setuid, network namespaces: the lab tier's needs (root + netns)
 
 
 def check(kind: str, port: int, probe: ProbeSpec, ip: str = LO, timeout: float = 0.5, **target: Any) -> CheckSpec:
@@ -150,6 +152,7 @@ def test_http_sends_virtualhost_and_keepalived_user_agent() -> None:
     assert [h["Host"] for _, h in log.requests] == ["vs.example", "url.example"]
     assert all(h["User-Agent"] == "KeepAliveClient" for _, h in log.requests)
     assert all(line == "GET / HTTP/1.1" for line, _ in log.requests)
+    assert all(set(h) == {"Host", "User-Agent", "Connection"} for _, h in log.requests)  # no Accept-Encoding
 
 
 def test_http_timeout_on_a_slow_answer_and_on_a_silent_server() -> None:
@@ -211,9 +214,12 @@ def test_ssl_get_wrong_digest_and_wrong_status(certs: tuple[Path, Path, Path]) -
     assert not run_ssl(certs, TlsSpec(), UrlSpec("/err")).ok
 
 
-def test_ssl_get_verifies_against_the_given_ca(certs: tuple[Path, Path, Path]) -> None:
+def test_ssl_get_verifies_against_the_given_ca(certs: tuple[Path, Path, Path], tmp_path: Path) -> None:
     cert, _, other = certs
     assert run_ssl(certs, TlsSpec(ca=str(cert))).ok
+    named, named_key = self_signed(tmp_path, "www.example", ips=())  # no IP in it: the chain counts, not the name
+    assert with_server(lambda: http_server(LO, ROUTES, tls=server_tls(named, named_key)),
+                       lambda p: http(p, UrlSpec("/"), tls=TlsSpec(ca=str(named)))).ok
     res = run_ssl(certs, TlsSpec(ca=str(other)))
     assert not res.ok and "failed" in res.reason
 
@@ -243,17 +249,27 @@ def test_smtp_pass_against_aiosmtpd() -> None:
 
 
 def test_smtp_wrong_banner_refused_and_silent() -> None:
-    res = with_server(lambda: greeting_server(LO, b"554 go away\r\n"), lambda p: check("SMTP_CHECK", p, SmtpProbe()))
-    assert not res.ok
+    res = with_server(lambda: line_server(LO, b"554 go away\r\n"), lambda p: check("SMTP_CHECK", p, SmtpProbe()))
+    assert not res.ok and res.reason == "Bad greeting banner from server"
     assert not probe(check("SMTP_CHECK", closed_port(LO), SmtpProbe())).ok
     res = with_server(lambda: silent_server(LO), lambda p: check("SMTP_CHECK", p, SmtpProbe(), timeout=0.3))
     assert not res.ok
 
 
-def test_smtp_helo_refused() -> None:
-    res = with_server(lambda: greeting_server(LO, b"220 hi\r\n"), lambda p: check("SMTP_CHECK", p, SmtpProbe(),
-                                                                                   timeout=0.3))
-    assert not res.ok  # banner fine, HELO never answered
+def smtp_scripted(*replies: bytes) -> ProbeResult:
+    return with_server(lambda: line_server(LO, b"220 mx.test ESMTP\r\n", replies),
+                       lambda p: check("SMTP_CHECK", p, SmtpProbe(), timeout=0.3))
+
+
+def test_smtp_helo_refused_or_unanswered() -> None:
+    assert smtp_scripted(b"250 hi\r\n", b"221 bye\r\n").ok
+    assert smtp_scripted(b"550 no\r\n").reason == "Bad HELO response from server"
+    assert not smtp_scripted().ok  # HELO never answered
+
+
+def test_smtp_quit_needs_a_reply_of_any_code() -> None:
+    assert smtp_scripted(b"250 hi\r\n", b"500 what\r\n").ok  # keepalived only reads the QUIT reply
+    assert smtp_scripted(b"250 hi\r\n").reason in ("Read timeout from server", "Timeout connecting")
 
 
 # --------------------------------------------------------------------------- DNS_CHECK
@@ -369,8 +385,8 @@ def test_misc_missing_program_fails_cleanly() -> None:
 
 @root
 def test_misc_runs_as_the_given_user() -> None:
-    code = "import os,sys; sys.exit(0 if os.getuid() == 65534 else 1)"
-    assert misc(["/usr/bin/python3", "-c", code], user="nobody").ok
+    code = "import os,sys; sys.exit(0 if os.getuid() == 65534 and os.getgroups() == [os.getgid()] else 1)"
+    assert misc(["/usr/bin/python3", "-c", code], user="nobody").ok  # no root group left behind
     assert not misc(["/usr/bin/python3", "-c", code]).ok
 
 
@@ -412,8 +428,9 @@ def test_ping_no_reply_times_out_and_unreachable_fails() -> None:
     assert in_fresh_netns(lambda: _ping_in_netns("10.99.0.1"), setup) == (True, "")
     ok, reason = in_fresh_netns(lambda: _ping_in_netns("10.99.0.2"), setup)  # the veth peer has no address
     assert not ok and reason in ("PING_CHECK no echo reply from", "Timeout connecting")
-    ok, reason = in_fresh_netns(lambda: _ping_in_netns("127.0.0.1"))  # lo down
-    assert not ok and "failed" in reason
+    for ip in ("127.0.0.1", "::1"):
+        ok, reason = in_fresh_netns(functools.partial(_ping_in_netns, ip))  # lo down
+        assert not ok and "failed" in reason
 
 
 # --------------------------------------------------------------------------- driver
@@ -442,3 +459,81 @@ def test_driver_runs_real_probes_and_reports_verdicts() -> None:
     assert not any(isinstance(a, Verdict) and a.key == "up" for a in got)
 
 
+
+
+def test_thousands_of_probes_run_at_once_and_hung_ones_block_none() -> None:
+    """1000 TCP and 200 HTTP probes to live servers, 300 to a port whose connects hang and 300 to a server that
+    accepts and never answers: every live one passes, every hung one fails, all in one gather."""
+    async def go() -> tuple[list[ProbeResult], list[ProbeResult]]:
+        async with http_server(LO, ROUTES) as good, unanswered_port(LO) as hung, silent_server(LO) as silent:
+            t = Timing(connect_timeout=5.0)  # roomy: the machine is shared; this checks outcomes, not speed
+            live = [CheckSpec(f"l{i}", "TCP_CHECK", Target(LO, good), TcpProbe(), t) for i in range(1000)]
+            live += [CheckSpec(f"h{i}", "HTTP_GET", Target(LO, good), HttpProbe((UrlSpec("/", digest=MD5),)), t)
+                     for i in range(200)]
+            dead = [CheckSpec(f"d{i}", "TCP_CHECK", Target(LO, hung), TcpProbe(), t) for i in range(300)]
+            dead += [CheckSpec(f"s{i}", "HTTP_GET", Target(LO, silent), HttpProbe(), t) for i in range(300)]
+            results = await asyncio.gather(*(run_probe(s) for s in live + dead))
+            return results[:len(live)], results[len(live):]
+    live, dead = asyncio.run(go())
+    assert [r for r in live if not r.ok] == []
+    assert all(not r.ok for r in dead)
+
+
+# --------------------------------------------------------------------------- common connection options
+def test_bind_if_binds_the_probe_to_an_interface() -> None:
+    assert with_server(lambda: http_server(LO, ROUTES), lambda p: check("TCP_CHECK", p, TcpProbe(), bind_if="lo")).ok
+    res = with_server(lambda: http_server(LO, ROUTES),
+                      lambda p: check("TCP_CHECK", p, TcpProbe(), bind_if="nosuchdev0"))
+    assert not res.ok
+
+
+def test_bind_port_sets_the_source_port() -> None:
+    seen: list[int] = []
+
+    async def go() -> ProbeResult:
+        async def handle(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            seen.append(w.get_extra_info("peername")[1])
+            w.close()
+        server = await asyncio.start_server(handle, LO, 0)
+        port = server.sockets[0].getsockname()[1]
+        src = closed_port(LO)
+        try:
+            res = await run_probe(check("TCP_CHECK", port, TcpProbe(), bindto=LO, bind_port=src))
+            await asyncio.sleep(0.1)
+            assert seen == [src]
+            return res
+        finally:
+            server.close()
+    assert asyncio.run(go()).ok
+
+
+def _probe_with_mark_in_netns(mark: int | None) -> bool:
+    async def go() -> bool:
+        async with http_server(LO, ROUTES) as port:
+            spec = check("TCP_CHECK", port, TcpProbe(), timeout=0.5, fwmark=mark)
+            return (await run_probe(spec)).ok
+    return asyncio.run(go())
+
+
+@root
+def test_fwmark_is_set_on_the_probe_socket() -> None:
+    """In a fresh namespace nftables drops packets carrying mark 7: a probe with fwmark 7 fails, others pass."""
+    setup = [["ip", "link", "set", "lo", "up"],
+             ["nft", "add table inet t; add chain inet t out { type filter hook output priority 0; };"
+                     " add rule inet t out meta mark 7 drop"]]
+    assert in_fresh_netns(lambda: _probe_with_mark_in_netns(None), setup)
+    assert in_fresh_netns(lambda: _probe_with_mark_in_netns(8), setup)
+    assert not in_fresh_netns(lambda: _probe_with_mark_in_netns(7), setup)
+
+
+def test_ssl_get_presents_the_client_certificate(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path, "rs.example")
+    client_cert, client_key = self_signed(tmp_path, "lb.example")
+    ctx = server_tls(cert, key)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(client_cert)
+    ok = with_server(lambda: http_server(LO, ROUTES, tls=ctx),
+                     lambda p: http(p, UrlSpec("/"), tls=TlsSpec(certificate=str(client_cert), key=str(client_key))))
+    assert ok.ok
+    refused = with_server(lambda: http_server(LO, ROUTES, tls=ctx), lambda p: http(p, UrlSpec("/"), tls=TlsSpec()))
+    assert not refused.ok

@@ -188,6 +188,19 @@ def test_verdicts_converge_the_ipvs_table_with_minimal_writes(tmp_path: Path) ->
     assert sync(s, pool, backend, engine) == 0  # converged: a full sync writes nothing
 
 
+def test_a_sorry_server_that_is_also_a_real_server_is_one_destination(tmp_path: Path) -> None:
+    s = load(tmp_path, CONF.replace("sorry_server 10.0.9.9 8080", "sorry_server 10.0.1.2 80"))
+    pool = s.new_pool()
+    pool.start()
+    backend = MemoryBackend()
+    engine = SyncEngine(backend)
+    sync(s, pool, backend, engine)
+    out = pool.on_check(Verdict("vs0/rs0/c0", False)) + pool.on_check(Verdict("vs0/rs1/c0", False))
+    sync(s, pool, backend, engine, out)
+    web = [line.rstrip() for line in table(backend).splitlines() if "-> 10.0.1." in line]
+    assert web == ["  -> 10.0.1.2:80                  Masq    1      0          0"]
+
+
 def test_services_we_do_not_own_are_left_alone(tmp_path: Path) -> None:
     from ipvs.model import Service
     s = load(tmp_path, CONF)
@@ -245,16 +258,21 @@ virtual_server 10.0.0.1 80 {
     real_server 10.0.1.1 80 { FILE_CHECK { track_file tf } }
 }""")
     assert s.checks[0].probe == FileProbe("/run/weight", 3, False)
+    assert s.checks[0].timing.retry == 0 and not s.checks[0].timing.alpha
 
 
-@pytest.mark.parametrize(("block", "message"), [
-    ("HTTP_GET { url { path / } bind_port 4000 }", "bind_port is not supported"),
-    ("FILE_CHECK { track_file nope }", "FILE_CHECK: track_file 'nope' is not defined"),
+@pytest.mark.parametrize(("block", "line", "message"), [
+    ("HTTP_GET { url { path / } bind_port 4000 }", 3, "bind_port is not supported"),
+    ("FILE_CHECK { track_file nope }", 3, "FILE_CHECK: track_file 'nope' is not defined"),
+    ("HTTP_GET {\n url {\n path /\n regex x\n regex_options caseless\n }\n }", 4,
+     "url: 'regex_options' is not supported"),
+    ("BFD_CHECK {\n name b1\n }", 3, "BFD_CHECK is not supported"),
 ])
-def test_what_we_cannot_honour_is_refused_naming_the_line(tmp_path: Path, block: str, message: str) -> None:
+def test_what_we_cannot_honour_is_refused_naming_the_line(tmp_path: Path, block: str, line: int,
+                                                          message: str) -> None:
     f = tmp_path / "keepalived.conf"
     f.write_text(f"virtual_server 10.0.0.1 80 {{\n  real_server 10.0.1.1 80 {{\n    {block}\n  }}\n"
                  "  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n}\n")
     res = load_config(str(f), config_id="main", host=HOST)
-    with pytest.raises(LvsSettingsError, match=rf"^{f}:3: .*{message}"):
+    with pytest.raises(LvsSettingsError, match=rf"^{f}:{line}: .*{message}"):
         build_lvs(res.config)

@@ -1,0 +1,36 @@
+"""Every LVS sample config Debian's keepalived ships maps onto checks, a pool and IPVS services (nothing refused),
+including SMTP_CHECK's deprecated ``host {}`` blocks, one check per host as keepalived runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pykeepalived.config import load_config
+from pykeepalived.daemon.lvs import build_lvs
+
+pytestmark = pytest.mark.interop
+
+SAMPLES = Path("/usr/share/doc/keepalived/samples")
+SAMPLE_FILES = sorted(p.name for p in SAMPLES.glob("keepalived.conf.*")) if SAMPLES.is_dir() else []
+
+
+@pytest.mark.parametrize("name", SAMPLE_FILES)
+def test_sample_virtual_servers_map(name: str) -> None:
+    cfg = load_config(str(SAMPLES / name)).config
+    settings = build_lvs(cfg)
+    assert len(settings.pool) == len(cfg.virtual_servers)
+    assert len(settings.checks) >= sum(len(rs.checkers) for vs in cfg.virtual_servers for rs in vs.real_servers)
+    settings.desired(settings.new_pool())  # every member maps to a destination
+
+
+def test_smtp_host_blocks_are_one_check_each() -> None:
+    if "keepalived.conf.SMTP_CHECK" not in SAMPLE_FILES:
+        pytest.skip("Debian's keepalived samples are not installed")
+    settings = build_lvs(load_config(str(SAMPLES / "keepalived.conf.SMTP_CHECK")).config)
+    rs = {r.key: r.checks for vs in settings.pool for r in vs.real_servers}
+    assert [len(c) for c in rs.values()] == [1, 3, 3]
+    targets = {c.key: c.target for c in settings.checks}
+    assert (targets["vs0/rs2/c0h2"].ip, targets["vs0/rs2/c0h2"].port) == ("64.233.167.100", 587)
+    assert targets["vs0/rs2/c0h1"].bindto == "192.168.155.2"
