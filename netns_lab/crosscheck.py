@@ -15,6 +15,7 @@ with negative weight W does).  Scenario files grow out of this; the comparison s
 from __future__ import annotations
 
 import ipaddress
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -159,10 +160,17 @@ class LabRun:
     logs: dict[str, str] = field(default_factory=dict)
 
 
-def run_lab(script: Script, *, impl: Impl = "pykeepalived") -> LabRun:
-    """Run ``script`` with real daemons in a fresh lab (torn down afterwards, however it ends)."""
+def run_lab(script: Script, *, impl: Impl = "pykeepalived", log_dir: Path | None = None) -> LabRun:
+    """Run ``script`` with real daemons in a fresh lab (torn down afterwards, however it ends).
+
+    Configs, pid files and logs go to ``log_dir``, or to a temporary directory removed afterwards (the logs
+    come back in :attr:`LabRun.logs`).
+    """
+    if log_dir is None:
+        with tempfile.TemporaryDirectory(prefix="netns-lab-crosscheck-") as tmp:
+            return run_lab(script, impl=impl, log_dir=Path(tmp))
     names = {r.address: r.name for r in script.routers}
-    with Lab(script.topology()) as lab, Capture.on_switch(lab) as cap, \
+    with Lab(script.topology(), log_dir=log_dir) as lab, Capture.on_switch(lab) as cap, \
             VipWatcher(lab, [script.vip], hosts=[r.name for r in script.routers]) as vips:
         daemons: dict[str, Daemon] = {}
         files = {r.name: lab.log_dir / f"{r.name}.track" for r in script.routers}

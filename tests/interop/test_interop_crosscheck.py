@@ -7,6 +7,8 @@ more than ours: the point here is the sequence.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from netns_lab.crosscheck import compare, run_lab, run_sim, three_routers
@@ -18,9 +20,9 @@ LOG_RESOLUTION_S = 1.0
 REACTION_S = 0.15
 
 
-def test_keepalived_gives_the_simulators_transitions_per_router() -> None:
+def test_keepalived_gives_the_simulators_transitions_per_router(tmp_path: Path) -> None:
     script = three_routers()
-    lab = run_lab(script, impl="keepalived")
+    lab = run_lab(script, log_dir=tmp_path, impl="keepalived")
     sim = run_sim(script, lab.step_times, end=lab.end)
     nodes = [r.name for r in script.routers]
     problems = compare(sim, lab.history, nodes, tolerance=LOG_RESOLUTION_S + script.advert_int + REACTION_S)

@@ -11,6 +11,8 @@ inotify of the tracked file, the log's millisecond stamps).  Measured: within 70
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from netns_lab.crosscheck import compare, run_lab, run_sim, three_routers
@@ -22,9 +24,9 @@ pytestmark = pytest.mark.lab
 REACTION_S = 0.15
 
 
-def test_simulator_and_lab_give_the_same_transitions_per_router() -> None:
+def test_simulator_and_lab_give_the_same_transitions_per_router(tmp_path: Path) -> None:
     script = three_routers()
-    lab = run_lab(script, impl="pykeepalived")
+    lab = run_lab(script, log_dir=tmp_path, impl="pykeepalived")
     sim = run_sim(script, lab.step_times, end=lab.end)
     nodes = [r.name for r in script.routers]
     problems = compare(sim, lab.history, nodes, tolerance=script.advert_int + REACTION_S)
