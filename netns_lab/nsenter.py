@@ -1,20 +1,23 @@
-"""Run a function with the calling *thread* inside a named network namespace, and nowhere else.
+"""Run code with the calling *thread* inside a named network namespace, and nowhere else.
 
 A socket belongs to the namespace it was created in for its whole life, so the lab opens capture and netlink
-sockets this way: a short-lived thread enters the namespace (``setns`` affects only the calling thread),
-runs the function, and ends; the caller's threads never change namespace.  Errors name the namespace.
+sockets this way: :func:`call_in_netns` runs a function in a short-lived thread that enters the namespace
+(``setns`` affects only the calling thread), so the caller's threads never change namespace; :func:`inside`
+moves the calling thread there for a ``with`` block and always back (how tests open raw sockets or netlink
+sockets in a lab host for the I/O modules under test).  Errors name the namespace; none is ever created.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-__all__ = ["NETNS_DIR", "NetnsError", "call_in_netns"]
+__all__ = ["NETNS_DIR", "NetnsError", "call_in_netns", "inside"]
 
 NETNS_DIR = "/run/netns"
 _CLONE_NEWNET = 0x40000000
@@ -25,6 +28,13 @@ class NetnsError(OSError):
     """The namespace does not exist or cannot be entered; the message names it."""
 
 
+def _setns(fd: int, what: str) -> None:
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise NetnsError(f"cannot enter network namespace {what}: {os.strerror(err)}")
+
+
 def _enter(netns: str) -> None:
     path = os.path.join(NETNS_DIR, netns)
     try:
@@ -32,12 +42,23 @@ def _enter(netns: str) -> None:
     except FileNotFoundError:
         raise NetnsError(f"no network namespace {netns!r} ({path})") from None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        if libc.setns(fd, _CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise NetnsError(f"cannot enter network namespace {netns!r}: {os.strerror(err)}")
+        _setns(fd, repr(netns))
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def inside(netns: str) -> Iterator[None]:
+    """Run the block with this thread in network namespace ``netns``, always returning to where it was."""
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _enter(netns)
+        try:
+            yield
+        finally:
+            _setns(home, "of this thread (returning)")
+    finally:
+        os.close(home)
 
 
 def call_in_netns(netns: str | None, fn: Callable[[], T]) -> T:
