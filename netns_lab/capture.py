@@ -84,7 +84,8 @@ class AdvertSeen:
     """One VRRP advertisement seen on the wire.
 
     ``t`` is the kernel receive timestamp (seconds since the epoch, like :func:`time.time`); ``ttl`` is the
-    IPv4 TTL or IPv6 hop limit (RFC 9568 requires 255); ``src_mac`` shows whether a virtual MAC was used.
+    IPv4 TTL or IPv6 hop limit (RFC 9568 requires 255); ``src_mac`` shows whether a virtual MAC was used;
+    ``payload`` is the VRRP message as sent (golden vectors, re-decoding).
     """
 
     t: float
@@ -98,6 +99,7 @@ class AdvertSeen:
     priority: int
     interval_cs: int
     addresses: tuple[str, ...]
+    payload: bytes = b""
 
     @property
     def interval(self) -> float:
@@ -181,6 +183,7 @@ def parse_frame(frame: bytes, t: float) -> AdvertSeen | BadPacket | None:
         priority=d.priority,
         interval_cs=d.interval_cs,
         addresses=d.addresses,
+        payload=bytes(payload),
     )
 
 
