@@ -13,7 +13,7 @@ One repetition = 10,000 messages, an even mix of v3 IPv4 (RFC 9568 form), v3 IPv
 (2 addresses) and v2 with PASS authentication.
 
     .venv/bin/python -m bench codec_decode codec_encode   # through the bench runner (ratio table)
-    .venv/bin/python bench/bench_codec.py [--json]        # per-case rates per second
+    .venv/bin/python -m bench.bench_codec [--json]        # per-case rates per second
 """
 
 from __future__ import annotations
@@ -26,10 +26,6 @@ import sys
 import time
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.registry import register
 from vrrp.core.packet import MULTICAST_V4, MULTICAST_V6, Advertisement, ChecksumForm, decode, encode

@@ -1,7 +1,7 @@
 """Failover gap on the wire: our VRRP process vs keepalived 2.2.7, side by side, at 1 s, 100 ms and 10 ms adverts.
 
 The gap is the Master's last advert -> the Backup's first advert as seen on the bridge (kernel timestamps of
-one capture point, ``netns_lab.observe``), judged against Master_Down_Interval (3 x interval + Skew_Time,
+one capture point, ``netns_lab.capture``), judged against Master_Down_Interval (3 x interval + Skew_Time,
 VRRPv3, Backup priority 100).  A "crash" is SIGSTOP of the Master's process group (it vanishes from the wire
 at once, like a SIGKILL, but can be resumed for the next run, which keeps repeated runs cheap: the resumed
 Master preempts back).  Goals from issue 5: p50 within 2 ms of MDI and p99 within 5 ms at 100 ms adverts;
@@ -25,18 +25,15 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bench.registry import register
+from netns_lab.capture import Capture
+from netns_lab.daemons import Daemon, DaemonSpec, Impl, start_daemon
 from netns_lab.lab import Lab
 from netns_lab.measure import Failover, find_failover, master_down_interval, masters
-from netns_lab.observe import AdvertCapture
-from netns_lab.process import LabProcess
 from netns_lab.topology import Host, Link, Switch, Topology
 
-REPO = Path(__file__).resolve().parents[1]
-KEEPALIVED = "/usr/sbin/keepalived"
 VRID = 51
 IPS = {"lb1": "10.0.0.11", "lb2": "10.0.0.12"}
 TOPOLOGY = Topology(
@@ -72,13 +69,13 @@ def percentile(values: list[float], q: float) -> float:
 class FailoverRig:
     """Two routers of one implementation in a private lab, and a capture on the bridge."""
 
-    impl: str  # "ours" or "keepalived"
+    impl: Impl
     advert_int: float
     realtime: bool = False  # vrrp_rt_priority 50 + vrrp_no_swap in both routers' global_defs
     gaps: list[Failover] = field(default_factory=list)
     lab: Lab | None = None
-    cap: AdvertCapture | None = None
-    procs: dict[str, LabProcess] = field(default_factory=dict)
+    cap: Capture | None = None
+    procs: dict[str, Daemon] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -92,7 +89,7 @@ class FailoverRig:
         # __enter__, not build(): it tears a half-built lab down itself and makes Ctrl-C tear down too
         self.lab = Lab(TOPOLOGY).__enter__()
         try:
-            self.cap = AdvertCapture(self.lab.switch_netns("lan"), self.lab.bridge_ifname("lan")).start()
+            self.cap = Capture(self.lab.switch_netns("lan"), self.lab.bridge_ifname("lan")).start()
             for host, prio in (("lb1", 150), ("lb2", 100)):
                 self.procs[host] = self._start(host, prio)
             if not self._settled("lb1", timeout=3 * self.mdi + 5):
@@ -102,19 +99,10 @@ class FailoverRig:
             raise
         return self
 
-    def _start(self, host: str, priority: int) -> LabProcess:
+    def _start(self, host: str, priority: int) -> Daemon:
         assert self.lab is not None
-        run = self.lab.log_dir / f"{host}-{self.impl}"
-        run.mkdir(parents=True, exist_ok=True)
-        conf = run / "keepalived.conf"
-        conf.write_text(_conf(priority, self.advert_int, self.realtime))
-        pids = ["-p", str(run / "m.pid"), "-r", str(run / "v.pid"), "-c", str(run / "c.pid")]
-        if self.impl == "ours":
-            argv = [sys.executable, "-m", "pykeepalived.daemon", "-P", "-n", "-l", "-f", str(conf), *pids,
-                    "--dump-dir", str(run)]
-        else:
-            argv = [KEEPALIVED, "-n", "-l", "-P", "-f", str(conf), *pids]
-        return self.lab.start(host, argv, name=self.impl, env={"PYTHONPATH": str(REPO)})
+        conf = _conf(priority, self.advert_int, self.realtime)
+        return start_daemon(self.lab, DaemonSpec(host, conf, impl=self.impl, log_detail=False))
 
     def _settled(self, host: str, timeout: float, after: float | None = None) -> bool:
         """True once ``host`` has been the only sender for 5 intervals (after ``after``)."""
@@ -234,12 +222,12 @@ _RIGS: dict[tuple[str, float], FailoverRig] = {}
 
 def _register(label: str, advert_int: float, runs: int) -> None:
     def setup() -> None:
-        for impl in ("ours", "keepalived"):
+        for impl in ("pykeepalived", "keepalived"):
             _RIGS[(impl, advert_int)] = FailoverRig(impl, advert_int).start()
 
     def teardown() -> None:
         rows = []
-        for impl in ("ours", "keepalived"):
+        for impl in ("pykeepalived", "keepalived"):
             rig = _RIGS.pop((impl, advert_int), None)
             if rig is not None:
                 rows.append(summary(rig))
@@ -250,7 +238,7 @@ def _register(label: str, advert_int: float, runs: int) -> None:
 
     register(
         f"failover_gap_{label}",
-        ours=lambda: _RIGS[("ours", advert_int)].cycle(),
+        ours=lambda: _RIGS[("pykeepalived", advert_int)].cycle(),
         anchor=lambda: _RIGS[("keepalived", advert_int)].cycle(),
         description=f"freeze the Master, time until it is back after the Backup took over ({label} adverts); "
                     "gap table printed at the end",
@@ -284,26 +272,19 @@ def _scale_conf(instances: int) -> str:
     return "".join(out)
 
 
-def scale(impl: str, seconds: float, instances: int = 255) -> dict[str, Any]:
+def scale(impl: Impl, seconds: float, instances: int = 255) -> dict[str, Any]:
     """CPU time and RSS of one daemon running ``instances`` Masters at 1 s adverts for ``seconds``."""
     import psutil
 
     with Lab(TOPOLOGY) as lab:  # torn down however the body ends, a failed build included
-        run = lab.log_dir / f"scale-{impl}"
-        run.mkdir(parents=True, exist_ok=True)
-        conf = run / "keepalived.conf"
-        conf.write_text(_scale_conf(instances))
-        pids = ["-p", str(run / "m.pid"), "-r", str(run / "v.pid"), "-c", str(run / "c.pid")]
-        if impl == "ours":
-            argv = [sys.executable, "-m", "pykeepalived.daemon", "-P", "-n", "-l", "-f", str(conf), *pids,
-                    "--dump-dir", str(run)]
-        else:
-            argv = [KEEPALIVED, "-n", "-l", "-P", "-f", str(conf), *pids]
-        proc = lab.start("lb1", argv, name=f"scale-{impl}", env={"PYTHONPATH": str(REPO)})
+        spec = DaemonSpec("lb1", _scale_conf(instances), impl=impl, label=f"scale-{impl}", log_detail=False)
+        daemon = start_daemon(lab, spec)
+        assert daemon.pid is not None
+        pid = daemon.pid
         time.sleep(6)  # start-up and the first Master_Down_Interval (3.6 s) are not the steady state
 
         def tree() -> list[Any]:
-            root = psutil.Process(proc.pid)
+            root = psutil.Process(pid)
             return [root, *root.children(recursive=True)]
 
         def cpu() -> float:
@@ -314,10 +295,10 @@ def scale(impl: str, seconds: float, instances: int = 255) -> dict[str, Any]:
         c1 = cpu()
         rss = sum(p.memory_info().rss for p in tree())
         adverts = 0
-        with AdvertCapture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
+        with Capture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
             time.sleep(2)
             adverts = len(cap.adverts())
-        proc.stop(5)
+        daemon.stop(5)
         return {"impl": impl, "instances": instances, "seconds": seconds, "cpu_s": round(c1 - c0, 3),
                 "cpu_pct": round(100 * (c1 - c0) / seconds, 2), "rss_mib": round(rss / 2**20, 1),
                 "adverts_per_s": adverts / 2}
@@ -342,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("bench_failover: needs root (network namespaces)", file=sys.stderr)
         return 2
-    scale_rows = [scale(impl, args.scale) for impl in ("ours", "keepalived")] if args.scale > 0 else []
+    scale_rows = [scale(impl, args.scale) for impl in ("pykeepalived", "keepalived")] if args.scale > 0 else []
     if not args.intervals:
         args.intervals = ""
     rows: list[dict[str, Any]] = []
@@ -351,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     rt_modes = {"off": (False,), "on": (True,), "both": (False, True)}[args.realtime]
     for advert in (float(x) for x in args.intervals.split(",") if x):
         runs = args.runs_1s if advert >= 1 else args.runs
-        rigs = [FailoverRig(impl, advert, realtime=rt) for rt in rt_modes for impl in ("ours", "keepalived")]
+        rigs = [FailoverRig(impl, advert, realtime=rt) for rt in rt_modes for impl in ("pykeepalived", "keepalived")]
         try:
             for rig in rigs:
                 rig.start()

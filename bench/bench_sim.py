@@ -10,7 +10,7 @@ Goal (issue 3): >= 100,000 simulated protocol events per second.  An *event* is 
 a router, one timer that fired, one resume or one scheduled callback (superseded timers are not counted).
 
     .venv/bin/python -m bench sim_lan5_hour sim_lan5_faults   # through the bench runner (ratio table)
-    .venv/bin/python bench/bench_sim.py [--json]              # events/s and the real-time speed-up
+    .venv/bin/python -m bench.bench_sim [--json]              # events/s and the real-time speed-up
 """
 
 from __future__ import annotations
@@ -19,12 +19,7 @@ import argparse
 import heapq
 import json
 import random
-import sys
 import time
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.registry import register
 from netns_lab.sim import Simulation

@@ -6,7 +6,7 @@ The demo builds the default topology (client, lb1, lb2, rs1, rs2 on one bridge),
 (a crash: no priority-0 advert) and prints the gap between the master's last advertisement and the backup's
 first, both timestamped by the kernel at the bridge, beside the theoretical Master_Down_Interval.
 
-The measuring lives in :mod:`netns_lab.observe` and :mod:`netns_lab.measure`, so scenarios (and later
+The measuring lives in :mod:`netns_lab.capture` and :mod:`netns_lab.measure`, so scenarios (and later
 client traffic) reuse it; this module is only the script around them. Everything is torn down on
 exit, on errors and on Ctrl-C (the :class:`~netns_lab.lab.Lab` context manager handles SIGINT/SIGTERM).
 """
@@ -22,17 +22,20 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from netns_lab.capture import AdvertSeen, Capture, CaptureError
+from netns_lab.daemons import IMPLS, KEEPALIVED, Daemon, DaemonSpec, start_daemon, vip_holders
 from netns_lab.measure import Failover, find_failover, master_down_interval, skew_time
-from netns_lab.observe import AdvertCapture, AdvertSeen, CaptureError
+from netns_lab.waiting import wait_until
+
+if TYPE_CHECKING:
+    from netns_lab.lab import Lab
 
 __all__ = ["IMPLS", "DemoError", "DemoResult", "keepalived_config", "main", "run_demo"]
 
-KEEPALIVED = "/usr/sbin/keepalived"
-#: the daemons the demo can run in the directors; both read the same generated keepalived.conf
-IMPLS = ("pykeepalived", "keepalived")
 VRID = 51
 VIP = "10.0.0.100"
 #: director -> (initial state, priority)
@@ -148,40 +151,14 @@ class _Progress:
         )
 
 
-def _wait_log(path: Path, needle: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if needle in path.read_text(errors="replace"):
-                return True
-        except FileNotFoundError:
-            pass
-        time.sleep(0.05)
-    return False
+def _in_backup(daemon: Daemon) -> bool:
+    return any(t.state == "BACKUP" for t in daemon.transitions())
 
 
-def _vip_holder(lab: Any, hosts: list[str], timeout: float) -> str | None:
-    deadline = time.monotonic() + timeout
-    while True:
-        for host in hosts:
-            out = lab.exec(host, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"], check=False).stdout
-            if f" {VIP}/" in out:
-                return host
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(0.05)
-
-
-def _daemon_argv(impl: str, conf: Path, run_dir: Path, host: str) -> list[str]:
-    """The command line of one director's daemon: keepalived's flags, VRRP only, own pid files."""
-    pids = [
-        "-p", str(run_dir / f"{host}.{impl}.pid"),
-        "-r", str(run_dir / f"{host}.{impl}_vrrp.pid"),
-        "-c", str(run_dir / f"{host}.{impl}_checkers.pid"),
-    ]  # fmt: skip
-    if impl == "keepalived":
-        return [KEEPALIVED, "-n", "-l", "-D", "-G", "-P", "-f", str(conf), *pids]
-    return [sys.executable, "-m", "pykeepalived.daemon", "-n", "-l", "-D", "-P", "-f", str(conf), *pids]
+def _vip_holder(lab: Lab, hosts: list[str], timeout: float) -> str | None:
+    """The first of ``hosts`` seen holding the VIP within ``timeout`` s, or None."""
+    found = wait_until(lambda: vip_holders(lab, VIP, hosts), timeout)
+    return found[0] if found else None
 
 
 def _preflight(impl: str) -> None:
@@ -235,16 +212,13 @@ def run_demo(
                 f"lab {lab.prefix} up; capturing VRRP on bridge {lab.bridge_ifname('lan')} "
                 f"in namespace {lab.switch_netns('lan')}"
             )
-            with AdvertCapture(lab.switch_netns("lan"), lab.bridge_ifname("lan"), on_advert=progress.on_advert) as cap:
-                procs = {}
+            with Capture(lab.switch_netns("lan"), lab.bridge_ifname("lan"), on_advert=progress.on_advert) as cap:
+                procs: dict[str, Daemon] = {}
                 for host, (state, prio) in DIRECTORS.items():
-                    conf = log_dir / f"{host}.keepalived.conf"
-                    conf.write_text(
-                        keepalived_config(
-                            host, state=state, priority=prio, vrrp_version=vrrp_version, advert_int=advert_int
-                        )
+                    conf = keepalived_config(
+                        host, state=state, priority=prio, vrrp_version=vrrp_version, advert_int=advert_int
                     )
-                    procs[host] = lab.start(host, _daemon_argv(impl, conf, log_dir, host), name=impl)
+                    procs[host] = start_daemon(lab, DaemonSpec(host, conf, impl=impl))
                     progress.say(f"started {impl} in {host} (pid {procs[host].pid}, {state}, priority {prio})")
                 first = cap.wait_for(lambda a: a.vrid == VRID and a.priority > 0, 10 + 2 * mdi)
                 if first is None:
@@ -252,7 +226,7 @@ def run_demo(
                 # Let the other director settle in BACKUP and hear a few adverts, so its timer is running.
                 for host, proc in procs.items():
                     if names.get(first.src) != host:
-                        _wait_log(proc.log_path, "Entering BACKUP STATE", 5 + mdi)
+                        wait_until(partial(_in_backup, proc), 5 + mdi)
                 settle_from = time.time()
                 cap.wait_for(lambda a: a.vrid == VRID and a.t > settle_from and a.src == first.src, 3 * advert_int + 2)
                 seen = cap.adverts(VRID)

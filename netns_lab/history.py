@@ -53,8 +53,8 @@ class VipChange:
 
 @dataclass(frozen=True)
 class FaultEvent:
-    """A fault injected (or lifted) at ``t``: kind is crash, stop, restart, pause, resume, partition, heal,
-    loss, inject or priority."""
+    """A fault injected (or lifted) at ``t``: kind is start, crash, stop, restart, pause, resume, partition, heal,
+    loss, inject, priority or tracker."""
 
     t: int
     kind: str
@@ -173,6 +173,12 @@ class History:
         for f in open_.values():
             spans.append(FaultSpan(f.t, end, f.kind, f.node, f.detail))
         return sorted(spans, key=lambda s: (s.start, s.stop))
+
+    def transitions_of(self, node: str, instance: str | None = None) -> list[tuple[State, State]]:
+        """``node``'s (old, new) state changes in order (of one instance, or of all): the sequence two
+        executors of one script must agree on, whatever their timing."""
+        return [(tr.old, tr.new) for tr in self.transitions
+                if tr.node == node and (instance is None or tr.instance == instance)]
 
     def master_intervals(self, vrid: int, segment: str | None = None, *, end: int) -> dict[str, list[tuple[int, int]]]:
         """Per node, its [start, stop) intervals as Master of ``vrid``; open intervals stop at ``end``."""

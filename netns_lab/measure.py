@@ -1,6 +1,6 @@
 """Failover figures from advertisements seen on the wire, and the RFC bound they are judged against.
 
-Pure functions over :class:`~netns_lab.observe.AdvertSeen` records, so the same code measures real
+Pure functions over :class:`~netns_lab.capture.AdvertSeen` records, so the same code measures real
 keepalived, our daemon, and the simulator's virtual wire.
 
 The gap measured is *master's last advertisement -> new master's first advertisement*, both from one capture
@@ -19,6 +19,7 @@ from typing import Protocol
 __all__ = [
     "Failover",
     "MasterSpan",
+    "clusters",
     "find_failover",
     "master_down_interval",
     "masters",
@@ -180,3 +181,18 @@ def find_failover(
                 ),
             )
     return None
+
+
+def clusters(times: Iterable[float], gap: float) -> list[list[float]]:
+    """Group ``times`` (sorted here) into bursts: runs whose neighbours are less than ``gap`` apart.
+
+    Announcements come in bursts (``garp_master_repeat`` rounds, then a refresh later): counting bursts and
+    their sizes is how the lab checks a GARP/NA schedule.
+    """
+    out: list[list[float]] = []
+    for t in sorted(times):
+        if out and t - out[-1][-1] < gap:
+            out[-1].append(t)
+        else:
+            out.append([t])
+    return out

@@ -72,7 +72,7 @@ def build(
     return msg[:6] + struct.pack("!H", checksum) + msg[8:]
 
 
-# Captured on a veth from Debian's keepalived 2.2.7 by capture_keepalived.py (2026-11-25; the IPv4 bytes
+# Captured from Debian's keepalived 2.2.7 by ``python -m netns_lab.keepalived_vectors`` (2026-11-25; the IPv4 bytes
 # reproduce exactly, the IPv6 source and so its checksum change with the veth's random MAC).  Sources
 # 192.0.2.1 and fe80::54f4:2bff:fe71:f98c, TTL / Hop Limit 255.
 # keepalived 2.2.7 always uses the RFC 5798 IPv4 pseudo-header for v3: it rejects ``v3_checksum_as_v2``

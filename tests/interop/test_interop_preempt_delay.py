@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
-
-from test_daemon_kit import REPO, Daemon, config, instance_block, start_daemon, wait_until
-
+from netns_lab.capture import Capture
+from netns_lab.daemons import Daemon, DaemonSpec, instance_block, keepalived_conf, start_daemon
 from netns_lab.lab import Lab
-from netns_lab.observe import AdvertCapture
+from netns_lab.waiting import wait_until
 
 pytestmark = [pytest.mark.interop, pytest.mark.lab]
 
@@ -34,7 +31,7 @@ DELAY = 2.0
 LOW, MINE = 50, 100
 # Each daemon is a priority-100 Backup of its own VRID (so the two never hear each other) and both hear the
 # same injected Masters at the same moments: (host, impl, vrid, VIP).
-SIDES = (("lb1", "keepalived", 51, "10.0.0.100"), ("lb2", "ours", 52, "10.0.0.101"))
+SIDES = (("lb1", "keepalived", 51, "10.0.0.100"), ("lb2", "pykeepalived", 52, "10.0.0.101"))
 IP = {"lb1": "10.0.0.11", "lb2": "10.0.0.12"}
 
 # Runs in the client namespace: every 100 ms read the priority to advertise from argv[1] (0 or missing: stay
@@ -79,16 +76,16 @@ def test_preempt_delay_after_a_higher_master_matches_keepalived(lab: Lab, other:
     ctl.write_text(str(LOW))
     inj = lab.start("client", [sys.executable, "-c", _INJECTOR, str(ctl),
                                *(f"{vrid}={vip}" for _, _, vrid, vip in SIDES)],
-                    name="inject", env={"PYTHONPATH": str(REPO)})
+                    name="inject")
     daemons: list[Daemon] = []
     try:
-        with AdvertCapture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
+        with Capture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
             assert cap.wait_for(lambda a: a.src == "10.0.0.10" and a.priority == LOW, 5), inj.log_path.read_text()
             t_start = time.time()
             for host, impl, vrid, vip in SIDES:
                 block = instance_block(vrid=vrid, priority=MINE, advert_int=0.1, version=3, vips=(f"{vip}/24",),
                                        extra=f"  preempt_delay {DELAY:g}\n")
-                daemons.append(start_daemon(lab, host, config(block), impl=impl))
+                daemons.append(start_daemon(lab, DaemonSpec(host, keepalived_conf(block), impl=impl)))
             for d in daemons:  # both log "(VI_1) Entering BACKUP STATE" once they run the instance
                 assert wait_until(lambda d=d: "Entering BACKUP STATE" in d.log(), 5), d.log()
             assert time.time() < t_start + 1.0, "daemons too slow to start"
@@ -106,10 +103,10 @@ def test_preempt_delay_after_a_higher_master_matches_keepalived(lab: Lab, other:
                 assert first.t > t_low, (impl, first.t - t_low, d.log())
                 after[impl] = first.t - t_low
         print(f"takeover after the low Master returns: keepalived {after['keepalived']:.3f} s, "
-              f"ours {after['ours']:.3f} s")
+              f"ours {after['pykeepalived']:.3f} s")
         assert "stop preempt delay" in daemons[0].log(), daemons[0].log()  # the experiment's premise
         assert after["keepalived"] > DELAY, after  # keepalived restarts the delay (2.2.7's behaviour)
-        assert abs(after["ours"] - after["keepalived"]) <= 0.3, (after, daemons[0].log(), daemons[1].log())
+        assert abs(after["pykeepalived"] - after["keepalived"]) <= 0.3, (after, daemons[0].log(), daemons[1].log())
     finally:
         for d in daemons:
             d.stop()

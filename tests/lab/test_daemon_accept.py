@@ -8,9 +8,10 @@ import json
 import sys
 
 import pytest
-from test_daemon_kit import config, instance_block, start_daemon, wait_holders, wait_until
 
+from netns_lab.daemons import DaemonSpec, instance_block, keepalived_conf, start_daemon, wait_vip_holders
 from netns_lab.lab import Lab
+from netns_lab.waiting import wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -61,7 +62,7 @@ def _reach(lab: Lab, *addrs: str) -> dict[str, list[bool]]:
 
 
 def test_no_accept_master_drops_vip_traffic_accept_master_serves_it(lab: Lab) -> None:
-    conf = config(
+    conf = keepalived_conf(
         instance_block("VI_A", vrid=51, priority=150, vips=("10.0.0.100/24",), extra="  accept\n"),
         instance_block("VI_B", vrid=52, priority=150, vips=("10.0.0.101/24",), extra="  no_accept\n"),
         instance_block("VI_6A", vrid=61, priority=150, vips=("fd00::100/64",), extra="  accept\n"),
@@ -71,10 +72,10 @@ def test_no_accept_master_drops_vip_traffic_accept_master_serves_it(lab: Lab) ->
     assert wait_until(lambda: "ready" in server.log_path.read_text(), 5)
     # the service itself works (the first tries may fall in the fresh lab's settling time)
     assert wait_until(lambda: _reach(lab, "10.0.0.11") == {"10.0.0.11": [True, True]}, 5, 0.1)
-    lb1 = start_daemon(lab, "lb1", conf)
-    assert wait_holders(lab, "10.0.0.100", ["lb1"]) == ["lb1"], lb1.log()
-    assert wait_holders(lab, "10.0.0.101", ["lb1"]) == ["lb1"], lb1.log()
-    assert wait_holders(lab, "fd00::101", ["lb1"]) == ["lb1"], lb1.log()
+    lb1 = start_daemon(lab, DaemonSpec("lb1", conf))
+    assert wait_vip_holders(lab, "10.0.0.100", ["lb1"]) == ["lb1"], lb1.log()
+    assert wait_vip_holders(lab, "10.0.0.101", ["lb1"]) == ["lb1"], lb1.log()
+    assert wait_vip_holders(lab, "fd00::101", ["lb1"]) == ["lb1"], lb1.log()
     assert wait_until(lambda: {i["state"] for i in lb1.stats()["instances"].values()} == {"MASTER"}, 3)
     got = _reach(lab, "10.0.0.100", "10.0.0.101", "10.0.0.11", "fd00::100", "fd00::101")
     assert got == {"10.0.0.100": [True, True], "10.0.0.101": [False, False], "10.0.0.11": [True, True],
@@ -85,13 +86,13 @@ def test_no_accept_master_drops_vip_traffic_accept_master_serves_it(lab: Lab) ->
     assert lb1_mac in lab.exec("client", ["ip", "-6", "neigh", "show", "fd00::101"]).stdout  # ND passes the filter
     assert "10.0.0.101" in _vip_set(lab, "lb1") and "10.0.0.100" not in _vip_set(lab, "lb1")
     # a higher-priority router takes VI_B over: lb1, now Backup, has neither the VIP nor the drop rule
-    lb2 = start_daemon(lab, "lb2", config(
-        instance_block("VI_B", vrid=52, priority=200, vips=("10.0.0.101/24",), extra="  no_accept\n")))
-    assert wait_holders(lab, "10.0.0.101", ["lb2"]) == ["lb2"], lb2.log()
+    lb2 = start_daemon(lab, DaemonSpec("lb2", keepalived_conf(
+        instance_block("VI_B", vrid=52, priority=200, vips=("10.0.0.101/24",), extra="  no_accept\n"))))
+    assert wait_vip_holders(lab, "10.0.0.101", ["lb2"]) == ["lb2"], lb2.log()
     assert wait_until(lambda: "10.0.0.101" not in _vip_set(lab, "lb1"), 3), _vip_set(lab, "lb1")
     assert "10.0.0.101" in _vip_set(lab, "lb2")
     assert lb2.stop() == 0 and lb1.stop() == 0
     for host in ("lb1", "lb2"):  # each daemon removed its table on exit
         assert "pykeepalived" not in lab.exec(host, ["nft", "list", "tables"]).stdout, lb1.log()
-    assert wait_holders(lab, "10.0.0.101", []) == []
+    assert wait_vip_holders(lab, "10.0.0.101", []) == []
     server.stop()

@@ -12,9 +12,12 @@ import re
 import time
 
 import pytest
-from test_daemon_kit import FrameCapture, clusters, config, instance_block, start_daemon, wait_holders, wait_until
 
+from netns_lab.capture import Capture
+from netns_lab.daemons import DaemonSpec, instance_block, keepalived_conf, start_daemon, wait_vip_holders
 from netns_lab.lab import Lab
+from netns_lab.measure import clusters
+from netns_lab.waiting import wait_until
 from vrrp.io.garp import NeighbourAdvert, parse_arp, parse_na
 
 pytestmark = pytest.mark.lab
@@ -31,10 +34,10 @@ def test_garp_repeat_delay_and_refresh_match_the_config(lab: Lab) -> None:
     # repeat 3 rounds 50 ms apart at takeover, again 1 s later, then 2 rounds every 3 s while Master
     extra = ("  garp_master_repeat 3\n  garp_master_delay 1\n"
              "  garp_master_refresh 3\n  garp_master_refresh_repeat 2\n")
-    conf = config(instance_block(priority=150, extra=extra), global_extra="  vrrp_garp_interval 0.05\n")
-    with FrameCapture(lab) as cap:
-        lb1 = start_daemon(lab, "lb1", conf)
-        assert wait_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log()
+    conf = keepalived_conf(instance_block(priority=150, extra=extra), global_extra="  vrrp_garp_interval 0.05\n")
+    with Capture.on_switch(lab, keep_frames=True) as cap:
+        lb1 = start_daemon(lab, DaemonSpec("lb1", conf))
+        assert wait_vip_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log()
 
         def garps() -> list[float]:
             out = []
@@ -76,10 +79,11 @@ def _maddr_users(lab: Lab, host: str, group: str) -> int:
 def test_ipv6_master_sends_unsolicited_na_joins_solicited_node_and_honours_nodad(lab: Lab) -> None:
     vips = ("fd00::100/64", "fd00::101/64 -nodad")
     extra = "  garp_master_repeat 2\n  garp_master_delay 0\n"
-    with FrameCapture(lab) as cap:
+    with Capture.on_switch(lab, keep_frames=True) as cap:
         t_start = time.time()
-        lb1 = start_daemon(lab, "lb1", config(instance_block(priority=150, vips=vips, extra=extra)))
-        assert wait_holders(lab, "fd00::100", ["lb1"]) == ["lb1"], lb1.log()
+        conf = keepalived_conf(instance_block(priority=150, vips=vips, extra=extra))
+        lb1 = start_daemon(lab, DaemonSpec("lb1", conf))
+        assert wait_vip_holders(lab, "fd00::100", ["lb1"]) == ["lb1"], lb1.log()
 
         def nas() -> list[NeighbourAdvert]:
             out = []

@@ -14,10 +14,18 @@ import time
 
 import pytest
 from test_daemon_hostile import _inject
-from test_daemon_kit import FrameCapture, config, holders, instance_block, start_daemon, wait_holders, wait_until
 
+from netns_lab.capture import Capture
+from netns_lab.daemons import (
+    DaemonSpec,
+    instance_block,
+    keepalived_conf,
+    start_daemon,
+    vip_holders,
+    wait_vip_holders,
+)
 from netns_lab.lab import Lab
-from netns_lab.observe import AdvertCapture
+from netns_lab.waiting import wait_until
 from vrrp.io.garp import parse_arp
 
 pytestmark = pytest.mark.lab
@@ -28,13 +36,13 @@ VIP = "10.0.0.100"
 def test_unicast_ttl_is_the_ttl_on_the_wire_and_a_unicast_peer_accepts_it(lab: Lab) -> None:
     def conf(priority: int, me: str, peer: str, ttl: int) -> str:
         extra = f"  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}\n  unicast_ttl {ttl}\n"
-        return config(instance_block(priority=priority, extra=extra))
+        return keepalived_conf(instance_block(priority=priority, extra=extra))
 
     # unicast frames are not flooded to the bridge itself: watch what lb1 sends into its bridge port
-    with AdvertCapture(lab.switch_netns("lan"), lab.port_ifname("lb1")) as cap:
-        lb1 = start_daemon(lab, "lb1", conf(150, "10.0.0.11", "10.0.0.12", 64))
-        lb2 = start_daemon(lab, "lb2", conf(100, "10.0.0.12", "10.0.0.11", 200))
-        assert wait_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log() + lb2.log()
+    with Capture(lab.switch_netns("lan"), lab.port_ifname("lb1")) as cap:
+        lb1 = start_daemon(lab, DaemonSpec("lb1", conf(150, "10.0.0.11", "10.0.0.12", 64)))
+        lb2 = start_daemon(lab, DaemonSpec("lb2", conf(100, "10.0.0.12", "10.0.0.11", 200)))
+        assert wait_vip_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log() + lb2.log()
         ads = wait_until(lambda: [a for a in cap.adverts(51) if a.src == "10.0.0.11"][:5], 5)
         assert ads, lb1.log()
         assert {(a.dst, a.ttl) for a in ads} == {("10.0.0.12", 64)}, ads
@@ -43,16 +51,17 @@ def test_unicast_ttl_is_the_ttl_on_the_wire_and_a_unicast_peer_accepts_it(lab: L
         # lb2 takes lb1's TTL-64 adverts: it stays Backup and counts no TTL error
         assert st2["state"] == "BACKUP" and st2["stats"]["adverts_received"] >= 3, st2
         assert st2["stats"]["discards"].get("ttl", 0) == 0, st2
-        assert holders(lab, VIP) == ["lb1"]
+        assert vip_holders(lab, VIP) == ["lb1"]
 
 
 @pytest.mark.parametrize("send", [True, False], ids=["higher_prio_send_advert", "default"])
 def test_higher_prio_send_advert_sends_one_last_advert_before_backup(lab: Lab, send: bool) -> None:
     extra = "  higher_prio_send_advert\n" if send else ""
-    with AdvertCapture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
-        lb1 = start_daemon(lab, "lb1", config(instance_block(priority=100, advert_int=1, extra=extra)))
-        assert wait_holders(lab, VIP, ["lb1"], timeout=8) == ["lb1"], lb1.log()
-        lb2 = start_daemon(lab, "lb2", config(instance_block(priority=200, advert_int=1)))
+    with Capture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
+        low = keepalived_conf(instance_block(priority=100, advert_int=1, extra=extra))
+        lb1 = start_daemon(lab, DaemonSpec("lb1", low))
+        assert wait_vip_holders(lab, VIP, ["lb1"], timeout=8) == ["lb1"], lb1.log()
+        lb2 = start_daemon(lab, DaemonSpec("lb2", keepalived_conf(instance_block(priority=200, advert_int=1))))
         first = cap.wait_for(lambda a: a.vrid == 51 and a.priority == 200, 10)
         assert first is not None, lb2.log()
         time.sleep(1.5)  # longer than advert_int: a periodic advert from a Master lb1 would show
@@ -61,7 +70,7 @@ def test_higher_prio_send_advert_sends_one_last_advert_before_backup(lab: Lab, s
             assert len(after) == 1 and after[0].t - first.t < 0.5, (first, after)
         else:
             assert after == [], (first, after)
-        assert wait_holders(lab, VIP, ["lb2"]) == ["lb2"], lb1.log()
+        assert wait_vip_holders(lab, VIP, ["lb2"]) == ["lb2"], lb1.log()
         assert lb1.state() == "BACKUP"
 
 
@@ -70,10 +79,11 @@ def test_garp_lower_prio_repeat_sends_garps_on_a_lower_priority_advert(lab: Lab,
     # garp_master_repeat differs, so the count shows which setting the lower-priority burst follows
     extra = (f"  garp_master_repeat 1\n  garp_master_delay 0\n  garp_lower_prio_repeat {repeat}\n"
              "  garp_lower_prio_delay 0\n")
-    conf = config(instance_block(priority=150, advert_int=1, extra=extra), global_extra="  vrrp_garp_interval 0.05\n")
-    with FrameCapture(lab) as cap:
-        lb1 = start_daemon(lab, "lb1", conf)
-        assert wait_holders(lab, VIP, ["lb1"], timeout=8) == ["lb1"], lb1.log()
+    conf = keepalived_conf(instance_block(priority=150, advert_int=1, extra=extra),
+                           global_extra="  vrrp_garp_interval 0.05\n")
+    with Capture.on_switch(lab, keep_frames=True) as cap:
+        lb1 = start_daemon(lab, DaemonSpec("lb1", conf))
+        assert wait_vip_holders(lab, VIP, ["lb1"], timeout=8) == ["lb1"], lb1.log()
 
         def garps(since: float) -> list[float]:
             out = []

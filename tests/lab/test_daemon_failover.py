@@ -13,11 +13,12 @@ import signal
 import time
 
 import pytest
-from test_daemon_kit import config, instance_block, start_daemon, wait_holders, wait_until
 
+from netns_lab.capture import AdvertSeen, Capture
+from netns_lab.daemons import DaemonSpec, instance_block, keepalived_conf, start_daemon, wait_vip_holders
 from netns_lab.lab import Lab
 from netns_lab.measure import find_failover, master_down_interval, skew_time
-from netns_lab.observe import AdvertCapture, AdvertSeen
+from netns_lab.waiting import wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -25,7 +26,7 @@ VIP = "10.0.0.100"
 ADVERT = 0.1  # seconds: VRRPv3 keeps the tests fast; Master_Down_Interval is 3 x 0.1 s + skew
 
 
-def _master_is(cap: AdvertCapture, src: str, *, after: float, timeout: float = 5.0) -> AdvertSeen | None:
+def _master_is(cap: Capture, src: str, *, after: float, timeout: float = 5.0) -> AdvertSeen | None:
     """Wait until ``src`` sends adverts (priority > 0) after ``after`` and nobody else does for a while."""
 
     def settled() -> AdvertSeen | None:
@@ -45,17 +46,17 @@ def test_two_routers_election_graceful_stop_preempt_and_crash(lab: Lab) -> None:
     notify.write_text(f'#!/bin/sh\necho "$@" >> {notify_log}\n')
     notify.chmod(0o755)
     slow = "vrrp_script slow {\n  script \"/bin/sleep 0.5\"\n  interval 0.2\n  timeout 2\n  weight 2\n}\n"
-    high = config(
+    high = keepalived_conf(
         slow,
         instance_block(priority=150, advert_int=ADVERT,
                        extra=f"  track_script {{\n    slow\n  }}\n  notify {notify}\n"),
         global_extra=f"  notify_fifo {lab.log_dir / 'notify.fifo'}\n",
     )
-    low = config(instance_block(priority=100, advert_int=ADVERT))
-    with AdvertCapture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
+    low = keepalived_conf(instance_block(priority=100, advert_int=ADVERT))
+    with Capture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
         t0 = time.time()
-        lb1 = start_daemon(lab, "lb1", high)
-        lb2 = start_daemon(lab, "lb2", low)
+        lb1 = start_daemon(lab, DaemonSpec("lb1", high))
+        lb2 = start_daemon(lab, DaemonSpec("lb2", low))
 
         # initial election: the higher priority wins, only it holds the VIP, adverts carry TTL 255
         first = _master_is(cap, "10.0.0.11", after=t0)
@@ -66,7 +67,7 @@ def test_two_routers_election_graceful_stop_preempt_and_crash(lab: Lab) -> None:
         time.sleep(1.0)
         mine = [a.t for a in cap.adverts(51) if a.src == "10.0.0.11" and a.t > first.t]
         assert len(mine) >= 8 and max(b - a for a, b in itertools.pairwise(mine)) < 2.5 * ADVERT
-        assert wait_holders(lab, VIP, ["lb1"]) == ["lb1"]
+        assert wait_vip_holders(lab, VIP, ["lb1"]) == ["lb1"]
         assert lb2.state() == "BACKUP" and lb1.state() == "MASTER"
 
         # graceful stop: priority 0, VIPs gone, exit 0, pid files removed; lb2 takes over after Skew_Time
@@ -82,7 +83,7 @@ def test_two_routers_election_graceful_stop_preempt_and_crash(lab: Lab) -> None:
         mdi = master_down_interval(3, 100, ADVERT)
         # Skew_Time is 61 ms here; Master_Down_Interval 361 ms.  "Clearly faster than MDI":
         assert gap < skew_time(3, 100, ADVERT) + 0.5 * (mdi - skew_time(3, 100, ADVERT)), gap
-        assert wait_holders(lab, VIP, ["lb2"]) == ["lb2"]
+        assert wait_vip_holders(lab, VIP, ["lb2"]) == ["lb2"]
         assert "Entering STOP STATE" in lb1.log() and "Removed VIPs" in lb1.log()
         # notify: keepalived's four arguments, in order of the transitions, STOP last; the FIFO is removed
         lines = notify_log.read_text().splitlines()
@@ -92,15 +93,15 @@ def test_two_routers_election_graceful_stop_preempt_and_crash(lab: Lab) -> None:
 
         # the higher priority returns and preempts
         t_back = time.time()
-        lb1 = start_daemon(lab, "lb1", high, tag="b")
+        lb1 = start_daemon(lab, DaemonSpec("lb1", high))
         assert _master_is(cap, "10.0.0.11", after=t_back) is not None, lb1.log()
-        assert wait_holders(lab, VIP, ["lb1"]) == ["lb1"]
+        assert wait_vip_holders(lab, VIP, ["lb1"]) == ["lb1"]
         assert lb1.stats()["instances"]["VI_1"]["stats"]["new_master_reason"] == "preempted"
 
         # crash (SIGKILL): lb2 takes over after Master_Down_Interval (no priority-0 advert this time)
         time.sleep(3 * ADVERT)
         t_kill = time.time()
-        lb1.proc.kill()
+        lb1.kill()
         assert _master_is(cap, "10.0.0.12", after=t_kill) is not None, lb2.log()
         fo = find_failover(cap.adverts(51), 51, after=t_kill, old_master="10.0.0.11")
         assert fo is not None and fo.new_master == "10.0.0.12"
@@ -110,25 +111,25 @@ def test_two_routers_election_graceful_stop_preempt_and_crash(lab: Lab) -> None:
         assert lb2.state() == "MASTER"
 
         # the crashed router left its VIP behind; restarted as a Backup it removes it (keepalived does too)
-        assert wait_holders(lab, VIP, ["lb1", "lb2"]) == ["lb1", "lb2"]
-        lb1 = start_daemon(lab, "lb1", config(instance_block(priority=50, advert_int=ADVERT)), tag="c")
-        assert wait_holders(lab, VIP, ["lb2"]) == ["lb2"], lb1.log()
+        assert wait_vip_holders(lab, VIP, ["lb1", "lb2"]) == ["lb1", "lb2"]
+        lb1 = start_daemon(lab, DaemonSpec("lb1", keepalived_conf(instance_block(priority=50, advert_int=ADVERT))))
+        assert wait_vip_holders(lab, VIP, ["lb2"]) == ["lb2"], lb1.log()
         assert lb1.state() == "BACKUP"
         lb2.stop()
 
 
 def test_three_routers_nopreempt_preempt_delay_and_second_best_takes_over(lab: Lab) -> None:
-    lb1_conf = config(instance_block(priority=100, advert_int=ADVERT))
-    lb2_conf = config(instance_block(priority=150, advert_int=ADVERT, extra="  preempt_delay 1\n"))
-    rs1_conf = config(instance_block(priority=200, advert_int=ADVERT, extra="  nopreempt\n"))
+    lb1_conf = keepalived_conf(instance_block(priority=100, advert_int=ADVERT))
+    lb2_conf = keepalived_conf(instance_block(priority=150, advert_int=ADVERT, extra="  preempt_delay 1\n"))
+    rs1_conf = keepalived_conf(instance_block(priority=200, advert_int=ADVERT, extra="  nopreempt\n"))
     hosts = ("lb1", "lb2", "rs1")
-    with AdvertCapture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
+    with Capture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
         t0 = time.time()
-        lb1 = start_daemon(lab, "lb1", lb1_conf)
+        lb1 = start_daemon(lab, DaemonSpec("lb1", lb1_conf))
         assert _master_is(cap, "10.0.0.11", after=t0) is not None, lb1.log()
 
         # nopreempt: rs1 outranks lb1 but leaves it Master
-        rs1 = start_daemon(lab, "rs1", rs1_conf)
+        rs1 = start_daemon(lab, DaemonSpec("rs1", rs1_conf))
         assert wait_until(lambda: "Entering BACKUP STATE" in rs1.log(), 5), rs1.log()
         time.sleep(10 * ADVERT)
         assert rs1.state() == "BACKUP"
@@ -136,7 +137,7 @@ def test_three_routers_nopreempt_preempt_delay_and_second_best_takes_over(lab: L
 
         # preempt_delay 1 s: lb2 outranks lb1 and preempts, but not before the delay has passed
         t_lb2 = time.time()
-        lb2 = start_daemon(lab, "lb2", lb2_conf)
+        lb2 = start_daemon(lab, DaemonSpec("lb2", lb2_conf))
         took = _master_is(cap, "10.0.0.12", after=t_lb2, timeout=8)
         assert took is not None, lb2.log()
         first_lb2 = min(a.t for a in cap.adverts(51) if a.src == "10.0.0.12" and a.priority > 0)
@@ -144,17 +145,17 @@ def test_three_routers_nopreempt_preempt_delay_and_second_best_takes_over(lab: L
         assert lb2_backup
         assert first_lb2 - t_lb2 >= 1.0, first_lb2 - t_lb2  # the delay plus at least one MDI
         assert rs1.state() == "BACKUP"
-        assert wait_holders(lab, VIP, ["lb2"], hosts=hosts) == ["lb2"]
+        assert wait_vip_holders(lab, VIP, ["lb2"], hosts=hosts) == ["lb2"]
 
         # lb2 crashes: of the two Backups the higher priority (rs1, 200) takes over, not lb1
         t_kill = time.time()
-        lb2.proc.kill()
+        lb2.kill()
         assert _master_is(cap, "10.0.0.21", after=t_kill) is not None, rs1.log()
         masters_after = {a.src for a in cap.adverts(51) if a.t > t_kill and a.priority > 0}
         assert masters_after == {"10.0.0.21"}, masters_after
         assert lb1.state() == "BACKUP"
         # lb2's VIP stays in its (crashed) namespace, rs1 adds its own; lb1 never took it
-        assert "lb1" not in wait_holders(lab, VIP, ["lb2", "rs1"], hosts=hosts)
+        assert "lb1" not in wait_vip_holders(lab, VIP, ["lb2", "rs1"], hosts=hosts)
         for d in (lb1, rs1):
-            d.proc.signal(signal.SIGTERM)
-        assert lb1.proc.wait(5) == 0 and rs1.proc.wait(5) == 0
+            d.signal(signal.SIGTERM)
+        assert lb1.wait(5) == 0 and rs1.wait(5) == 0

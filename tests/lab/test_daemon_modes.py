@@ -12,10 +12,11 @@ import sys
 import time
 
 import pytest
-from test_daemon_kit import REPO, config, instance_block, start_daemon, wait_holders, wait_until
 
+from netns_lab.capture import Capture
+from netns_lab.daemons import DaemonSpec, instance_block, keepalived_conf, start_daemon, wait_vip_holders
 from netns_lab.lab import Lab
-from netns_lab.observe import AdvertCapture
+from netns_lab.waiting import wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -25,23 +26,23 @@ VIP = "10.0.0.100"
 def test_unicast_peers_elect_and_fail_over_without_multicast(lab: Lab) -> None:
     def conf(priority: int, me: str, peer: str) -> str:
         extra = f"  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}\n"
-        return config(instance_block(priority=priority, extra=extra))
+        return keepalived_conf(instance_block(priority=priority, extra=extra))
 
-    with AdvertCapture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
-        lb1 = start_daemon(lab, "lb1", conf(150, "10.0.0.11", "10.0.0.12"))
-        lb2 = start_daemon(lab, "lb2", conf(100, "10.0.0.12", "10.0.0.11"))
-        assert wait_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log()
+    with Capture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
+        lb1 = start_daemon(lab, DaemonSpec("lb1", conf(150, "10.0.0.11", "10.0.0.12")))
+        lb2 = start_daemon(lab, DaemonSpec("lb2", conf(100, "10.0.0.12", "10.0.0.11")))
+        assert wait_vip_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log()
         time.sleep(0.5)
         st1, st2 = lb1.stats()["instances"]["VI_1"], lb2.stats()["instances"]["VI_1"]
         assert (st1["state"], st2["state"]) == ("MASTER", "BACKUP")
         assert st2["stats"]["adverts_received"] >= 3  # lb2 hears lb1 ...
         assert not cap.adverts(51)  # ... and nothing was multicast (the bridge sees only flooded frames)
         # SIGHUP (reload) is not implemented yet: logged, and the daemon carries on unchanged
-        lb1.proc.signal(signal.SIGHUP)
+        lb1.signal(signal.SIGHUP)
         assert wait_until(lambda: "Reload (SIGHUP) is not implemented yet" in lb1.log(), 3)
-        assert lb1.proc.running() and lb1.state() == "MASTER"
-        lb1.proc.kill()
-        assert wait_holders(lab, VIP, ["lb1", "lb2"]) == ["lb1", "lb2"], lb2.log()  # lb1's VIP dies with it
+        assert lb1.running() and lb1.state() == "MASTER"
+        lb1.kill()
+        assert wait_vip_holders(lab, VIP, ["lb1", "lb2"]) == ["lb1", "lb2"], lb2.log()  # lb1's VIP dies with it
         assert lb2.state() == "MASTER"
         assert not cap.adverts(51)
 
@@ -50,11 +51,15 @@ def test_unicast_peers_elect_and_fail_over_without_multicast(lab: Lab) -> None:
 def test_ipv6_instance(lab: Lab, use_vmac: bool) -> None:
     vip6 = "fd00::100"
     extra = "  use_vmac\n" if use_vmac else ""
-    with AdvertCapture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
+
+    def conf6(priority: int) -> str:
+        return keepalived_conf(instance_block(priority=priority, vips=(f"{vip6}/64",), extra=extra))
+
+    with Capture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
         t0 = time.time()
-        lb1 = start_daemon(lab, "lb1", config(instance_block(priority=150, vips=(f"{vip6}/64",), extra=extra)))
-        lb2 = start_daemon(lab, "lb2", config(instance_block(priority=100, vips=(f"{vip6}/64",), extra=extra)))
-        assert wait_holders(lab, vip6, ["lb1"]) == ["lb1"], lb1.log()
+        lb1 = start_daemon(lab, DaemonSpec("lb1", conf6(150)))
+        lb2 = start_daemon(lab, DaemonSpec("lb2", conf6(100)))
+        assert wait_vip_holders(lab, vip6, ["lb1"]) == ["lb1"], lb1.log()
         ads = wait_until(lambda: [a for a in cap.adverts(51) if a.t > t0 and a.priority == 150][:3], 5)
         assert ads, lb1.log()
         a = ads[0]
@@ -66,10 +71,10 @@ def test_ipv6_instance(lab: Lab, use_vmac: bool) -> None:
         time.sleep(0.5)
         assert lb2.state() == "BACKUP"  # it hears lb1 (through its parent interface)
         t = time.time()
-        lb1.proc.kill()
+        lb1.kill()
         new = wait_until(lambda: [x for x in cap.adverts(51) if x.t > t and x.priority == 100], 5)
         assert new and new[0].src.startswith("fe80::") and new[0].src != a.src, lb2.log()
-        assert "lb2" in wait_holders(lab, vip6, ["lb1", "lb2"])
+        assert "lb2" in wait_vip_holders(lab, vip6, ["lb1", "lb2"])
         assert lb2.state() == "MASTER"
 
 
@@ -118,11 +123,11 @@ def _client_neigh(lab: Lab) -> str:
 
 def test_vmac_neighbour_entry_is_virtual_and_survives_failover(lab: Lab) -> None:
     vmac = "00:00:5e:00:01:33"  # VRID 51
-    with AdvertCapture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
+    with Capture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
         t0 = time.time()
-        lb1 = start_daemon(lab, "lb1", config(instance_block(priority=150, extra="  use_vmac\n")))
-        lb2 = start_daemon(lab, "lb2", config(instance_block(priority=100, extra="  use_vmac\n")))
-        assert wait_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log()
+        lb1 = start_daemon(lab, DaemonSpec("lb1", keepalived_conf(instance_block(priority=150, extra="  use_vmac\n"))))
+        lb2 = start_daemon(lab, DaemonSpec("lb2", keepalived_conf(instance_block(priority=100, extra="  use_vmac\n"))))
+        assert wait_vip_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log()
         ad = wait_until(lambda: [a for a in cap.adverts(51) if a.t > t0 and a.priority == 150], 5)
         assert ad and ad[-1].src_mac == vmac and ad[-1].src == "10.0.0.11", lb1.log()
         assert "vrrp.51" in lab.exec("lb1", ["ip", "-o", "addr", "show", "dev", "vrrp.51"]).stdout
@@ -134,7 +139,7 @@ def test_vmac_neighbour_entry_is_virtual_and_survives_failover(lab: Lab) -> None
 
         t = time.time()
         assert lb1.stop() == 0
-        assert wait_holders(lab, VIP, ["lb2"]) == ["lb2"], lb2.log()
+        assert wait_vip_holders(lab, VIP, ["lb2"]) == ["lb2"], lb2.log()
         new = wait_until(lambda: [a for a in cap.adverts(51) if a.t > t and a.priority == 100], 5)
         assert new and new[-1].src_mac == vmac and new[-1].src == "10.0.0.12"
         assert _client_neigh(lab) == vmac
@@ -142,7 +147,6 @@ def test_vmac_neighbour_entry_is_virtual_and_survives_failover(lab: Lab) -> None
         assert replies and {r["sha"] for r in replies} == {vmac}, replies
         # graceful stop removed lb1's VMAC: nothing is left on the host
         assert "vrrp.51" not in lab.exec("lb1", ["ip", "-o", "link"]).stdout
-        assert REPO.exists()
 
 
 def _mac(lab: Lab, host: str, ifname: str = "eth0") -> str:
@@ -150,13 +154,14 @@ def _mac(lab: Lab, host: str, ifname: str = "eth0") -> str:
 
 
 def test_gratuitous_arp_moves_the_clients_neighbour_entry(lab: Lab) -> None:
-    lb1 = start_daemon(lab, "lb1", config(instance_block(priority=150, extra="  garp_master_delay 0\n")))
-    lb2 = start_daemon(lab, "lb2", config(instance_block(priority=100, extra="  garp_master_delay 0\n")))
-    assert wait_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log()
+    now = "  garp_master_delay 0\n"
+    lb1 = start_daemon(lab, DaemonSpec("lb1", keepalived_conf(instance_block(priority=150, extra=now))))
+    lb2 = start_daemon(lab, DaemonSpec("lb2", keepalived_conf(instance_block(priority=100, extra=now))))
+    assert wait_vip_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log()
     assert _client_neigh(lab) == _mac(lab, "lb1")
     time.sleep(1.1)  # the kernel ignores ARP updates to an entry changed less than locktime (1 s) ago
     assert lb1.stop() == 0
-    assert wait_holders(lab, VIP, ["lb2"]) == ["lb2"], lb2.log()
+    assert wait_vip_holders(lab, VIP, ["lb2"]) == ["lb2"], lb2.log()
 
     # the client sends nothing: only lb2's gratuitous ARPs can have moved its entry
     def moved() -> bool:
@@ -170,35 +175,35 @@ def test_without_n_it_daemonises_and_sigterm_via_pid_file_cleans_up(lab: Lab) ->
     run = lab.log_dir / "bg"
     run.mkdir()
     conf = run / "keepalived.conf"
-    conf.write_text(config(instance_block(priority=150)))
+    conf.write_text(keepalived_conf(instance_block(priority=150)))
     pid_file = run / "vrrp.pid"
     argv = [sys.executable, "-m", "pykeepalived.daemon", "-P", "-f", str(conf), "-g", str(run / "ka.log"),
             "-p", str(run / "main.pid"), "-r", str(pid_file), "--dump-dir", str(run)]
     cp = subprocess.run(["ip", "netns", "exec", lab.netns("lb1"), *argv], capture_output=True, text=True,
-                        timeout=30, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+                        timeout=30, check=False)
     assert cp.returncode == 0, cp.stderr  # the foreground part returns at once
     assert wait_until(lambda: pid_file.exists() and pid_file.read_text().strip().isdigit(), 5)
     pid = int(pid_file.read_text())
-    assert wait_holders(lab, VIP, ["lb1"]) == ["lb1"]
+    assert wait_vip_holders(lab, VIP, ["lb1"]) == ["lb1"]
     log_text = (run / "ka_vrrp.log").read_text()  # keepalived's per-process log file suffix
     assert "Entering MASTER STATE" in log_text
     os.kill(pid, signal.SIGTERM)
     assert wait_until(lambda: not pid_file.exists(), 5), (run / "ka_vrrp.log").read_text()
-    assert wait_holders(lab, VIP, []) == []
+    assert wait_vip_holders(lab, VIP, []) == []
     assert not (run / "main.pid").exists()
 
 
 def test_virtual_routes_and_rules_follow_mastership(lab: Lab) -> None:
     extra = ("  virtual_routes {\n    192.0.2.0/24 via 10.0.0.1\n    blackhole 198.51.100.0/24\n  }\n"
              "  virtual_rules {\n    from 10.0.0.100 table 100 priority 100\n  }\n")
-    lb1 = start_daemon(lab, "lb1", config(instance_block(priority=150, extra=extra)))
+    lb1 = start_daemon(lab, DaemonSpec("lb1", keepalived_conf(instance_block(priority=150, extra=extra))))
 
     def installed() -> tuple[str, str]:
         routes = lab.exec("lb1", ["ip", "route", "show", "proto", "keepalived"]).stdout
         rules = lab.exec("lb1", ["ip", "rule", "show"]).stdout
         return routes, rules
 
-    assert wait_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log()
+    assert wait_vip_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log()
     routes, rules = installed()
     assert "192.0.2.0/24 via 10.0.0.1 dev eth0" in routes and "blackhole 198.51.100.0/24" in routes, routes
     assert "100:\tfrom 10.0.0.100 lookup 100" in rules, rules

@@ -8,9 +8,17 @@ import os
 from pathlib import Path
 
 import pytest
-from test_daemon_kit import config, instance_block, run_daemon_cli, start_daemon, wait_holders, wait_until
 
+from netns_lab.daemons import (
+    DaemonSpec,
+    instance_block,
+    keepalived_conf,
+    run_daemon_cli,
+    start_daemon,
+    wait_vip_holders,
+)
 from netns_lab.lab import Lab
+from netns_lab.waiting import wait_until
 from pykeepalived.daemon.realtime import ProcessSettings, ProcessSettingsError, parse_process_settings
 
 
@@ -37,10 +45,10 @@ def test_realtime_options_apply_to_the_daemon_not_to_its_scripts(lab: Lab) -> No
     script.chmod(0o755)
     rt = ("  vrrp_rt_priority 20\n  vrrp_priority -5\n  vrrp_no_swap\n  vrrp_cpu_affinity 0\n"
           "  vrrp_rlimit_rttime 200000\n")
-    lb1 = start_daemon(lab, "lb1", config(instance_block(priority=150, extra=f"  notify_master {script}\n"),
-                                          global_extra=rt))
-    assert wait_holders(lab, "10.0.0.100", ["lb1"]) == ["lb1"], lb1.log()
-    pid = int((lb1.run_dir / "vrrp.pid").read_text())
+    conf = keepalived_conf(instance_block(priority=150, extra=f"  notify_master {script}\n"), global_extra=rt)
+    lb1 = start_daemon(lab, DaemonSpec("lb1", conf))
+    assert wait_vip_holders(lab, "10.0.0.100", ["lb1"]) == ["lb1"], lb1.log()
+    pid = int((lb1.vrrp_pid_file).read_text())
     s = _sched(pid)
     assert (s["policy_num"], s["rt_priority"]) == ("2", "20"), s  # SCHED_RR, priority 20
     assert int(s["VmLck_kB"]) > 1000, s  # mlockall: the whole interpreter is locked in memory
@@ -68,7 +76,7 @@ def test_process_settings_are_parsed_with_ranges() -> None:
 
 def test_bad_tuning_value_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     conf = tmp_path / "k.conf"
-    conf.write_text(config(instance_block(interface="eth0"), global_extra="  vrrp_rt_priority 0\n"))
-    cp = run_daemon_cli("-P", "-f", str(conf), tmp=tmp_path)
+    conf.write_text(keepalived_conf(instance_block(interface="eth0"), global_extra="  vrrp_rt_priority 0\n"))
+    cp = run_daemon_cli("-P", "-f", str(conf), run_dir=tmp_path)
     assert cp.returncode == 4, cp.stderr
     assert "vrrp_rt_priority 0 is out of range (1..99)" in cp.stderr and "Traceback" not in cp.stderr

@@ -21,7 +21,7 @@ from netns_lab.topology import Host, Link, Switch, Topology
 
 pytestmark = pytest.mark.lab
 
-PROBE = str(Path(__file__).with_name("netprobe.py"))
+PROBE = ["-m", "netns_lab.netprobe"]
 PY = sys.executable
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,20 +79,20 @@ def test_three_hosts_tcp_and_udp_multicast(lab_factory: Callable[..., Lab]) -> N
     out = lab.exec("a", ["ip", "-6", "addr", "show", "tentative"]).stdout
     assert out.strip() == "", out
 
-    server = lab.start("b", [PY, PROBE, "tcp-server", "7001"])
+    server = lab.start("b", [PY, *PROBE, "tcp-server", "7001"])
     wait_log(server, "ready")
     for addr in ("10.9.0.2", "fd09::2"):
-        res = lab.exec("a", [PY, PROBE, "tcp-client", addr, "7001", f"hi-{addr}"], timeout=10)
+        res = lab.exec("a", [PY, *PROBE, "tcp-client", addr, "7001", f"hi-{addr}"], timeout=10)
         assert res.stdout.strip() == f"echo:hi-{addr}"
     assert "served ::ffff:10.9.0.1" in server.log_text() and "served fd09::1" in server.log_text()
 
     for group, sender in (("239.9.9.9", "10.9.0.1"), ("ff02::12", "fe80::")):
         receivers = [
-            lab.start(h, [PY, PROBE, "mcast-recv", group, "eth0", "7002"], name=f"recv-{group}") for h in "bc"
+            lab.start(h, [PY, *PROBE, "mcast-recv", group, "eth0", "7002"], name=f"recv-{group}") for h in "bc"
         ]
         for r in receivers:
             wait_log(r, "ready")
-        send = lab.start("a", [PY, PROBE, "mcast-send", group, "eth0", "7002", "hello"])
+        send = lab.start("a", [PY, *PROBE, "mcast-send", group, "eth0", "7002", "hello"])
         for r in receivers:
             assert r.wait(10) == 0, r.log_text()
             assert "got hello from " + sender in r.log_text()
@@ -146,11 +146,11 @@ def test_routes_and_sysctls_make_a_router(lab_factory: Callable[..., Lab]) -> No
     )
     root_forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
     lab = lab_factory(topo)
-    server = lab.start("right", [PY, PROBE, "tcp-server", "7003"])
+    server = lab.start("right", [PY, *PROBE, "tcp-server", "7003"])
     wait_log(server, "ready")
     for addr in ("10.2.0.2", "fd02::2"):
         assert (
-            lab.exec("left", [PY, PROBE, "tcp-client", addr, "7003", "x"], timeout=10).stdout.strip()
+            lab.exec("left", [PY, *PROBE, "tcp-client", addr, "7003", "x"], timeout=10).stdout.strip()
             == "echo:x"
         )
     assert lab.exec("router", ["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout.strip() == "1"
@@ -163,10 +163,10 @@ def test_routes_and_sysctls_make_a_router(lab_factory: Callable[..., Lab]) -> No
     assert "router.down0" in links and "right.eth0" in links and "left.eth0" not in links
     # Taking a bridge port down (a partition at the switch) cuts the host off; up again, it is back.
     lab.switch_exec("s2", ["ip", "link", "set", "right.eth0", "down"])
-    cut = lab.exec("left", [PY, PROBE, "tcp-client", "10.2.0.2", "7003", "x", "0.5"], check=False)
+    cut = lab.exec("left", [PY, *PROBE, "tcp-client", "10.2.0.2", "7003", "x", "0.5"], check=False)
     assert cut.returncode != 0 and "timed out" in cut.stderr
     lab.switch_exec("s2", ["ip", "link", "set", "right.eth0", "up"])
-    back = lab.exec("left", [PY, PROBE, "tcp-client", "10.2.0.2", "7003", "y"], timeout=10)
+    back = lab.exec("left", [PY, *PROBE, "tcp-client", "10.2.0.2", "7003", "y"], timeout=10)
     assert back.stdout.strip() == "echo:y"
     watcher = lab.switch_start("s2", ["sleep", "300"], name="watch")
     assert watcher.host == "switch:s2" and watcher.log_path.name == "switch-s2.watch.log"

@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from test_daemon_kit import config, instance_block, start_daemon
 
+from netns_lab.capture import Capture
+from netns_lab.daemons import DaemonSpec, instance_block, keepalived_conf, start_daemon
 from netns_lab.history import History
 from netns_lab.lab import Lab
 from netns_lab.nemesis import TABLE, Nemesis, NemesisError
-from netns_lab.observe import AdvertCapture
 from netns_lab.topology import Topology
 
 pytestmark = pytest.mark.lab
@@ -37,18 +37,18 @@ def _tables(lab: Lab) -> str:
 
 
 @pytest.fixture
-def rig(lab_factory: Callable[..., Lab]) -> Iterator[tuple[Lab, Nemesis, dict[str, AdvertCapture]]]:
+def rig(lab_factory: Callable[..., Lab]) -> Iterator[tuple[Lab, Nemesis, dict[str, Capture]]]:
     lab = lab_factory(Topology.from_dict(TOPO))
-    daemon = start_daemon(lab, "a", config(instance_block(priority=200, advert_int=INTERVAL)))
+    daemon = start_daemon(lab, DaemonSpec("a", keepalived_conf(instance_block(priority=200, advert_int=INTERVAL))))
     t0 = time.monotonic()
     nemesis = Nemesis(
         lab,
         History(),
         lambda: int((time.monotonic() - t0) * 1e6),
-        daemons={"a": daemon.proc},
-        configs={"a": daemon.conf},
+        daemons={"a": daemon},
+        configs={"a": daemon.conf_path},
     )
-    caps = {h: AdvertCapture(lab.netns(h), "eth0").start() for h in ("b", "c")}
+    caps = {h: Capture(lab.netns(h), "eth0").start() for h in ("b", "c")}
     try:
         assert caps["b"].wait_for(lambda a: a.priority == 200, 10), f"a never advertised\n{daemon.log()}"
         yield lab, nemesis, caps
@@ -58,20 +58,20 @@ def rig(lab_factory: Callable[..., Lab]) -> Iterator[tuple[Lab, Nemesis, dict[st
         nemesis.close()
 
 
-def _count_during(cap: AdvertCapture, seconds: float) -> int:
+def _count_during(cap: Capture, seconds: float) -> int:
     before = len(cap.adverts())
     time.sleep(seconds)
     return len(cap.adverts()) - before
 
 
-def _both_during(caps: dict[str, AdvertCapture], seconds: float) -> tuple[int, int]:
+def _both_during(caps: dict[str, Capture], seconds: float) -> tuple[int, int]:
     b0, c0 = len(caps["b"].adverts()), len(caps["c"].adverts())
     time.sleep(seconds)
     return len(caps["b"].adverts()) - b0, len(caps["c"].adverts()) - c0
 
 
 def test_partition_stops_adverts_between_sides_and_heal_restores(
-    rig: tuple[Lab, Nemesis, dict[str, AdvertCapture]],
+    rig: tuple[Lab, Nemesis, dict[str, Capture]],
 ) -> None:
     lab, nemesis, caps = rig
     nemesis.partition([["a", "c"], ["b"]])
@@ -89,14 +89,14 @@ def test_partition_stops_adverts_between_sides_and_heal_restores(
     assert nemesis.history.faults[0].detail == "s: [['a', 'c'], ['b']]"
 
 
-def test_unlisted_hosts_form_their_own_side(rig: tuple[Lab, Nemesis, dict[str, AdvertCapture]]) -> None:
+def test_unlisted_hosts_form_their_own_side(rig: tuple[Lab, Nemesis, dict[str, Capture]]) -> None:
     _lab, nemesis, caps = rig
     nemesis.partition([["a"]])
     time.sleep(0.2)
     assert _both_during(caps, 1.0) == (0, 0)
 
 
-def test_loss_drops_about_the_stated_share(rig: tuple[Lab, Nemesis, dict[str, AdvertCapture]]) -> None:
+def test_loss_drops_about_the_stated_share(rig: tuple[Lab, Nemesis, dict[str, Capture]]) -> None:
     _lab, nemesis, caps = rig
     nemesis.loss(["b"], 0.5)
     time.sleep(0.2)
@@ -113,7 +113,7 @@ def test_loss_drops_about_the_stated_share(rig: tuple[Lab, Nemesis, dict[str, Ad
     assert [f.detail for f in nemesis.history.faults] == ["0.5", "0"] and n_c > 0
 
 
-def test_link_down_cuts_a_host_off_and_up_restores(rig: tuple[Lab, Nemesis, dict[str, AdvertCapture]]) -> None:
+def test_link_down_cuts_a_host_off_and_up_restores(rig: tuple[Lab, Nemesis, dict[str, Capture]]) -> None:
     lab, nemesis, caps = rig
     nemesis.link_down("b")
     time.sleep(0.2)
@@ -124,7 +124,7 @@ def test_link_down_cuts_a_host_off_and_up_restores(rig: tuple[Lab, Nemesis, dict
     assert _count_during(caps["b"], 1.0) >= 10
 
 
-def test_pause_and_resume_stop_and_restart_the_adverts(rig: tuple[Lab, Nemesis, dict[str, AdvertCapture]]) -> None:
+def test_pause_and_resume_stop_and_restart_the_adverts(rig: tuple[Lab, Nemesis, dict[str, Capture]]) -> None:
     _lab, nemesis, caps = rig
     nemesis.pause("a")
     time.sleep(0.2)
@@ -141,7 +141,7 @@ def test_pause_and_resume_stop_and_restart_the_adverts(rig: tuple[Lab, Nemesis, 
         nemesis.kill("b")
 
 
-def test_priority_rewrites_the_config_and_reloads(rig: tuple[Lab, Nemesis, dict[str, AdvertCapture]]) -> None:
+def test_priority_rewrites_the_config_and_reloads(rig: tuple[Lab, Nemesis, dict[str, Capture]]) -> None:
     _lab, nemesis, _caps = rig
     conf = nemesis.configs["a"]
     nemesis.set_priority("a", 90)

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 from pyroute2 import AsyncIPRoute
-from test_wire_netns import WireNet, inside, ip, tcp_connects
 
+from netns_lab.nsenter import inside
+from netns_lab.wirenet import WireNet, ip, tcp_connects
 from vrrp.io.addresses import (
     AddressError,
     NetlinkConfigurator,

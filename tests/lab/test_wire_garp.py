@@ -15,8 +15,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from test_wire_netns import WireNet, inside, ip
 
+from netns_lab.nsenter import inside
+from netns_lab.wirenet import WireNet, ip
 from vrrp.io.garp import AnnouncementSchedule, AnnouncementSender, parse_arp, parse_na
 
 pytestmark = pytest.mark.lab

@@ -17,8 +17,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from test_wire_netns import WireNet, inside
 
+from netns_lab.daemons import DaemonSpec, start_daemon
+from netns_lab.nsenter import inside
+from netns_lab.wirenet import WireNet
 from vrrp.io.sockets import VRRP_MCAST_V4, VRRP_MCAST_V6, Received, VrrpSocket
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
@@ -63,18 +65,11 @@ def test_keepalived_and_our_sockets_understand_each_other(net: WireNet, family: 
     v4 = family == socket.AF_INET
     vip = "10.77.0.100" if v4 else "fd77::100"
     name = ("v4" if v4 else "v6") + ("u" if unicast else "")
-    conf = net.log_dir / f"keepalived-{name}.conf"
-    conf.parent.mkdir(parents=True, exist_ok=True)
     peers = f"    unicast_src_ip {net.v4('a')}\n    unicast_peer {{\n        {net.v4('b')}\n    }}" if unicast else ""
-    conf.write_text(CONFIG.format(family=name, vip=f"{vip}/{24 if v4 else 64}", unicast=peers))
-    pids = [str(net.log_dir / f"ka-{name}.{kind}.pid") for kind in ("main", "vrrp", "check")]
+    conf = CONFIG.format(family=name, vip=f"{vip}/{24 if v4 else 64}", unicast=peers)
     with inside(net.ns("b")):
         ours = VrrpSocket.open("eth0", family)
-    keepalived = net.start(
-        "a",
-        ["keepalived", "-n", "-l", "-G", "-D", "-P", "-f", str(conf), "-p", pids[0], "-r", pids[1], "-c", pids[2]],
-        name=f"keepalived-{name}",
-    )
+    keepalived = start_daemon(net.lab, DaemonSpec("a", conf, impl="keepalived", label=f"keepalived-{name}"))
     try:
         group = VRRP_MCAST_V4 if v4 else VRRP_MCAST_V6
         if unicast:  # no group joined: whatever arrives was addressed to b itself
@@ -118,8 +113,7 @@ def test_keepalived_and_our_sockets_understand_each_other(net: WireNet, family: 
             time.sleep(0.1)
         assert not has_address(net, "a", vip), "keepalived ignored our higher-priority adverts"
         assert keepalived.running()
-        log = keepalived.log_path.read_text()
-        assert "Entering BACKUP STATE" in log
+        assert "Entering BACKUP STATE" in keepalived.log()
     finally:
         ours.close()
         keepalived.stop()

@@ -9,8 +9,9 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from test_wire_netns import WireNet, inside, ip
 
+from netns_lab.nsenter import inside
+from netns_lab.wirenet import WireNet, ip
 from vrrp.io.reflector import AddressEvent, LinkEvent, NetlinkEvent, Reflector
 
 pytestmark = pytest.mark.lab

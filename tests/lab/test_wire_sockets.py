@@ -14,8 +14,9 @@ import struct
 from collections.abc import Iterator
 
 import pytest
-from test_wire_netns import WireNet, inside, ip
 
+from netns_lab.nsenter import inside
+from netns_lab.wirenet import WireNet, ip
 from vrrp.io.sockets import VRRP_MCAST_V4, VRRP_MCAST_V6, Received, SocketRegistry, VrrpSocket
 
 pytestmark = pytest.mark.lab

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 from pyroute2 import AsyncIPRoute
-from test_wire_netns import WireNet, inside, ip, tcp_connects
 
+from netns_lab.nsenter import inside
+from netns_lab.wirenet import WireNet, ip, tcp_connects
 from vrrp.io.addresses import NetlinkConfigurator, VirtualAddress
 from vrrp.io.garp import AnnouncementSender
 from vrrp.io.vmac import VmacError, VmacManager, VmacSpec, vmac_address

@@ -1,4 +1,4 @@
-"""Failover measurement (netns_lab.measure) and frame parsing (netns_lab.observe), without a network."""
+"""Failover measurement (netns_lab.measure) and frame parsing (netns_lab.capture), without a network."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from netns_lab.capture import AdvertSeen, BadPacket, Capture, CaptureError, parse_frame
 from netns_lab.measure import find_failover, master_down_interval, masters, skew_time
-from netns_lab.observe import AdvertCapture, AdvertSeen, BadPacket, CaptureError, parse_frame
 from vrrp.core.packet import Advertisement, encode
 
 
@@ -231,7 +231,7 @@ def test_parse_frame_reports_a_corrupted_advert_and_skips_other_traffic() -> Non
 
 
 def test_capture_names_a_missing_namespace() -> None:
-    capture = AdvertCapture("netns-lab-no-such-namespace", "br0")
+    capture = Capture("netns-lab-no-such-namespace", "br0")
     with pytest.raises(CaptureError, match="no network namespace 'netns-lab-no-such-namespace'"):
         capture.start()
     capture.stop()  # idempotent after a failed start

@@ -1,4 +1,6 @@
-"""Tiny real-socket probes run *inside* lab hosts by the lab tests (``python netprobe.py CMD ...``).
+"""Tiny real-socket probes run *inside* lab hosts (``python -m netns_lab.netprobe CMD ...``): a TCP echo
+server and client, and a multicast sender and receiver, to show that a lab's links, routes and groups carry
+traffic.
 
 tcp-server PORT               accept connections on [::]:PORT (v4 and v6), echo one line back prefixed "echo:"
 tcp-client ADDR PORT MSG [T]  connect (timeout T s, default 5), send MSG, print the reply

@@ -1,4 +1,5 @@
-"""Watch VRRP advertisements on the wire: an AF_PACKET capture on a lab bridge, with kernel timestamps.
+"""The lab's one packet capture: VRRP advertisements (decoded) and, on request, every Ethernet frame, seen by an
+AF_PACKET socket on a lab bridge, with kernel timestamps.
 
 Failover is measured from packets, never from polling daemons or wall-clock sleeps (conformance.md §6:
 "measure with packet timestamps from one capture point"). The capture point is the bridge of a switch
@@ -11,13 +12,12 @@ busy Python thread does not skew them; compare them with :func:`time.time` for e
 
 Decoding goes through one function, :func:`decode_vrrp`, which uses the project's codec
 (:func:`vrrp.core.packet.decode`), so what the lab calls an advertisement is exactly what the daemon accepts.
+Frames (``keep_frames=True``) are for what is not VRRP: gratuitous ARP, unsolicited NA, traffic to a VIP.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import ipaddress
 import os
 import select
@@ -28,13 +28,20 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING, NamedTuple
+
+from netns_lab.nsenter import NetnsError, call_in_netns
+
+if TYPE_CHECKING:
+    from netns_lab.lab import Lab
 
 __all__ = [
-    "AdvertCapture",
     "AdvertSeen",
     "BadPacket",
+    "Capture",
     "CaptureError",
     "DecodedVrrp",
+    "Frame",
     "decode_vrrp",
     "parse_frame",
 ]
@@ -47,13 +54,18 @@ _ETH_P_8021Q = 0x8100
 _ETH_P_8021AD = 0x88A8
 _SO_TIMESTAMPNS = 35  # SO_TIMESTAMPNS_OLD on every Linux ABI Python runs on; also the cmsg type
 _PACKET_OUTGOING = 4
-_CLONE_NEWNET = 0x40000000
-_NETNS_DIR = "/run/netns"
 _TIMESPEC = struct.Struct("@qq")
 
 
 class CaptureError(RuntimeError):
     """The capture could not start (no such namespace or interface, not root); the message names which."""
+
+
+class Frame(NamedTuple):
+    """One Ethernet frame as it reached the bridge: kernel timestamp (epoch seconds) and the bytes."""
+
+    t: float
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -72,7 +84,8 @@ class AdvertSeen:
     """One VRRP advertisement seen on the wire.
 
     ``t`` is the kernel receive timestamp (seconds since the epoch, like :func:`time.time`); ``ttl`` is the
-    IPv4 TTL or IPv6 hop limit (RFC 9568 requires 255); ``src_mac`` shows whether a virtual MAC was used.
+    IPv4 TTL or IPv6 hop limit (RFC 9568 requires 255); ``src_mac`` shows whether a virtual MAC was used;
+    ``payload`` is the VRRP message as sent (golden vectors, re-decoding).
     """
 
     t: float
@@ -86,6 +99,7 @@ class AdvertSeen:
     priority: int
     interval_cs: int
     addresses: tuple[str, ...]
+    payload: bytes = b""
 
     @property
     def interval(self) -> float:
@@ -169,66 +183,46 @@ def parse_frame(frame: bytes, t: float) -> AdvertSeen | BadPacket | None:
         priority=d.priority,
         interval_cs=d.interval_cs,
         addresses=d.addresses,
+        payload=bytes(payload),
     )
 
 
-def _open_packet_socket(netns: str | None, ifname: str) -> socket.socket:
-    """Open the capture socket inside ``netns`` (None: the caller's namespace).
+def open_packet_socket(netns: str | None, ifname: str) -> socket.socket:
+    """An AF_PACKET socket bound to ``ifname`` in ``netns`` (None: the caller's namespace), with SO_TIMESTAMPNS.
 
-    A socket belongs to the namespace it was created in for its whole life, so a short-lived thread enters the
-    namespace (setns affects only the calling thread), creates the socket and ends; the caller's threads never
-    change namespace.
+    The socket is made by a thread inside the namespace (:func:`~netns_lab.nsenter.call_in_netns`), so it
+    belongs there while the caller's threads stay where they are.
     """
-    box: dict[str, object] = {}
 
-    def make() -> None:
+    def make() -> socket.socket:
         try:
-            if netns is not None:
-                path = os.path.join(_NETNS_DIR, netns)
-                try:
-                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                except FileNotFoundError:
-                    raise CaptureError(f"capture: no network namespace {netns!r} ({path})") from None
-                try:
-                    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-                    if libc.setns(fd, _CLONE_NEWNET) != 0:
-                        err = ctypes.get_errno()
-                        raise CaptureError(f"capture: cannot enter namespace {netns!r}: {os.strerror(err)}")
-                finally:
-                    os.close(fd)
-            try:
-                sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
-            except PermissionError:
-                raise CaptureError("capture: AF_PACKET sockets need root (CAP_NET_RAW)") from None
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-                sock.bind((ifname, _ETH_P_ALL))
-            except OSError as exc:
-                sock.close()
-                where = f" in namespace {netns!r}" if netns else ""
-                raise CaptureError(f"capture: cannot bind to interface {ifname!r}{where}: {exc}") from None
-            box["sock"] = sock
-        except BaseException as exc:
-            box["error"] = exc
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
+        except PermissionError:
+            raise CaptureError("capture: AF_PACKET sockets need root (CAP_NET_RAW)") from None
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+            sock.bind((ifname, _ETH_P_ALL))
+        except OSError as exc:
+            sock.close()
+            where = f" in namespace {netns!r}" if netns else ""
+            raise CaptureError(f"capture: cannot bind to interface {ifname!r}{where}: {exc}") from None
+        return sock
 
-    thread = threading.Thread(target=make, name=f"netns-lab-capture-open-{ifname}")
-    thread.start()
-    thread.join()
-    error = box.get("error")
-    if isinstance(error, BaseException):
-        raise error
-    sock = box["sock"]
-    assert isinstance(sock, socket.socket)
-    return sock
+    try:
+        return call_in_netns(netns, make)
+    except NetnsError as exc:
+        raise CaptureError(f"capture: {exc}") from None
 
 
-class AdvertCapture:
-    """Capture VRRP advertisements on ``ifname`` in namespace ``netns`` in a background thread.
+class Capture:
+    """Capture on ``ifname`` in namespace ``netns`` in a background thread: VRRP adverts always, every frame
+    too when ``keep_frames``.
 
-    Use as a context manager
-    (``with AdvertCapture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap``) or call
-    :meth:`start` / :meth:`stop`. ``on_advert`` runs in the capture thread for each advert (keep it
-    short: printing progress is fine). Reading methods are thread-safe.
+    Use as a context manager (``with Capture.on_switch(lab, "lan") as cap``, or
+    ``Capture(lab.switch_netns("lan"), lab.bridge_ifname("lan"))``) or call :meth:`start` / :meth:`stop`.
+    ``on_advert`` runs in the capture thread for each advert (keep it short: printing progress is fine).
+    Frames the bridge itself sends out of a port (PACKET_OUTGOING: a forwarded copy) are not counted twice.
+    Reading methods are thread-safe.
     """
 
     def __init__(
@@ -237,10 +231,13 @@ class AdvertCapture:
         ifname: str,
         *,
         on_advert: Callable[[AdvertSeen], None] | None = None,
+        keep_frames: bool = False,
     ) -> None:
         self.netns = netns
         self.ifname = ifname
         self.on_advert = on_advert
+        self.keep_frames = keep_frames
+        self._frames: list[Frame] = []
         self._adverts: list[AdvertSeen] = []
         self._bad: list[BadPacket] = []
         self._cond = threading.Condition()
@@ -248,13 +245,25 @@ class AdvertCapture:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = -1, -1
-        self.frames = 0
+        self.frame_count = 0
+
+    @classmethod
+    def on_switch(
+        cls,
+        lab: Lab,
+        switch: str = "lan",
+        *,
+        on_advert: Callable[[AdvertSeen], None] | None = None,
+        keep_frames: bool = False,
+    ) -> Capture:
+        """A capture (not started) on the bridge of ``switch``: the one point that sees every host's adverts."""
+        return cls(lab.switch_netns(switch), lab.bridge_ifname(switch), on_advert=on_advert, keep_frames=keep_frames)
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> AdvertCapture:
+    def start(self) -> Capture:
         if self._thread is not None:
             raise CaptureError("capture already started")
-        self._sock = _open_packet_socket(self.netns, self.ifname)
+        self._sock = open_packet_socket(self.netns, self.ifname)
         self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name=f"netns-lab-capture-{self.ifname}", daemon=True)
         self._thread.start()
@@ -277,7 +286,7 @@ class AdvertCapture:
             self._sock.close()
             self._sock = None
 
-    def __enter__(self) -> AdvertCapture:
+    def __enter__(self) -> Capture:
         return self.start()
 
     def __exit__(
@@ -307,7 +316,10 @@ class AdvertCapture:
                 if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
                     sec, nsec = _TIMESPEC.unpack_from(data)
                     t = sec + nsec / 1e9
-            self.frames += 1
+            self.frame_count += 1
+            if self.keep_frames:
+                with self._cond:
+                    self._frames.append(Frame(t, frame))
             item = parse_frame(frame, t)
             if item is None:
                 continue
@@ -325,6 +337,13 @@ class AdvertCapture:
         """Adverts seen so far, in arrival order (optionally only those of ``vrid``)."""
         with self._cond:
             return [a for a in self._adverts if vrid is None or a.vrid == vrid]
+
+    def frames(self, since: float = 0.0) -> list[Frame]:
+        """Every frame seen at or after ``since`` (epoch seconds), in arrival order; needs ``keep_frames``."""
+        if not self.keep_frames:
+            raise CaptureError("capture: frames() needs Capture(..., keep_frames=True)")
+        with self._cond:
+            return [f for f in self._frames if f.t >= since]
 
     def bad_packets(self) -> list[BadPacket]:
         """VRRP packets the codec rejected."""
