@@ -76,9 +76,9 @@ def run_vrrp(options: DaemonOptions) -> int:
     from pykeepalived.config import load_config
     from pykeepalived.config.errors import Severity
     from pykeepalived.daemon.pidfile import PidFile, PidFileError
-    from pykeepalived.daemon.realtime import ProcessSettings, apply_process_settings, current_policy
     from pykeepalived.daemon.settings import SettingsError, build_settings
-    from pykeepalived.daemon.vrrp_process import VrrpDaemon
+    from vrrp.io.driver import VrrpDaemon
+    from vrrp.io.realtime import ProcessSettings, apply_process_settings, current_policy
 
     setup_logging(console=options.log_console, detail=options.log_detail, log_file=options.log_file)
     if options.check and not options.vrrp:

@@ -19,7 +19,7 @@ from netns_lab.daemons import (
 )
 from netns_lab.lab import Lab
 from netns_lab.waiting import wait_until
-from pykeepalived.daemon.realtime import ProcessSettings, ProcessSettingsError, parse_process_settings
+from vrrp.io.realtime import ProcessSettings, ProcessSettingsError, parse_process_settings
 
 
 def _sched(pid: int) -> dict[str, str]:

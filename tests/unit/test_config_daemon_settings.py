@@ -13,10 +13,10 @@ import pytest
 
 from pykeepalived.config import HostView, Severity, load_config
 from pykeepalived.daemon.settings import SettingsError, build_settings
-from pykeepalived.daemon.vrrp_process import TRANSITION_HISTORY, Instance, VrrpDaemon
 from vrrp.core.actions import StateChanged
 from vrrp.core.router import VirtualRouter
 from vrrp.core.state import State, TransitionReason
+from vrrp.io.driver import TRANSITION_HISTORY, Instance, VrrpDaemon
 
 HOST = HostView(interfaces=frozenset({"eth0", "lo"}), find_executable=lambda _: None, user_exists=lambda _: False)
 

@@ -17,7 +17,7 @@ events and the host's actions into the world, in the order the host returns them
   can delay an advertisement.  Every action carries what it needs (the addresses with their options, routes,
   rules, the GARP schedule): nothing here re-reads the settings to carry one out;
 * Accept_Mode off (``no_accept``): the netlink worker also puts the VIPs into the daemon's nftables table
-  (``pykeepalived.daemon.accept``) before adding them, and takes them out after removing them; a new
+  (``vrrp.io.accept``) before adding them, and takes them out after removing them; a new
   Master joins the Solicited-Node group of each IPv6 VIP (RFC 9568 §6.4.2);
 * keepalived's old v3 unicast checksum (``old_unicast_checksum``): the host decides which form verifies and
   reports when it learns the old one; this shell sums what it sends over the group in that mode.
@@ -47,9 +47,6 @@ from typing import Any, assert_never
 
 from pyroute2 import AsyncIPRoute
 
-from pykeepalived.daemon.accept import AcceptFilter, AcceptFilterError
-from pykeepalived.daemon.realtime import tune_gc_after_startup
-from pykeepalived.daemon.settings import DaemonSettings, InstanceSettings
 from vrrp.core.actions import (
     AddVips,
     HostAction,
@@ -67,12 +64,15 @@ from vrrp.core.host import Host, Member, OldChecksum, Pair
 from vrrp.core.packet import encode
 from vrrp.core.router import VirtualRouter
 from vrrp.core.state import State
+from vrrp.io.accept import AcceptFilter, AcceptFilterError
 from vrrp.io.addresses import AddressError, NetlinkConfigurator
 from vrrp.io.garp import AnnouncementSchedule, AnnouncementSender, mac_bytes
 from vrrp.io.notify import Notifier, NotifyFifo, NotifyState
+from vrrp.io.realtime import tune_gc_after_startup
 from vrrp.io.reflector import LinkEvent, Reflector
 from vrrp.io.scripts import Script, ScriptSecurityError, ensure_script_secure
 from vrrp.io.sockets import SocketRegistry, VrrpSocket
+from vrrp.io.spec import DaemonSettings, InstanceSettings
 from vrrp.io.trackers import FileTracker, ProcessTracker, ScriptTracker, TrackerKind, TrackerUpdate, deliver
 from vrrp.io.vmac import VmacError, VmacManager
 
