@@ -425,10 +425,15 @@ class Simulation:
                 AdvertSent(self.now, node.name, inst.name, cfg.vrid, inst.segment, action.priority)
             )
         src = cfg.primary_address
+        adv = action.advertisement()
+        if cfg.unicast_peer:  # one frame to each peer, to its address (the receiver checks the destination)
+            for peer in cfg.unicast_peer:
+                data = encode(adv, family=cfg.family, src=src, dst=peer, checksum_form=action.checksum_form)
+                self._broadcast(node.name, _Frame(data, src, peer, 255, inst.segment, cfg.vrid), peers=(peer,))
+            return
         dst: IPAddress = MULTICAST_V4 if cfg.family == 4 else MULTICAST_V6
-        data = encode(action.advertisement(), family=cfg.family, src=src, dst=dst, checksum_form=action.checksum_form)
-        frame = _Frame(data, src, dst, 255, inst.segment, cfg.vrid)
-        self._broadcast(node.name, frame, peers=cfg.unicast_peer)
+        data = encode(adv, family=cfg.family, src=src, dst=dst, checksum_form=action.checksum_form)
+        self._broadcast(node.name, _Frame(data, src, dst, 255, inst.segment, cfg.vrid))
 
     def _broadcast(self, sender: str | None, frame: _Frame, *, peers: Sequence[IPAddress] = ()) -> None:
         """Schedule ``frame`` to every other node on its segment that the partition and loss let it reach."""

@@ -13,7 +13,10 @@ import pwd
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from typing import Any, TypeVar
+
+from vrrp.core.config import first_vip_not_link_local
 
 from .errors import Diagnostics, Location, Severity
 from .model import (
@@ -371,6 +374,12 @@ class Builder:
             kw["advert_int"] = 40.95
         strict = kw.get("strict_mode", g.vrrp_strict)
         kw["strict_mode"] = strict
+        if vips and first_vip_not_link_local([ip_address(vips[0].address)], unicast=bool(kw.get("unicast_peer"))):
+            # keepalived 2.2.7 (vrrp.c): a config error in strict mode, an informational message otherwise
+            if strict:
+                d.error(vips[0].location, f"({name}) the first IPv6 VIP address must be link local")
+            else:
+                d.notice(vips[0].location, f"({name}) the first IPv6 VIP address should be link local")
         kw.setdefault("skip_check_adv_addr", g.vrrp_skip_check_adv_addr)
         accept = c.get("accept", not strict)
         if "priority" not in kw:

@@ -484,6 +484,7 @@ class _Builder:
             auth_type=auth_type,
             auth_pass=(inst.auth_pass or "").encode()[:8],
             v3_checksum_as_v2=v3_as_v2,
+            strict_mode=inst.strict_mode,
             vips=vips,
             excluded_vips=excluded,
             routes=routes,

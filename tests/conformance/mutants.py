@@ -54,7 +54,12 @@ MUTANTS: list[tuple[str, str, str]] = [
     ),
     ("21 strict link-local check ignored", "if require_link_local_first and not", "if False and not"),
     ("18 interval 4096 encoded", "if not 1 <= adv.interval_cs <= 4095:", "if not 1 <= adv.interval_cs <= 8191:"),
-    ("12 VRID 0 encoded", "if not 1 <= adv.vrid <= 255:", "if not 0 <= adv.vrid <= 255:"),
+    ("12 VRID 0 encoded", "if adv.vrid not in VRIDS:", "if adv.vrid not in range(0, 256):"),
+    (
+        "12 VRID 0 decoded",
+        "if vrid not in VRIDS:\n        raise PacketError(Reason.VRID",
+        "if False:\n        raise PacketError(Reason.VRID",
+    ),
 ]
 
 

@@ -85,6 +85,14 @@ def test_12_encoder_refuses_vrid_outside_1_255(vrid: int) -> None:
         _enc(Advertisement(3, vrid, 100, [VIP], 100))
 
 
+@pytest.mark.conformance("12", polarity="negative")
+def test_12_decoder_refuses_vrid_0_like_the_encoder() -> None:
+    """One rule (``VRIDS``) for both directions: what the encoder refuses to send is not decoded either."""
+    assert _reject(build(vrid=0)) is Reason.VRID
+    assert _reject(build(version=2, vrid=0, interval=1)) is Reason.VRID
+    assert _accept(build(vrid=1)).vrid == 1
+
+
 # --- 16: Count >= 1; Count 0 ignored --------------------------------------------------------------
 
 

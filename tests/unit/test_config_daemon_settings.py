@@ -100,3 +100,14 @@ def test_a_route_table_beyond_32_bits_is_refused_with_file_and_line(tmp_path: Pa
     r = load(tmp_path, instance("V", "eth0", 1, routes))
     with pytest.raises(SettingsError, match=r"keepalived\.conf:9: vrrp_instance V: virtual_routes .*out of range"):
         build_settings(r.config)
+
+
+def test_strict_mode_reaches_the_router_and_refuses_a_global_first_ipv6_vip(tmp_path: Path) -> None:
+    """RFC 9568 §5.2.9 from configuration: keepalived's vrrp_strict makes a global first IPv6 VIP an error; the
+    daemon refuses it naming file and line (without strict mode it runs, keepalived only logs it)."""
+    text = ("vrrp_instance V6 {\n interface eth0\n virtual_router_id 7\n priority 100\n"
+            " virtual_ipaddress {\n  2001:db8::1/64\n  fe80::7/64\n }\n}\n")
+    loose = build_settings(load(tmp_path, text).config)
+    assert [i.strict_mode for i in loose.instances] == [False]
+    with pytest.raises(SettingsError, match=r"keepalived\.conf:\d+: vrrp_instance V6: .*must be link local"):
+        build_settings(load(tmp_path, "global_defs {\n vrrp_strict\n}\n" + text).config)

@@ -258,3 +258,23 @@ def test_unicast_ttl_needs_unicast_peers_as_keepalived_says(tmp_path: Path) -> N
     r = load_text(tmp_path, base % " unicast_peer {\n  10.0.0.2\n }\n")
     assert not [d for d in r.diagnostics if "unicast_ttl" in d.message]
     assert r.config.vrrp_instances[0].unicast_ttl == 64
+
+
+@pytest.mark.parametrize(("strict", "severity"), [(False, Severity.NOTICE), (True, Severity.ERROR)])
+def test_ipv6_first_vip_not_link_local_is_reported_like_keepalived(
+    tmp_path: Path, strict: bool, severity: Severity
+) -> None:
+    """keepalived 2.2.7 (vrrp.c): "the first IPv6 VIP address should be link local" (informational), a config
+    error ("must be") with vrrp_strict; unicast instances are not checked (RFC 9568 §5.2.9, erratum 8300)."""
+    head = "global_defs { vrrp_strict }\n" if strict else ""
+    r = load_text(tmp_path, head + "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n"
+                  " virtual_ipaddress {\n  2001:db8::1\n  fe80::1\n }\n}\n")
+    found = [(d.severity, d.location.line, d.message) for d in r.diagnostics if "link local" in d.message]
+    word = "must" if strict else "should"
+    assert found == [(severity, 5 + strict, f"(A) the first IPv6 VIP address {word} be link local")]
+    ok = load_text(tmp_path, head + "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n"
+                   " virtual_ipaddress {\n  fe80::1\n  2001:db8::1\n }\n}\n")
+    assert not [d for d in ok.diagnostics if "link local" in d.message]
+    unicast = load_text(tmp_path, head + "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n"
+                        " unicast_peer {\n  2001:db8::9\n }\n virtual_ipaddress {\n  2001:db8::1\n }\n}\n")
+    assert not [d for d in unicast.diagnostics if "link local" in d.message]

@@ -231,3 +231,20 @@ def test_bad_configuration_names_the_instance() -> None:
         Host([Member(cfg("A", 1), "eth0"), Member(cfg("A", 2), "eth0")])
     with pytest.raises(ValueError, match="unknown instance"):
         Host([Member(cfg("A", 1), "eth0")], [("G", ("A", "Z"))])
+
+
+def test_the_router_judges_the_real_destination_even_with_the_old_unicast_checksum() -> None:
+    """keepalived's receive check (multicast vs unicast destination) sees the packet's own destination, while the
+    old v3 unicast checksum is verified over the group: a unicast advert in the old form is accepted, the same
+    advert sent to the group is discarded by a unicast instance, and a multicast instance discards unicast."""
+    uni = Host([Member(cfg("A", 1, unicast_peer=(PEER,)), "eth0", old_checksum="always")])
+    uni.start(0)
+    old_form = advert(1, dst=MULTICAST_V4)  # summed over the group, sent to us
+    assert uni.receive(old_form, src=PEER, dst=ME, ttl=255, link="eth0", now=S) == []
+    assert uni.router("A").stats.adverts_received == 1
+    out = uni.receive(old_form, src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=2 * S)
+    assert out == [("A", PacketDiscarded(Reason.ADDRESS_LIST, PEER, ""))]
+    multi = Host([Member(cfg("B", 2), "eth0")])
+    multi.start(0)
+    out = multi.receive(advert(2, dst=ME), src=PEER, dst=ME, ttl=255, link="eth0", now=S)
+    assert out == [("B", PacketDiscarded(Reason.ADDRESS_LIST, PEER, ""))]

@@ -16,7 +16,7 @@ from vrrp.core.actions import (
     SendGratuitous,
     StateChanged,
 )
-from vrrp.core.config import AUTH_PASS, RouterConfigError
+from vrrp.core.config import AUTH_AH, AUTH_PASS, RouterConfigError
 from vrrp.core.packet import Advertisement, Reason, encode
 from vrrp.core.router import VirtualRouter
 from vrrp.core.state import TRANSITIONS, State, TransitionReason
@@ -547,3 +547,68 @@ def test_owner_ignore_adverts_keeps_the_owner_master_against_another_owner() -> 
     r.start(0)
     assert r.receive_advertisement(adv(255), src=PEER_HIGH, ttl=255, now=S) == []
     assert r.state is State.MASTER and r.stats.adverts_received == 1
+
+
+# ------------------------------------------------------------------------------ destination (keepalived)
+
+GROUP4 = IPv4Address("224.0.0.18")
+ME4 = IPv4Address("10.0.0.2")
+
+
+@pytest.mark.parametrize("unicast", [False, True], ids=["multicast-instance", "unicast-instance"])
+def test_destination_must_match_the_instances_mode(unicast: bool) -> None:
+    """keepalived 2.2.7 (vrrp_check_packet): "Expected multicast packet but received unicast packet" and the
+    reverse are discarded and counted as address list errors."""
+    settings: dict[str, object] = {"unicast_peer": (PEER_HIGH,)} if unicast else {}
+    right, wrong = (ME4, GROUP4) if unicast else (GROUP4, ME4)
+    r = backup(**settings)
+    before = r.snapshot()
+    assert r.receive_advertisement(adv(200), src=PEER_HIGH, ttl=255, now=S, dst=wrong) == []
+    assert r.snapshot() == before and r.stats.discards == {"address_list": 1} and r.stats.adverts_received == 0
+    r.receive_advertisement(adv(200), src=PEER_HIGH, ttl=255, now=S, dst=right)
+    assert r.stats.adverts_received == 1 and r.get_timer() == S + r.master_down_interval_us()
+
+
+def test_destination_check_covers_ipv6_and_raw_packets() -> None:
+    me6, peer6, vip6 = IPv6Address("fe80::2"), IPv6Address("fe80::1"), IPv6Address("fe80::100")
+    r = backup(primary_address=me6, virtual_ipaddress=(vip6,))
+    wire = encode(adv(200, addresses=[vip6]), family=6, src=peer6, dst=me6)
+    assert r.receive_packet(wire, src=peer6, dst=me6, ttl=255, now=S) == []
+    assert r.stats.discards == {"address_list": 1}
+    group6 = IPv6Address("ff02::12")
+    wire = encode(adv(200, addresses=[vip6]), family=6, src=peer6, dst=group6)
+    r.receive_packet(wire, src=peer6, dst=group6, ttl=255, now=S)
+    assert r.stats.adverts_received == 1
+
+
+# --------------------------------------------------------------------------- v2 authentication: one check
+
+
+def test_router_runs_the_codecs_v2_auth_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The conformance tests of ``check_v2_auth`` (constant-time PASS compare) cover what the router runs."""
+    import vrrp.core.router as router_module
+
+    calls: list[tuple[int, bytes]] = []
+    real = router_module.check_v2_auth
+
+    def spy(a: Advertisement, *, auth_type: int, auth_data: bytes) -> None:
+        calls.append((auth_type, auth_data))
+        real(a, auth_type=auth_type, auth_data=auth_data)
+
+    monkeypatch.setattr(router_module, "check_v2_auth", spy)
+    r = backup(version=2, auth_type=AUTH_PASS, auth_pass=b"secret")
+    r.receive_advertisement(adv(200, version=2, auth_type=1, auth_data=b"secret\0\0"), src=PEER_LOW, ttl=255, now=S)
+    assert calls == [(AUTH_PASS, b"secret")] and r.stats.adverts_received == 1
+
+
+def test_v2_pass_longer_than_8_bytes_compares_its_first_8_like_keepalived() -> None:
+    r = backup(version=2, auth_type=AUTH_PASS, auth_pass=b"secret12-tail")
+    r.receive_advertisement(adv(200, version=2, auth_type=1, auth_data=b"secret12"), src=PEER_LOW, ttl=255, now=S)
+    assert r.stats.discards == {} and r.stats.adverts_received == 1
+
+
+def test_v2_ah_is_never_accepted_since_the_codec_does_not_carry_it() -> None:
+    r = backup(version=2, auth_type=AUTH_AH)
+    before = r.snapshot()
+    r.receive_advertisement(adv(200, version=2, auth_type=AUTH_AH, auth_data=bytes(8)), src=PEER_LOW, ttl=255, now=S)
+    assert r.stats.discards == {"auth": 1} and r.snapshot() == before

@@ -12,6 +12,7 @@ one we chose and what the parser must pass to get keepalived's behaviour.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from vrrp.core.packet import (
@@ -20,6 +21,7 @@ from vrrp.core.packet import (
     AUTH_PASS,
     CHECKSUM_RFC5798,
     CHECKSUM_RFC9568,
+    VRIDS,
     ChecksumForm,
     pass_auth_data,
 )
@@ -29,7 +31,26 @@ from vrrp.core.tracking import PRIORITY_OWNER, Tracker
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-__all__ = ["AUTH_AH", "AUTH_NONE", "AUTH_PASS", "IPAddress", "RouterConfig", "RouterConfigError"]
+__all__ = [
+    "AUTH_AH",
+    "AUTH_NONE",
+    "AUTH_PASS",
+    "IPAddress",
+    "RouterConfig",
+    "RouterConfigError",
+    "first_vip_not_link_local",
+]
+
+
+def first_vip_not_link_local(vips: Sequence[IPAddress], *, unicast: bool) -> bool:
+    """True when an IPv6 multicast instance's first VIP is not link-local (RFC 9568 §5.2.9, erratum 8300).
+
+    keepalived's rule (vrrp.c, the instance completion check): only multicast IPv6 instances are checked; with
+    ``vrrp_strict`` it is a configuration error ("the first IPv6 VIP address must be link local"), otherwise an
+    informational message ("... should be link local").  The configuration layer reports it at file:line and
+    :class:`RouterConfig` refuses it in strict mode, both through this one function.
+    """
+    return not unicast and bool(vips) and vips[0].version == 6 and not vips[0].is_link_local
 
 
 class RouterConfigError(ValueError):
@@ -84,6 +105,9 @@ class RouterConfig:
             both either way.
         check_vip_list: v2 only: discard an advert whose address list differs from ours (RFC 3768 §7.1, MUST
             when the sender is not the owner).  Default True.
+        strict_mode: keepalived ``strict_mode`` / ``vrrp_strict``: refuse what the RFC forbids instead of
+            reporting it; here, an IPv6 multicast instance whose first VIP is not link-local (RFC 9568
+            §5.2.9).  Default False (keepalived only logs it then).
         trackers: weighted trackers [``track_interface`` / ``track_script`` / ``track_file`` / ...].
         install_addresses / virtual_routes / virtual_rules: what a Master installs on the host
             [``virtual_ipaddress`` and ``virtual_ipaddress_excluded`` entries with their options,
@@ -117,6 +141,7 @@ class RouterConfig:
     auth_pass: bytes = b""
     v3_checksum_as_v2: bool = False
     check_vip_list: bool = True
+    strict_mode: bool = False
     trackers: tuple[Tracker, ...] = field(default=())
     install_addresses: tuple[VirtualAddress, ...] = ()
     virtual_routes: tuple[VirtualRoute, ...] = ()
@@ -160,7 +185,7 @@ class RouterConfig:
 
     def validate(self) -> None:
         """Raise RouterConfigError naming the keepalived keyword of the first invalid setting."""
-        if not 1 <= self.vrid <= 255:
+        if self.vrid not in VRIDS:
             raise RouterConfigError("virtual_router_id", f"must be 1..255, not {self.vrid}")
         if not 1 <= self.priority <= 255:
             raise RouterConfigError("priority", f"must be 1..255, not {self.priority}")
@@ -181,6 +206,12 @@ class RouterConfig:
         if families != {self.family}:
             raise RouterConfigError(
                 "virtual_ipaddress", f"addresses must all be IPv{self.family} like the source address"
+            )
+        if self.strict_mode and first_vip_not_link_local(self.virtual_ipaddress, unicast=bool(self.unicast_peer)):
+            raise RouterConfigError(
+                "virtual_ipaddress",
+                f"the first IPv6 VIP address must be link local (RFC 9568 §5.2.9, strict mode), "
+                f"not {self.virtual_ipaddress[0]}",
             )
         if any(a.version != self.family for a in self.unicast_peer):
             raise RouterConfigError("unicast_peer", f"peers must be IPv{self.family}")

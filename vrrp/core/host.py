@@ -307,7 +307,7 @@ class Host:
         if isinstance(result, PacketError):
             router.stats.discard(result.reason)
             return [(s.name, PacketDiscarded(result.reason, src, result.detail))]
-        reason, actions = router.receive_verdict(result, src=src, ttl=ttl, now=now)
+        reason, actions = router.receive_verdict(result, src=src, ttl=ttl, now=now, dst=dst)
         if reason is not None:
             return [(s.name, PacketDiscarded(reason, src, f"ttl {ttl}" if reason is Reason.TTL else ""))]
         out: list[Pair] = [(s.name, OldChecksumAdopted())] if learnt else []

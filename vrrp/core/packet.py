@@ -52,6 +52,7 @@ __all__ = [
     "MULTICAST_V4",
     "MULTICAST_V6",
     "TYPE_ADVERTISEMENT",
+    "VRIDS",
     "Address",
     "Advertisement",
     "ChecksumForm",
@@ -77,6 +78,9 @@ AUTH_NONE: Final = 0
 AUTH_PASS: Final = 1
 AUTH_AH: Final = 2
 AUTH_DATA_LEN: Final = 8
+
+#: The valid Virtual Router IDs (RFC 9568 §5.2.3): one rule for the encoder, the decoder and the configuration.
+VRIDS: Final = range(1, 256)
 
 MULTICAST_V4: Final = IPv4Address("224.0.0.18")
 MULTICAST_V6: Final = IPv6Address("ff02::12")
@@ -110,7 +114,7 @@ class Reason(enum.StrEnum):
     AUTH_TYPE = "auth_type"  # vrrpStatsInvalidAuthType (RFC 2787): v2 Auth Type not 0/1/2
     # --- detected by the virtual router (need configuration or the IP header) ---
     TTL = "ttl"  # vrrpv3StatisticsIpTtlErrors: TTL / Hop Limit != 255
-    VRID = "vrid"  # vrrpv3RouterVrIdErrors: no virtual router with this VRID on the interface
+    VRID = "vrid"  # vrrpv3RouterVrIdErrors: no virtual router with this VRID (the codec refuses VRID 0 itself)
     AUTH_TYPE_MISMATCH = "auth_type_mismatch"  # vrrpStatsAuthTypeMismatch (RFC 2787): not the configured type
     AUTH = "auth"  # vrrpStatsAuthFailures (RFC 2787): PASS data does not match
     OWNER = "owner"  # RFC 3768 §7.1 (MUST) / RFC 9568 erratum 8298 (SHOULD log): we own the addresses
@@ -222,8 +226,8 @@ def decode(
     3. exactly header + Count addresses (+ v2 auth data); extra bytes only as the Ethernet padding of a
        minimum-size frame, i.e. while IP header + message stay within 46 bytes (LENGTH);
     4. checksum (CHECKSUM; v3 IPv4 accepts both forms and reports which one in ``checksum_form``);
-    5. Type 1 (TYPE); 6. Count != 0 (ADDRESS_LIST); 7. interval != 0 (INTERVAL);
-    8. v2 Auth Type 0, 1 or 2 (AUTH_TYPE).
+    5. Type 1 (TYPE); 6. VRID in :data:`VRIDS`, i.e. not 0 (VRID: no virtual router can have it);
+    7. Count != 0 (ADDRESS_LIST); 8. interval != 0 (INTERVAL); 9. v2 Auth Type 0, 1 or 2 (AUTH_TYPE).
 
     The checksum comes before field values so that a corrupted packet is counted as a checksum error.
     Reserved bits are ignored (item 17).  With ``require_link_local_first`` an IPv6 list whose first address
@@ -274,6 +278,8 @@ def decode(
         raise PacketError(Reason.CHECKSUM, f"VRRPv3 IPv6 checksum 0x{cksum:04x} does not verify")
     if vt & 0x0F != TYPE_ADVERTISEMENT:
         raise PacketError(Reason.TYPE, f"type {vt & 0x0F} is not 1 (ADVERTISEMENT)")
+    if vrid not in VRIDS:
+        raise PacketError(Reason.VRID, f"VRID {vrid} is not 1-255 (RFC 9568 §5.2.3)")
     if count == 0:
         raise PacketError(Reason.ADDRESS_LIST, "Count IPvX Addr is 0 (RFC 9568 erratum 8299: ignore)")
     if version == 3:
@@ -326,7 +332,7 @@ def _validate(adv: Advertisement, width: int) -> None:
         raise ValueError(f"version must be 2 or 3, not {adv.version}")
     if adv.version == 2 and width != 4:
         raise ValueError("VRRPv2 is IPv4 only")
-    if not 1 <= adv.vrid <= 255:
+    if adv.vrid not in VRIDS:
         raise ValueError(f"vrid must be 1-255, not {adv.vrid}")
     if not 0 <= adv.priority <= 255:
         raise ValueError(f"priority must be 0-255, not {adv.priority}")

@@ -10,9 +10,9 @@ Events::
 
     start(now)                                   Startup (§6.4.1)
     shutdown(now)                                Shutdown (§6.4.2 / §6.4.3)
-    receive_advertisement(adv, src=, ttl=, now=) a decoded advert (vrrp.core.packet.Advertisement)
-    receive_packet(data, src=, dst=, ttl=, now=) raw VRRP message: decoded here, codec errors counted
-    receive_verdict(adv, src=, ttl=, now=)       as receive_advertisement, plus the discard reason (or None)
+    receive_advertisement(adv, src=, ttl=, now=[, dst=])  a decoded advert (vrrp.core.packet.Advertisement)
+    receive_packet(data, src=, dst=, ttl=, now=)  raw VRRP message: decoded here, codec errors counted
+    receive_verdict(adv, src=, ttl=, now=[, dst=])  as receive_advertisement, plus the discard reason (or None)
     handle_timer(now)                            Master_Down_Timer or Adver_Timer fired
     set_priority(p, now)                         base priority changed (reload, tests)
     set_tracker_state(name, up, now)             a tracker changed (keepalived's weighted tracking)
@@ -41,7 +41,7 @@ from vrrp.core.actions import (
     StateChanged,
 )
 from vrrp.core.config import RouterConfig
-from vrrp.core.packet import AUTH_PASS, Advertisement, PacketError, Reason, decode
+from vrrp.core.packet import Advertisement, PacketError, Reason, check_v2_auth, decode
 from vrrp.core.state import TRANSITIONS, IllegalTransition, State, TransitionReason
 from vrrp.core.timers import cs_to_us, master_down_interval_us, skew_time_us
 from vrrp.core.tracking import PRIORITY_OWNER, TrackerSet
@@ -236,24 +236,31 @@ class VirtualRouter:
     # ------------------------------------------------------------------ packets
 
     def receive_packet(self, data: bytes, *, src: IPAddress, dst: IPAddress, ttl: int, now: int) -> list[Action]:
-        """Decode a raw VRRP message and handle it; codec rejections are counted like any other discard."""
+        """Decode a raw VRRP message sent to ``dst`` and handle it; codec rejections are counted like any other
+        discard."""
         try:
             adv = decode(data, family=self.config.family, src=src, dst=dst)
         except PacketError as exc:
             self.stats.discard(exc.reason)
             return []
-        return self.receive_advertisement(adv, src=src, ttl=ttl, now=now)
+        return self.receive_advertisement(adv, src=src, ttl=ttl, now=now, dst=dst)
 
-    def receive_advertisement(self, adv: Advertisement, *, src: IPAddress, ttl: int, now: int) -> list[Action]:
-        """Handle a decoded advertisement from ``src`` received with IP TTL / Hop Limit ``ttl``."""
-        return self.receive_verdict(adv, src=src, ttl=ttl, now=now)[1]
+    def receive_advertisement(
+        self, adv: Advertisement, *, src: IPAddress, ttl: int, now: int, dst: IPAddress | None = None
+    ) -> list[Action]:
+        """Handle a decoded advertisement from ``src`` received with IP TTL / Hop Limit ``ttl``.
+
+        ``dst``, the packet's destination, when known: a multicast instance discards adverts sent to a unicast
+        address and a unicast instance those sent to a multicast group (keepalived's receive check).
+        """
+        return self.receive_verdict(adv, src=src, ttl=ttl, now=now, dst=dst)[1]
 
     def receive_verdict(
-        self, adv: Advertisement, *, src: IPAddress, ttl: int, now: int
+        self, adv: Advertisement, *, src: IPAddress, ttl: int, now: int, dst: IPAddress | None = None
     ) -> tuple[Reason | None, list[Action]]:
         """``receive_advertisement`` that also says why the advert was discarded (None: it was accepted), so a
         host (vrrp.core.host) reports the reason it was counted under without diffing counters."""
-        reason = self._validate(adv, src, ttl)
+        reason = self._validate(adv, src, ttl, dst)
         if reason is not None:
             self.stats.discard(reason)
             return reason, []
@@ -267,7 +274,7 @@ class VirtualRouter:
             return None, []
         return None, handler(self, adv, src, now)
 
-    def _validate(self, adv: Advertisement, src: IPAddress, ttl: int) -> Reason | None:
+    def _validate(self, adv: Advertisement, src: IPAddress, ttl: int, dst: IPAddress | None) -> Reason | None:
         """The receive checks that need configuration (RFC 9568 §7.1, RFC 3768 §7.1); None means accept."""
         cfg = self.config
         if ttl != VRRP_TTL and not cfg.unicast_peer:
@@ -284,6 +291,10 @@ class VirtualRouter:
         for a in adv.addresses:
             if a.version != family:
                 return Reason.ADDRESS_LIST
+        if dst is not None and dst.is_multicast == bool(cfg.unicast_peer):
+            # keepalived 2.2.7 (vrrp_check_packet): "Expected multicast packet but received unicast packet" and
+            # the reverse, counted as an address list error.
+            return Reason.ADDRESS_LIST
         if cfg.unicast_peer and src not in cfg.unicast_peer:
             return Reason.UNICAST_PEER
         if adv.interval_cs <= 0:
@@ -291,10 +302,10 @@ class VirtualRouter:
         if cfg.version == 2:
             if self._is_owner():
                 return Reason.OWNER  # RFC 3768 §7.1 MUST (RFC 9568 erratum 8298 relaxes v3 to SHOULD log)
-            if adv.auth_type != cfg.auth_type:
-                return Reason.AUTH_TYPE_MISMATCH
-            if cfg.auth_type == AUTH_PASS and adv.auth_data != cfg.auth_data:
-                return Reason.AUTH
+            try:  # the one v2 authentication check (constant-time PASS compare), the codec's
+                check_v2_auth(adv, auth_type=cfg.auth_type, auth_data=cfg.auth_pass)
+            except PacketError as exc:
+                return exc.reason
             if adv.interval_cs != cfg.advert_int_cs:
                 return Reason.INTERVAL  # RFC 3768 §7.1 MUST; keepalived: "advertisement interval mismatch"
             if cfg.check_vip_list and adv.priority != PRIORITY_OWNER and not self._same_vips(adv.addresses):

@@ -61,6 +61,7 @@ class InstanceSettings:
     auth_type: int = AUTH_NONE
     auth_pass: bytes = b""
     v3_checksum_as_v2: bool = False
+    strict_mode: bool = False
     vips: tuple[VirtualAddress, ...] = ()
     excluded_vips: tuple[VirtualAddress, ...] = ()
     routes: tuple[VirtualRoute, ...] = ()
@@ -123,6 +124,7 @@ class InstanceSettings:
                 auth_type=self.auth_type,
                 auth_pass=self.auth_pass,
                 v3_checksum_as_v2=self.v3_checksum_as_v2,
+                strict_mode=self.strict_mode,
                 trackers=self.trackers,
                 install_addresses=(*self.vips, *self.excluded_vips),
                 virtual_routes=self.routes,
