@@ -6,6 +6,8 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv6Address
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.router_kit import VIP, S, backup, config, master
 from vrrp.core.actions import AddVips, RemoveVips, SendAdvertisement, SendGratuitous, StateChanged
@@ -18,6 +20,9 @@ from vrrp.core.tracking import Tracker
 
 LOWER_ADDR = IPv4Address("10.0.0.1")
 HIGHER_ADDR = IPv4Address("10.0.0.3")
+ME6 = IPv6Address("fe80::2")
+VIP6 = IPv6Address("fe80::100")
+LOWER6 = IPv6Address("fe80::1")
 
 
 
@@ -196,6 +201,85 @@ def test_35_ipv6_backup_never_installs_vips_or_sends_unsolicited_na() -> None:
     assert not [a for a in actions if isinstance(a, AddVips | SendGratuitous)]
 
 
+def _backup_events() -> st.SearchStrategy[list[tuple[str, int]]]:
+    """Whatever a Backup may meet that does not make it Master: adverts at any priority >= ours (preempt) or
+    0 followed by another advert, tracker flaps, early timer calls."""
+    return st.lists(
+        st.tuples(st.sampled_from(["advert", "prio0", "early", "track"]), st.integers(100, 255)), max_size=30
+    )
+
+
+def _drive_backup(r: VirtualRouter, events: list[tuple[str, int]], src: IPv4Address | IPv6Address) -> list[object]:
+    vips = list(r.config.virtual_ipaddress)
+
+    def hear(priority: int, at: int) -> list[object]:
+        return list(r.receive_advertisement(Advertisement(3, 1, priority, vips, 100), src=src, ttl=255, now=at))
+
+    out: list[object] = []
+    now = S
+    for kind, value in events:
+        now += 1000
+        if kind == "advert":
+            out += hear(value, now)
+        elif kind == "prio0":  # a stopping Master, then its successor before Skew_Time runs out
+            out += hear(0, now) + hear(value, now + 1)
+        elif kind == "early":
+            out += r.handle_timer((r.get_timer() or 1) - 1)
+        else:
+            out += r.set_tracker_state("link", value % 2 == 0, now)
+        assert r.state in (State.BACKUP, State.FAULT)
+        assert not r.holds_vips
+    return out
+
+
+@pytest.mark.conformance("34", polarity="negative")
+@pytest.mark.conformance("37", polarity="negative")
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(events=_backup_events())
+def test_34_37_no_event_sequence_gives_a_backup_the_vips_or_a_gratuitous_arp(events: list[tuple[str, int]]) -> None:
+    """The kernel answers ARP for (34) and accepts traffic to (37) only addresses it holds: a Backup never asks
+    the shell to install them, nor to announce them, whatever it receives."""
+    r = VirtualRouter(config(trackers=(Tracker("link", weight=-10),)))
+    out = r.start(0) + _drive_backup(r, events, LOWER_ADDR)
+    assert not [a for a in out if isinstance(a, AddVips | SendGratuitous)]
+
+
+@pytest.mark.conformance("35", polarity="negative")
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(events=_backup_events())
+def test_35_no_event_sequence_gives_an_ipv6_backup_the_vips_or_an_unsolicited_na(
+    events: list[tuple[str, int]],
+) -> None:
+    """No VIP installed means no ND answer (and the daemon sends no RAs at all); no SendGratuitous means no
+    unsolicited NA."""
+    r = VirtualRouter(config(primary_address=ME6, virtual_ipaddress=(VIP6,), trackers=(Tracker("link", weight=-10),)))
+    out = r.start(0) + _drive_backup(r, events, LOWER6)
+    assert not [a for a in out if isinstance(a, AddVips | SendGratuitous)]
+
+
+@pytest.mark.conformance("34", polarity="positive")
+@pytest.mark.conformance("37", polarity="positive")
+def test_34_37_only_the_master_holds_the_vips_and_accept_mode_decides_traffic() -> None:
+    """The VIPs (and so ARP answers and local delivery) arrive with MASTER and leave with it; the AddVips
+    action carries Accept_Mode, so a non-owner without ``accept`` still drops traffic to them (item 46)."""
+    r = backup()
+    assert not r.holds_vips
+    became = r.handle_timer(r.get_timer() or 0)
+    assert AddVips((VIP,), accept=False) in became and r.holds_vips
+    left = r.receive_advertisement(adv(200), src=LOWER_ADDR, ttl=255, now=10 * S)
+    assert RemoveVips((VIP,)) in left and not r.holds_vips and r.state is State.BACKUP
+
+
+@pytest.mark.conformance("35", polarity="positive")
+def test_35_ipv6_vips_and_unsolicited_na_come_only_with_master() -> None:
+    r = VirtualRouter(config(primary_address=ME6, virtual_ipaddress=(VIP6,)))
+    r.start(0)
+    became = r.handle_timer(r.get_timer() or 0)
+    assert AddVips((VIP6,), accept=False) in became and SendGratuitous((VIP6,), 5) in became
+    left = r.receive_advertisement(Advertisement(3, 1, 200, [VIP6], 100), src=LOWER6, ttl=255, now=10 * S)
+    assert RemoveVips((VIP6,)) in left and not r.holds_vips
+
+
 # --- 38: Backup shutdown ---------------------------------------------------------------------------
 
 
@@ -223,6 +307,24 @@ def test_39_down_timer_sends_advert_then_vips_and_garp_and_arms_adver_timer() ->
     actions = r.handle_timer(t)
     assert [type(a) for a in actions] == [StateChanged, SendAdvertisement, AddVips, SendGratuitous]
     assert r.state is State.MASTER and r.get_timer() == t + S
+
+
+@pytest.mark.conformance("39", polarity="positive")
+def test_39_ipv6_down_timer_sends_advert_then_vips_and_unsolicited_na() -> None:
+    r = VirtualRouter(config(primary_address=ME6, virtual_ipaddress=(VIP6,)))
+    r.start(0)
+    t = r.get_timer() or 0
+    actions = r.handle_timer(t)
+    assert [type(a) for a in actions] == [StateChanged, SendAdvertisement, AddVips, SendGratuitous]
+    assert actions[3] == SendGratuitous((VIP6,), 5)  # the shell sends unsolicited NAs (and joins the groups)
+    assert r.state is State.MASTER and r.get_timer() == t + S
+
+
+@pytest.mark.conformance("39", polarity="negative")
+def test_39_nothing_happens_one_microsecond_before_the_down_timer() -> None:
+    r = backup()
+    t = r.get_timer() or 0
+    assert r.handle_timer(t - 1) == [] and r.state is State.BACKUP and r.get_timer() == t
 
 
 @pytest.mark.conformance("39", polarity="negative")

@@ -68,7 +68,8 @@ async def nothing(sock: VrrpSocket, wait: float = 0.3) -> Received | None:
     return sock.recv_nowait()
 
 
-def test_ipv4_multicast_advert_on_the_wire(net: WireNet) -> None:
+@pytest.mark.conformance("3", polarity="positive")
+def test_3_ipv4_multicast_advert_on_the_wire(net: WireNet) -> None:
     a, b = open_in(net, "a", socket.AF_INET), open_in(net, "b", socket.AF_INET)
     cap = capture_socket(net, "c")
     try:
@@ -100,7 +101,8 @@ def test_ipv4_multicast_advert_on_the_wire(net: WireNet) -> None:
         a.close(), b.close(), cap.close()
 
 
-def test_ipv6_multicast_advert_on_the_wire(net: WireNet) -> None:
+@pytest.mark.conformance("8", polarity="positive")
+def test_8_ipv6_multicast_advert_on_the_wire(net: WireNet) -> None:
     a, b = open_in(net, "a", socket.AF_INET6), open_in(net, "b", socket.AF_INET6)
     cap = capture_socket(net, "c")
     try:
@@ -125,6 +127,25 @@ def test_ipv6_multicast_advert_on_the_wire(net: WireNet) -> None:
         assert ipaddress.IPv6Address(ip6[24:40]) == VRRP_MCAST_V6  # item 7
     finally:
         a.close(), b.close(), cap.close()
+
+
+@pytest.mark.conformance("3", polarity="negative")
+@pytest.mark.conformance("8", polarity="negative")
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6], ids=["ipv4", "ipv6"])
+def test_3_8_multicast_advert_with_another_ttl_is_refused_and_nothing_leaves(net: WireNet, family: int) -> None:
+    """keepalived's ``unicast_ttl`` lowers the TTL towards unicast peers only; to the group it stays 255."""
+    a = open_in(net, "a", family)
+    cap = capture_socket(net, "c")
+    cap.settimeout(0.3)
+    try:
+        v4 = family == socket.AF_INET
+        src = ipaddress.IPv4Address(net.v4("a")) if v4 else link_local(net, "a")
+        with pytest.raises(ValueError, match="multicast advert is 255"):
+            a.send(PAYLOAD, src=src, dst=VRRP_MCAST_V4 if v4 else VRRP_MCAST_V6, ttl=64)
+        with pytest.raises(TimeoutError):
+            captured_vrrp(cap)
+    finally:
+        a.close(), cap.close()
 
 
 @pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6], ids=["ipv4", "ipv6"])

@@ -216,6 +216,9 @@ class VrrpSocket:
         """
         if ttl is not None and not 1 <= ttl <= 255:
             raise ValueError(f"ttl must be 1..255, not {ttl}")
+        if ttl is not None and ttl != 255 and dst.is_multicast:
+            # RFC 9568 §5.1.1.3 / §5.1.2.3: a multicast advert always leaves with 255 (unicast_ttl is for peers)
+            raise ValueError(f"the TTL / hop limit of a multicast advert is 255, not {ttl}")
         if src.version != dst.version or src.version != (4 if self.family == socket.AF_INET else 6):
             raise ValueError(f"src {src} / dst {dst} do not match the socket's address family")
         if isinstance(src, ipaddress.IPv4Address):
