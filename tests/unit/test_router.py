@@ -18,7 +18,7 @@ from vrrp.core.actions import (
 )
 from vrrp.core.config import AUTH_AH, AUTH_PASS, RouterConfigError
 from vrrp.core.packet import Advertisement, Reason, encode
-from vrrp.core.router import VirtualRouter
+from vrrp.core.router import Snapshot, VirtualRouter
 from vrrp.core.state import TRANSITIONS, State, TransitionReason
 from vrrp.core.timers import master_down_interval_us, skew_time_us
 from vrrp.core.tracking import Tracker
@@ -612,3 +612,160 @@ def test_v2_ah_is_never_accepted_since_the_codec_does_not_carry_it() -> None:
     before = r.snapshot()
     r.receive_advertisement(adv(200, version=2, auth_type=AUTH_AH, auth_data=bytes(8)), src=PEER_LOW, ttl=255, now=S)
     assert r.stats.discards == {"auth": 1} and r.snapshot() == before
+
+
+# ------------------------------------------------------------------------- what the shell is told, exactly
+
+
+def test_advert_actions_carry_every_field_the_shell_encodes() -> None:
+    v3 = master(v3_checksum_as_v2=True)
+    sent = v3.handle_timer(v3.get_timer() or 0)
+    assert sent == [
+        SendAdvertisement(vrid=1, priority=100, interval_cs=100, addresses=(VIP,), version=3, auth_type=0,
+                          auth_data=b"", checksum_form="rfc9568")
+    ]  # fmt: skip
+    assert sent[0].advertisement() == Advertisement(3, 1, 100, [VIP], 100)  # type: ignore[attr-defined]
+    v2 = master(version=2, advert_int_cs=200, auth_type=AUTH_PASS, auth_pass=b"secret")
+    sent = v2.handle_timer(v2.get_timer() or 0)
+    assert sent == [
+        SendAdvertisement(vrid=1, priority=100, interval_cs=200, addresses=(VIP,), version=2, auth_type=AUTH_PASS,
+                          auth_data=b"secret\0\0", checksum_form="rfc5798")
+    ]  # fmt: skip
+    assert sent[0].advertisement() == Advertisement(  # type: ignore[attr-defined]
+        2, 1, 100, [VIP], 200, auth_type=AUTH_PASS, auth_data=b"secret\0\0"
+    )
+
+
+def test_counters_count_every_event() -> None:
+    r = master(owner_ignore_adverts=False)
+    for _ in range(2):
+        r.handle_timer(r.get_timer() or 0)
+    r.receive_advertisement(adv(0), src=PEER_LOW, ttl=255, now=10 * S)
+    r.receive_advertisement(adv(0), src=PEER_LOW, ttl=255, now=11 * S)
+    r.receive_advertisement(adv(50, addresses=[IPv4Address("10.9.9.9")]), src=PEER_LOW, ttl=255, now=12 * S)
+    r.receive_advertisement(adv(50, addresses=[IPv4Address("10.9.9.8")]), src=PEER_LOW, ttl=255, now=13 * S)
+    r.receive_advertisement(adv(50), src=PEER_LOW, ttl=254, now=14 * S)
+    r.receive_advertisement(adv(50), src=PEER_LOW, ttl=253, now=15 * S)
+    r.shutdown(16 * S)
+    s = r.stats
+    # becoming Master, 2 Adver_Timers, 2 answers to priority 0, 2 answers to lower priorities, priority 0 at stop
+    assert (s.adverts_sent, s.sent_pri_zero) == (8, 1)
+    assert (s.adverts_received, s.rcvd_pri_zero, s.address_list_mismatch) == (4, 2, 2)
+    assert s.discards == {"ttl": 2}
+    r.start(20 * S)
+    r.handle_timer(r.get_timer() or 0)
+    assert (s.master_transitions, s.new_master_reason) == (2, TransitionReason.MASTER_NO_RESPONSE)
+
+
+def test_fresh_and_started_snapshots_hold_plain_values() -> None:
+    r = VirtualRouter(config())
+    assert r.snapshot() == Snapshot(State.INIT, None, 100, 100, None, False, False, False, False)
+    r.start(0)
+    assert r.snapshot() == Snapshot(State.BACKUP, r.master_down_interval_us(), 100, 100, None, False, False, False,
+                                    False)  # fmt: skip
+    r.handle_timer(r.get_timer() or 0)
+    assert r.snapshot() == Snapshot(State.MASTER, r.master_down_interval_us() + S, 100, 100, None, False, False,
+                                    False, False)  # fmt: skip
+
+
+def test_snapshot_shows_every_pending_reason_and_an_accepted_advert_clears_them() -> None:
+    r = backup(preempt_delay_us=5 * S, priority=150)
+    r.receive_advertisement(adv(100), src=PEER_LOW, ttl=255, now=S)  # lower: preempt_delay starts
+    snap = r.snapshot()
+    assert (snap.preempt_time, snap.preempting) == (6 * S, False)
+    r.receive_advertisement(adv(100), src=PEER_LOW, ttl=255, now=7 * S)  # delay over: discard, preempt
+    assert r.snapshot().preempting is True
+    r.receive_advertisement(adv(0), src=PEER_LOW, ttl=255, now=8 * S)
+    assert r.snapshot().after_prio0 is True
+    r.receive_advertisement(adv(200), src=PEER_HIGH, ttl=255, now=9 * S)  # a higher Master: all cleared
+    snap = r.snapshot()
+    assert (snap.preempt_time, snap.after_prio0, snap.preempting, snap.want_master) == (None, False, False, False)
+    fired = r.handle_timer(r.get_timer() or 0)
+    assert fired[0] == StateChanged(State.BACKUP, State.MASTER, TransitionReason.MASTER_NO_RESPONSE, 150)
+    assert r.snapshot().preempt_time is None
+
+
+def test_nopreempt_with_a_preempt_delay_never_starts_the_delay() -> None:
+    r = backup(preempt=False, preempt_delay_us=5 * S, priority=150)
+    r.receive_advertisement(adv(100), src=PEER_LOW, ttl=255, now=S)
+    assert r.snapshot().preempt_time is None and r.get_timer() == S + r.master_down_interval_us()
+
+
+def test_master_never_yields_to_its_own_address() -> None:
+    """Equal priority and an equal address is our own advert (looped back): no tie-break to lose."""
+    r = master()
+    assert r.receive_advertisement(adv(100), src=ME4, ttl=255, now=10 * S) == [
+        SendAdvertisement(vrid=1, priority=100, interval_cs=100, addresses=(VIP,), version=3, auth_type=0,
+                          auth_data=b"", checksum_form="rfc5798")
+    ]  # fmt: skip
+    assert r.state is State.MASTER
+
+
+def test_a_backup_changing_priority_sends_nothing_and_a_master_only_on_a_real_change() -> None:
+    b = backup(trackers=(Tracker("t", weight=10),))
+    assert b.set_priority(150, S) == [] and b.state is State.BACKUP
+    m = master(trackers=(Tracker("t", weight=10),))
+    assert m.set_tracker_state("t", True, S) == []  # up already: the effective priority did not move
+    assert [a.priority for a in m.set_tracker_state("t", False, S) if isinstance(a, SendAdvertisement)] == [100]
+
+
+def test_start_and_fault_report_their_reasons() -> None:
+    f = VirtualRouter(config(trackers=(Tracker("t"),)))
+    f.set_tracker_state("t", False, 0)
+    assert f.start(0) == [StateChanged(State.INIT, State.FAULT, TransitionReason.FAULT, 0)]
+    o = VirtualRouter(config(priority=255))
+    assert o.start(0)[0] == StateChanged(State.INIT, State.MASTER, TransitionReason.OWNER, 255)
+
+
+def test_a_track_file_value_moves_a_faulted_instance_back_with_a_running_timer() -> None:
+    r = backup(trackers=(Tracker("f", kind="value", weight=0),))
+    r.set_tracker_value("f", 1, S)
+    assert r.state is State.FAULT
+    assert r.set_tracker_value("f", 0, 2 * S)[0].new is State.BACKUP  # type: ignore[attr-defined]
+    assert r.get_timer() == 2 * S + r.master_down_interval_us()
+
+
+def test_zero_and_one_centisecond_intervals_at_the_router() -> None:
+    r = backup()
+    r.receive_advertisement(adv(200, interval_cs=0), src=PEER_HIGH, ttl=255, now=S)
+    assert r.stats.discards == {"interval": 1}
+    r.receive_advertisement(adv(200, interval_cs=1), src=PEER_HIGH, ttl=255, now=S)
+    assert r.stats.adverts_received == 1 and r.master_adver_interval_cs == 1
+
+
+def test_down_timer_adverts_multiplies_the_interval() -> None:
+    r = backup(down_timer_adverts=5)
+    assert r.get_timer() == 5 * S + (256 - 100) * S // 256
+
+
+def test_illegal_transitions_name_the_instance_and_the_move() -> None:
+    from vrrp.core.state import IllegalTransition
+
+    r = VirtualRouter(config())  # still INIT: INIT -> INIT is not in the table
+    with pytest.raises(IllegalTransition) as err:
+        r._transition(State.INIT, TransitionReason.FAULT, 0)
+    assert str(err.value) == "VI_1: INIT -> INIT (fault)"
+
+
+# ------------------------------------------------------------------- receive checks named by the mutation run
+
+
+def test_v2_advert_with_a_subset_of_our_vips_is_discarded() -> None:
+    r = backup(version=2, virtual_ipaddress=(VIP, IPv4Address("10.0.0.101")))
+    r.receive_advertisement(adv(200, version=2, addresses=[VIP], auth_data=bytes(8)), src=PEER_HIGH, ttl=255, now=S)
+    assert r.stats.discards == {"address_list": 1}
+    r.receive_advertisement(adv(200, version=2, addresses=[IPv4Address("10.0.0.101"), VIP], auth_data=bytes(8)),
+                            src=PEER_HIGH, ttl=255, now=S)  # fmt: skip
+    assert r.stats.adverts_received == 1
+
+
+def test_a_source_of_the_other_family_is_discarded() -> None:
+    r = backup()
+    r.receive_advertisement(adv(200), src=IPv6Address("fe80::1"), ttl=255, now=S)
+    assert r.stats.discards == {"address_list": 1} and r.stats.adverts_received == 0
+
+
+def test_owner_ignore_adverts_does_not_deafen_a_non_owner() -> None:
+    r = master(owner_ignore_adverts=True)
+    r.receive_advertisement(adv(200), src=PEER_HIGH, ttl=255, now=10 * S)
+    assert r.state is State.BACKUP

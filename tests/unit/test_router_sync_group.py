@@ -141,3 +141,86 @@ def test_lower_priority_garp_refresh_covers_every_master_member() -> None:
         ("VI_EXT", SendGratuitous((IPv4Address("10.0.1.100"),), 2)),
         ("VI_INT", SendGratuitous((IPv4Address("10.0.2.100"),), 2)),
     ]
+
+
+def test_a_waiting_member_re_arms_its_down_timer_with_its_own_master_down_interval() -> None:
+    """keepalived's "prefer backup": the member that may not become Master yet waits one more
+    Master_Down_Interval (with its own Skew_Time), measured from when its timer fired."""
+    a, _b, group = pair(priority=150)
+    ta = a.get_timer()
+    assert ta is not None
+    group.dispatch(a, a.handle_timer(ta), ta)
+    assert a.want_master is True and a.state is State.BACKUP
+    assert a.get_timer() == ta + a.master_down_interval_us() == ta + 3 * S + (256 - 150) * S // 256
+
+
+def test_garp_refresh_skips_members_that_are_not_master() -> None:
+    a, b, group = pair(garp_lower_prio_repeat=2)
+    ta, tb = a.get_timer(), b.get_timer()
+    assert ta is not None and tb is not None
+    group.dispatch(a, a.handle_timer(ta), ta)
+    group.dispatch(b, b.handle_timer(tb), tb)
+    group.dispatch(b, b.shutdown(8 * S), 8 * S)  # b stopped: in INIT, it has no addresses to refresh
+    assert a.state is State.MASTER and b.state is State.INIT
+    low = Advertisement(3, 1, 50, [IPv4Address("10.0.1.100")], 100)
+    out = group.dispatch(a, a.receive_advertisement(low, src=IPv4Address("10.0.1.9"), ttl=255, now=9 * S), 9 * S)
+    assert [(r.name, act) for r, act in out if isinstance(act, SendGratuitous)] == [
+        ("VI_EXT", SendGratuitous((IPv4Address("10.0.1.100"),), 2))
+    ]
+
+
+def test_a_takeover_announces_each_member_once() -> None:
+    """Only the lower-priority refresh fans out: on a takeover each member sends its own burst, once."""
+    a, b, group = pair()
+    ta, tb = a.get_timer(), b.get_timer()
+    assert ta is not None and tb is not None
+    group.dispatch(a, a.handle_timer(ta), ta)
+    out = group.dispatch(b, b.handle_timer(tb), tb)
+    garps = sorted((r.name, act.repeat) for r, act in out if isinstance(act, SendGratuitous))
+    assert garps == [("VI_EXT", 5), ("VI_INT", 5)]
+
+
+def test_the_group_follows_a_member_that_speaks_before_yielding() -> None:
+    """higher_prio_send_advert puts an advert before the StateChanged: the group must still see the change."""
+    a, b, group = pair(higher_prio_send_advert=True)
+    ta, tb = a.get_timer(), b.get_timer()
+    assert ta is not None and tb is not None
+    group.dispatch(a, a.handle_timer(ta), ta)
+    group.dispatch(b, b.handle_timer(tb), tb)
+    high = Advertisement(3, 1, 200, [IPv4Address("10.0.1.100")], 100)
+    actions = a.receive_advertisement(high, src=IPv4Address("10.0.1.9"), ttl=255, now=9 * S)
+    assert type(actions[0]).__name__ == "SendAdvertisement"
+    group.dispatch(a, actions, 9 * S)
+    assert a.state is b.state is State.BACKUP
+
+
+def test_a_member_shutting_down_leaves_the_other_masters_alone() -> None:
+    a, b, group = pair()
+    ta, tb = a.get_timer(), b.get_timer()
+    assert ta is not None and tb is not None
+    group.dispatch(a, a.handle_timer(ta), ta)
+    group.dispatch(b, b.handle_timer(tb), tb)
+    out = group.dispatch(a, a.shutdown(9 * S), 9 * S)
+    assert a.state is State.INIT and b.state is State.MASTER
+    assert [r.name for r, act in out if isinstance(act, StateChanged)] == ["VI_EXT"]
+
+
+def test_group_keeps_its_name_and_refuses_a_member_listed_twice() -> None:
+    a = member("VI_EXT", 1)
+    assert SyncGroup("G9", [a]).name == "G9"
+    b = member("VI_B", 2)
+    with pytest.raises(ValueError) as err:
+        SyncGroup("G2", [b, b])
+    assert str(err.value) == "sync group 'G2': an instance is listed twice"
+
+
+def test_release_and_force_state_keep_plain_booleans_and_ignore_init() -> None:
+    r = member("VI_X", 3)
+    assert r.force_state(State.MASTER, 0) == [] and r.state is State.INIT  # not started: nothing to follow
+    r.start(0)
+    r.force_state(State.FAULT, 1)
+    assert r.held_in_fault is True and r.state is State.FAULT
+    r.release_fault(2)
+    assert r.held_in_fault is False and r.state is State.BACKUP
+    assert r.force_state(State.BACKUP, 3) == []  # already there
+    assert r.held_in_fault is False
