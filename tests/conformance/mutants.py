@@ -38,6 +38,11 @@ MUTANTS: list[tuple[str, str, str]] = [
         'elif verifies(total + pseudo_sum(_addr_int(src, 4, "src"), _addr_int(dst, 4, "dst"), expected)):',
         "elif False:",
     ),
+    (
+        "19/24 RFC 5798 pseudo-header length counts the Ethernet padding",
+        'pseudo_sum(_addr_int(src, 4, "src"), _addr_int(dst, 4, "dst"), expected)',
+        'pseudo_sum(_addr_int(src, 4, "src"), _addr_int(dst, 4, "dst"), n)',
+    ),
     ("v2-auth unknown auth type accepted", "if auth_type > AUTH_AH:", "if False:"),
     ("v2-advert-int interval 0 accepted", "if b5 == 0:", "if False:"),
     ("v2-pass password not compared", "not hmac.compare_digest(adv.auth_data, pass_auth_data(auth_data))", "False"),

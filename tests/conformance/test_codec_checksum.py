@@ -60,6 +60,17 @@ def test_19_v3_ipv4_rfc5798_form_includes_pseudo_header_like_keepalived() -> Non
 
 
 @pytest.mark.conformance("19", polarity="positive")
+@pytest.mark.conformance("24", polarity="positive")
+@pytest.mark.parametrize("padding", [1, 2, 3])
+def test_19_24_rfc5798_pseudo_header_counts_the_message_not_the_ethernet_padding(padding: int) -> None:
+    """The pseudo-header's length is the VRRP message's (12 bytes here), also when a minimum-size frame pads the
+    IP packet with an odd or even number of bytes after it."""
+    msg = build(vrid=52, priority=120, addresses=("192.0.2.102",), interval=50, pseudo=(V4_SRC, V4_DST))
+    adv = decode(msg + bytes(padding), family=V4, src=V4_SRC, dst=V4_DST)
+    assert (adv.checksum_form, adv.vrid) == ("rfc5798", 52)
+
+
+@pytest.mark.conformance("19", polarity="positive")
 def test_19_v3_ipv6_checksum_includes_pseudo_header_like_keepalived() -> None:
     adv = decode(KEEPALIVED_V3_V6, family=V6, src=KEEPALIVED_V3_V6_SRC, dst=V6_DST)
     assert (adv.vrid, adv.priority, adv.interval_cs) == (54, 100, 30)
