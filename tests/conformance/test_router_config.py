@@ -34,9 +34,13 @@ def test_21_strict_instance_with_link_local_first_sends_it_first() -> None:
 
 @pytest.mark.conformance("21", polarity="negative")
 def test_21_strict_instance_with_a_global_address_first_is_refused() -> None:
-    with pytest.raises(RouterConfigError, match="first IPv6 VIP address must be link local") as err:
+    with pytest.raises(RouterConfigError) as err:
         config(primary_address=ME6, virtual_ipaddress=(GLOBAL, LL), strict_mode=True)
     assert err.value.field == "virtual_ipaddress"
+    assert str(err.value) == (
+        "virtual_ipaddress: the first IPv6 VIP address must be link local (RFC 9568 §5.2.9, strict mode), "
+        "not 2001:db8::100"
+    )
 
 
 def test_rule_21_exempts_unicast_and_non_strict_like_keepalived() -> None:

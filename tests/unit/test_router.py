@@ -769,3 +769,14 @@ def test_owner_ignore_adverts_does_not_deafen_a_non_owner() -> None:
     r = master(owner_ignore_adverts=True)
     r.receive_advertisement(adv(200), src=PEER_HIGH, ttl=255, now=10 * S)
     assert r.state is State.BACKUP
+
+
+def test_priority_zero_adverts_are_counted_each_time_and_v3_never_carries_v2_authentication() -> None:
+    r = master(auth_type=AUTH_PASS, auth_pass=b"secret")  # v3: the v2 authentication settings do not apply
+    sent = r.handle_timer(r.get_timer() or 0)
+    assert [(a.auth_type, a.auth_data) for a in sent if isinstance(a, SendAdvertisement)] == [(0, b"")]
+    r.shutdown(10 * S)
+    r.start(20 * S)
+    r.handle_timer(r.get_timer() or 0)
+    r.shutdown(30 * S)
+    assert r.stats.sent_pri_zero == 2
