@@ -290,3 +290,46 @@ def test_decode_names_a_pseudo_header_address_of_the_wrong_family(
     with pytest.raises(ValueError) as err:
         decode(wire, family=family, src=src, dst=dst)
     assert str(err.value) == message
+
+
+# ------------------------------------------------------------------------------------------ specs
+
+
+def test_route_and_rule_text_is_what_ip_route_and_ip_rule_print() -> None:
+    from ipaddress import IPv4Network
+
+    from vrrp.core.specs import VirtualRoute, VirtualRule
+
+    net = IPv4Network("192.0.2.0/24")
+    assert str(VirtualRoute(net)) == "192.0.2.0/24"
+    full = VirtualRoute(net, via=IPv4Address("10.0.0.1"), dev="eth0", table=100, type="blackhole")
+    assert str(full) == "blackhole 192.0.2.0/24 via 10.0.0.1 dev eth0 table 100"
+    assert str(VirtualRule(table=100)) == "from all lookup 100"
+    rule = VirtualRule(table=100, src=IPv4Network("10.0.0.0/24"), dst=IPv4Network("10.1.0.0/16"), priority=5,
+                       iif="eth0", oif="eth1", fwmark=255)  # fmt: skip
+    assert str(rule) == "5: from 10.0.0.0/24 to 10.1.0.0/16 iif eth0 oif eth1 fwmark 0xff lookup 100"
+    assert str(VirtualRule(table=7, fwmark=0)) == "from all fwmark 0x0 lookup 7"
+
+
+@pytest.mark.parametrize(("value", "scope"), [("host", 254), ("link", 253), ("200", 200), (0, 0), (255, 255)])
+def test_scopes_by_name_or_number(value: str | int, scope: int) -> None:
+    from vrrp.core.specs import parse_scope
+
+    assert parse_scope(value) == scope
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (256, "scope 256 is not in 0..255"),
+        (-1, "scope -1 is not in 0..255"),
+        ("256", "scope 256 is not in 0..255"),
+        ("nope", "unknown scope 'nope' (expected one of global, host, link, nowhere, site, universe or 0..255)"),
+    ],
+)
+def test_bad_scopes_are_refused_with_the_choices(value: str | int, message: str) -> None:
+    from vrrp.core.specs import parse_scope
+
+    with pytest.raises(ValueError) as err:
+        parse_scope(value)
+    assert str(err.value) == message

@@ -248,3 +248,67 @@ def test_the_router_judges_the_real_destination_even_with_the_old_unicast_checks
     multi.start(0)
     out = multi.receive(advert(2, dst=ME), src=PEER, dst=ME, ttl=255, link="eth0", now=S)
     assert out == [("B", PacketDiscarded(Reason.ADDRESS_LIST, PEER, ""))]
+
+
+# ----------------------------------------------------------------- every event reaches the right router, once
+
+
+def test_priority_tracker_value_and_any_event_reach_their_instance_and_report_the_change() -> None:
+    files = cfg("A", 1, trackers=(Tracker("f", kind="value", weight=10),))
+    host = Host([Member(files, "eth0"), Member(cfg("B", 2), "eth0")])
+    host.start(0)
+    assert host.set_priority("A", 150, S) == [("A", PriorityChanged(100, 150, State.BACKUP))]
+    assert host.set_tracker_value("A", "f", 2, 2 * S) == [("A", PriorityChanged(150, 170, State.BACKUP))]
+    assert host.router("A").effective_priority == 170 and host.router("B").effective_priority == 100
+    out = host.event("B", lambda r, now: r.set_priority(120, now), 3 * S)
+    assert out == [("B", PriorityChanged(100, 120, State.BACKUP))]
+    with pytest.raises(KeyError) as err:
+        host.set_priority("Z", 1, S)
+    assert err.value.args[0] == "no instance 'Z'; instances are A, B"
+
+
+def test_a_vrid_shared_by_two_multicast_instances_reaches_both() -> None:
+    a, b = cfg("A", 1), cfg("B", 1, virtual_ipaddress=(IPv4Address("10.0.1.100"),))
+    host = Host([Member(a, "eth0"), Member(b, "eth0")])
+    host.start(0)
+    host.receive(advert(1), src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=S)
+    assert [host.router(n).stats.adverts_received for n in ("A", "B")] == [1, 1]
+    assert [host.router(n).get_timer() for n in ("A", "B")] == [S + host.router("A").master_down_interval_us()] * 2
+
+
+def test_host_discards_say_what_and_from_whom() -> None:
+    host = Host([Member(cfg("A", 1), "eth0")])
+    host.start(0)
+    assert host.receive(advert(9), src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=S) == [
+        (None, PacketDiscarded(Reason.VRID, PEER, "no instance with VRID 9"))
+    ]
+    bad = bytearray(advert(1))
+    bad[7] ^= 1
+    out = host.receive(bytes(bad), src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=S)
+    assert out == [("A", PacketDiscarded(Reason.CHECKSUM, PEER, out[0][1].detail))]  # type: ignore[union-attr]
+    assert out[0][1].detail.startswith("VRRPv3 IPv4 checksum")  # type: ignore[union-attr]
+    for _ in range(2):
+        host.receive(advert(1, src=ME), src=ME, dst=MULTICAST_V4, ttl=255, link="eth0", now=S)
+    assert host.stats.own_packets == 2
+
+
+def test_learning_the_old_checksum_still_handles_the_advert() -> None:
+    host = Host([Member(cfg("A", 1, unicast_peer=(PEER,)), "eth0")])
+    host.start(0)
+    deadline = host.next_deadline() or 0
+    host.handle_timers(deadline)
+    assert host.router("A").state is State.MASTER
+    old_form = advert(1, priority=250, dst=MULTICAST_V4)  # summed over the group, sent to us
+    out = host.receive(old_form, src=PEER, dst=ME, ttl=255, link="eth0", now=deadline + 1)
+    assert out[0] == ("A", OldChecksumAdopted())
+    assert [(n, a.new) for n, a in out if isinstance(a, StateChanged)] == [("A", State.BACKUP)]
+
+
+def test_stopping_the_host_stops_each_member_itself_not_through_its_group() -> None:
+    host = Host([Member(cfg("A", 1), "eth0"), Member(cfg("B", 2), "eth1")], [("G", ("A", "B"))])
+    host.start(0)
+    host.handle_timers(host.next_deadline() or 0)
+    out = host.shutdown(10 * S)
+    changes = [(n, a.old, a.new, a.reason.value) for n, a in out if isinstance(a, StateChanged)]
+    assert changes == [("A", State.MASTER, State.INIT, "shutdown"), ("B", State.MASTER, State.INIT, "shutdown")]
+    assert [a.priority for _, a in out if isinstance(a, SendAdvertisement)] == [0, 0]

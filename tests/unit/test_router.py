@@ -780,3 +780,38 @@ def test_priority_zero_adverts_are_counted_each_time_and_v3_never_carries_v2_aut
     r.handle_timer(r.get_timer() or 0)
     r.shutdown(30 * S)
     assert r.stats.sent_pri_zero == 2
+
+
+def test_the_shell_gets_what_to_install_and_how_to_announce_it_from_the_config() -> None:
+    from ipaddress import IPv4Interface, IPv4Network
+
+    from vrrp.core.specs import VirtualAddress, VirtualRoute, VirtualRule
+
+    install = (VirtualAddress(IPv4Interface("10.0.0.100/24"), "eth0"),)
+    routes = (VirtualRoute(IPv4Network("192.0.2.0/24"), via=IPv4Address("10.0.0.254")),)
+    rules = (VirtualRule(table=100, src=IPv4Network("10.0.0.0/24")),)
+    garp = {"garp_interval_us": 7, "garp_master_delay_us": 11, "garp_master_refresh_us": 13,
+            "garp_master_refresh_repeat": 2, "garp_lower_prio_repeat": 3}  # fmt: skip
+    r = backup(install_addresses=install, virtual_routes=routes, virtual_rules=rules, **garp)
+    became = r.handle_timer(r.get_timer() or 0)
+    assert AddVips((VIP,), False, install, routes, rules) in became
+    assert SendGratuitous((VIP,), 5, 7, 11, 13, 2) in became
+    refresh = r.receive_advertisement(adv(50), src=PEER_LOW, ttl=255, now=10 * S)
+    assert SendGratuitous((VIP,), 3, 7) in refresh
+    left = r.receive_advertisement(adv(200), src=PEER_HIGH, ttl=255, now=11 * S)
+    assert RemoveVips((VIP,), install, routes, rules) in left
+
+
+@pytest.mark.parametrize("field", ["garp_interval_us", "garp_master_delay_us", "garp_master_refresh_us"])
+def test_negative_announcement_timings_are_refused_by_keyword(field: str) -> None:
+    with pytest.raises(RouterConfigError) as err:
+        config(**{field: -1})
+    assert str(err.value) == f"{field.removesuffix('_us')}: must not be negative"
+    assert getattr(config(**{field: 0}), field) == 0
+
+
+def test_refresh_repeat_must_be_at_least_one() -> None:
+    with pytest.raises(RouterConfigError) as err:
+        config(garp_master_refresh_repeat=0)
+    assert str(err.value) == "garp_master_refresh_repeat: must be at least 1"
+    assert config(garp_master_refresh_repeat=1).garp_master_refresh_repeat == 1
