@@ -312,3 +312,23 @@ def test_stopping_the_host_stops_each_member_itself_not_through_its_group() -> N
     changes = [(n, a.old, a.new, a.reason.value) for n, a in out if isinstance(a, StateChanged)]
     assert changes == [("A", State.MASTER, State.INIT, "shutdown"), ("B", State.MASTER, State.INIT, "shutdown")]
     assert [a.priority for _, a in out if isinstance(a, SendAdvertisement)] == [0, 0]
+
+
+def test_start_timers_and_shared_vrids_report_every_instance_not_just_the_last() -> None:
+    host = Host([Member(cfg("A", 1), "eth0"), Member(cfg("B", 2), "eth0")])
+    started = host.start(0)
+    assert [(n, a.new) for n, a in started if isinstance(a, StateChanged)] == [("A", State.BACKUP), ("B", State.BACKUP)]
+    fired = host.handle_timers(host.next_deadline() or 0)  # same settings: both down timers are due together
+    assert sorted(n for n, a in fired if isinstance(a, StateChanged)) == ["A", "B"]
+    b = cfg("B", 1, virtual_ipaddress=(IPv4Address("10.0.1.7"),))
+    shared = Host([Member(cfg("A", 1), "eth0"), Member(b, "eth0")])
+    shared.start(0)
+    out = shared.receive(advert(1), src=PEER, dst=MULTICAST_V4, ttl=254, link="eth0", now=S)
+    ttl = PacketDiscarded(Reason.TTL, PEER, "ttl 254")
+    assert out == [("A", ttl), ("B", ttl)]
+
+
+def test_a_sync_group_naming_an_unknown_instance_is_refused() -> None:
+    with pytest.raises(ValueError) as err:
+        Host([Member(cfg("A", 1), "eth0")], [("G", ("A", "X", "Y"))])
+    assert str(err.value) == "sync group 'G': unknown instance(s) X, Y"
