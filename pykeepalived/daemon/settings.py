@@ -88,11 +88,9 @@ INSTANCE_FIELDS = FieldUse(
         "track_process", "dont_track_primary", "accept", "garp_master_delay", "garp_master_repeat",
         "garp_master_refresh", "garp_master_refresh_repeat", "garp_lower_prio_repeat", "down_timer_adverts",
         "lower_prio_no_advert", "higher_prio_send_advert", "notify", "notify_priority_changes", "use_vmac",
-        "extra",
+        "extra", "strict_mode",
     }),
     without_effect={
-        "strict_mode": "the config builder applies what strict mode changes (accept, the lower-priority GARP and "
-                       "advert settings, the -t checks); strict packet checks are not implemented yet",
         "skip_check_adv_addr": "the v2 address list is always checked (RFC 3768 §7.1); skipping it is not "
                                "implemented yet",
         "garp_lower_prio_delay": "the second GARP burst after a lower-priority advert is not scheduled yet "
