@@ -75,16 +75,44 @@ class ConfigError(Exception):
         self.severity = severity
 
 
-class Diagnostics:
-    """Collector passed through every stage (preprocessor, parser, validator)."""
+#: Diagnostics kept in full; past this many, only their count, first location and worst severity are kept. A file
+#: of 16 million braces makes as many problems (keepalived 2.2.7 logs each, for ten minutes); the first ten
+#: thousand say what is wrong, and memory stays proportional to the configuration's content.
+MAX_DIAGNOSTICS = 10_000
 
-    __slots__ = ("items",)
+
+class Diagnostics:
+    """Collector passed through every stage (preprocessor, parser, validator).
+
+    ``items`` holds the first :data:`MAX_DIAGNOSTICS`; :meth:`collected` adds one summary for the rest: the
+    first of the worst among them (its severity keeps the exit status the one every problem would give, and a
+    limit hit after a flood of warnings is still shown) with the count of those not shown.
+    """
+
+    __slots__ = ("_worst_dropped", "dropped", "items")
 
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
+        self.dropped = 0
+        self._worst_dropped: Diagnostic | None = None
 
     def add(self, severity: Severity, location: Location, message: str) -> None:
-        self.items.append(Diagnostic(severity, location, message))
+        if len(self.items) < MAX_DIAGNOSTICS:
+            self.items.append(Diagnostic(severity, location, message))
+            return
+        self.dropped += 1
+        if self._worst_dropped is None or severity > self._worst_dropped.severity:
+            self._worst_dropped = Diagnostic(severity, location, message)
+
+    def collected(self) -> list[Diagnostic]:
+        """Every kept diagnostic, then the summary of those past the cap (if any)."""
+        worst = self._worst_dropped
+        if worst is None:
+            return list(self.items)
+        summary = Diagnostic(worst.severity, worst.location,
+                             f"{worst.message} (and {self.dropped - 1} more problems not shown: at most "
+                             f"{MAX_DIAGNOSTICS} are listed)")
+        return [*self.items, summary]
 
     def notice(self, location: Location, message: str) -> None:
         self.add(Severity.NOTICE, location, message)
@@ -99,7 +127,7 @@ class Diagnostics:
         self.add(Severity.FATAL, location, message)
 
     def worst(self) -> Severity | None:
-        return max((d.severity for d in self.items), default=None)
+        return max((d.severity for d in self.collected()), default=None)
 
 
 def exit_status(diagnostics: list[Diagnostic]) -> int:
