@@ -8,6 +8,7 @@ and :func:`exit_status` maps the collection to keepalived 2.2.7's config-test ex
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -51,6 +52,13 @@ EXIT_CONFIG_TEST = 5
 EXIT_CONFIG_TEST_SECURITY = 6
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escape_control(m: re.Match[str]) -> str:
+    return f"\\x{ord(m.group()):02x}"
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One reported problem, printed as ``FILE:LINE: severity: message``."""
@@ -60,7 +68,9 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.severity.name.lower()}: {self.message}"
+        """One line: control characters a config can carry (a NUL, an escaped newline) are shown escaped."""
+        text = f"{self.location}: {self.severity.name.lower()}: {self.message}"
+        return _CONTROL.sub(_escape_control, text) if _CONTROL.search(text) else text
 
 
 class ConfigError(Exception):

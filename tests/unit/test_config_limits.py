@@ -115,6 +115,24 @@ def test_overlong_line_is_a_located_error_and_the_rest_is_read(tmp_path: Path) -
     assert [i.name for i in r.config.vrrp_instances] == ["VI_1"]
 
 
+@pytest.mark.parametrize("extra", ["", "$X=1\n"])  # the plain-file path and the general one
+def test_line_of_exactly_the_limit_is_read(tmp_path: Path, extra: str) -> None:
+    f = write(tmp_path / "k.conf", extra + "bogus " + "a" * (P.MAX_LINE_LENGTH - 6) + "\n")
+    r = load(f)
+    assert [d.message[:23] for d in r.diagnostics] == ["Unknown keyword 'bogus'"]
+
+
+@pytest.mark.parametrize("extra", ["", "$X=1\n"])
+def test_a_lone_carriage_return_does_not_end_a_line(tmp_path: Path, extra: str) -> None:
+    """Lines end at "\\n" only, as keepalived counts them (found by the grammar fuzzer: universal newlines)."""
+    f = tmp_path / "k.conf"
+    f.write_bytes((extra + "global_defs {\r\n router_id a\r\n}\r\nbogus\rmore\n" + VI).encode())
+    r = load(f)
+    bogus = [d for d in r.diagnostics if "bogus" in d.message]
+    assert [d.location.line for d in bogus] == [4 + extra.count("\n")]
+    assert r.config.global_defs.router_id == "a"
+
+
 def test_overlong_line_in_a_file_with_macros(tmp_path: Path) -> None:
     f = write(tmp_path / "k.conf", "$X=1\nfoo " + "{}" * P.MAX_LINE_LENGTH + "\n" + VI)
     r = load(f)
