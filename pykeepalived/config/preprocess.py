@@ -260,15 +260,20 @@ class Preprocessor:
     def _lines(self, path: str, text: str) -> Chunks:
         out = self.out
         diags = self.diags
-        lines = io.StringIO(text, newline="\n")  # one "\n"-terminated line at a time, as simple_chunks
+        # A list iterator is the fastest way through the lines (the list costs ~60 bytes a line next to the
+        # text); lines go out in chunks of about CHUNK_LINES physical lines (expansions flush on their own).
+        lines = iter(text.split("\n"))
         i = 0
+        cut = CHUNK_LINES
         for raw in lines:
             i += 1
-            if len(out) >= CHUNK_LINES:
-                yield self._take()
-                out = self.out
-            if len(raw) > MAX_LINE_LENGTH and len(raw.rstrip("\n")) > MAX_LINE_LENGTH:
-                too_long(diags, Location(path, i), len(raw.rstrip("\n")))
+            if i > cut:
+                cut = i + CHUNK_LINES
+                if out:
+                    yield self._take()
+                    out = self.out
+            if len(raw) > MAX_LINE_LENGTH:
+                too_long(diags, Location(path, i), len(raw))
                 continue
             # Hot path: plain keyword lines (no macros, conditionals, quotes) go straight out.
             if "#" in raw or "!" in raw:
@@ -286,8 +291,8 @@ class Preprocessor:
                         parts = [value.rstrip()[:-1].strip()]
                         for nxt_raw in lines:
                             i += 1
-                            if len(nxt_raw) > MAX_LINE_LENGTH and len(nxt_raw.rstrip("\n")) > MAX_LINE_LENGTH:
-                                too_long(diags, Location(path, i), len(nxt_raw.rstrip("\n")))
+                            if len(nxt_raw) > MAX_LINE_LENGTH:
+                                too_long(diags, Location(path, i), len(nxt_raw))
                                 continue
                             nxt = strip_comment(nxt_raw).strip()
                             if not nxt:
