@@ -177,6 +177,7 @@ class Preprocessor:
         self._included = 0  # files read through include
         self._read_chars = 0  # characters read from all files
         self._spent = 0  # expansion budget used (see EXPANSION_BUDGET)
+        self._budget = EXPANSION_BUDGET  # grows with what is read (_read)
         self._exhausted_at: Location | None = None  # last line reported over the budget
 
     def _random(self) -> random.Random:
@@ -201,6 +202,7 @@ class Preprocessor:
         if len(text) > left:
             raise OSError(errno.EFBIG, f"the configuration's files hold more than {MAX_INPUT_CHARS} characters")
         self._read_chars += len(text)
+        self._budget = EXPANSION_BUDGET + EXPANSION_PER_INPUT_CHAR * self._read_chars
         return text
 
     def _read_top(self, path: str) -> str | None:
@@ -313,10 +315,34 @@ class Preprocessor:
                     continue
                 if first == "include_check":
                     self._include_check(s, loc)
-            if c in "@$~" or "$" in s:
+            if c in "@$~":
                 yield from self._line(s, loc, 0)
                 out = self.out
                 continue
+            if "$" in s:
+                # "keyword $NAME": what _line does at depth 0 and 1, without its two generators, when the
+                # substituted line is a plain one (no further $, no conditional, no second line).
+                try:
+                    new = self._substitute(s, loc)
+                except _Exhausted:
+                    self._exhaust(loc)
+                    continue
+                if new != s:
+                    if "$" in new or "\n" in new or new.lstrip()[:1] in ("@", "~"):
+                        for sub in new.split("\n"):
+                            yield from self._line(sub, loc, 1)
+                        out = self.out
+                        continue
+                    self._spent += len(new) + EXPANSION_LINE_COST
+                    if self._spent > self._budget:
+                        self._over_budget(loc)
+                        continue
+                    if len(new) > MAX_LINE_LENGTH:
+                        too_long(diags, loc, len(new), "line after $NAME substitution")
+                        continue
+                    s = new.strip()
+                    if not s:
+                        continue
             if '"' in s or "'" in s or "\\" in s:
                 try:
                     words = split_words(s)
@@ -422,14 +448,18 @@ class Preprocessor:
     # -- one logical line (also for text produced by substitution) ----------------------------
     def _over_budget(self, loc: Location) -> bool:
         """Is the expansion budget used up? Reported once per source line that hits it."""
-        budget = EXPANSION_BUDGET + EXPANSION_PER_INPUT_CHAR * self._read_chars
-        if self._spent <= budget:
+        if self._spent <= self._budget:
             return False
         if self._exhausted_at != loc:
             self._exhausted_at = loc
-            self.diags.error(loc, f"$NAME/~SEQ expansion budget of {budget} exceeded (recursive or runaway "
+            self.diags.error(loc, f"$NAME/~SEQ expansion budget of {self._budget} exceeded (recursive or runaway "
                              "definitions?) - the rest of this line's expansion is ignored")
         return True
+
+    def _exhaust(self, loc: Location) -> None:
+        """A substitution would overrun the budget: the budget is used up, say so."""
+        self._spent = max(self._spent, self._budget) + 1
+        self._over_budget(loc)
 
     def _line(self, s: str, loc: Location, depth: int) -> Chunks:
         if depth:
@@ -474,8 +504,7 @@ class Preprocessor:
             try:
                 new = self._substitute(s, loc)
             except _Exhausted:
-                self._spent = max(self._spent, EXPANSION_BUDGET + EXPANSION_PER_INPUT_CHAR * self._read_chars) + 1
-                self._over_budget(loc)
+                self._exhaust(loc)
                 return
             if new != s:
                 if "\n" in new:
@@ -526,7 +555,7 @@ class Preprocessor:
     def _substitute(self, s: str, loc: Location) -> str:
         """One pass of ``$NAME``/``${NAME}`` replacement; raises _Exhausted before the result outgrows the budget."""
         params = self.params
-        left = EXPANSION_BUDGET + EXPANSION_PER_INPUT_CHAR * self._read_chars - self._spent
+        left = self._budget - self._spent
         made = len(s)
 
         def repl(m: re.Match[str]) -> str:
