@@ -414,7 +414,7 @@ class Preprocessor:
                     self.diags.error(loc, f"{keyword}: file name {alt!r} contains a NUL byte")
                     continue
                 wild = glob.has_magic(full)
-                matches = sorted(glob.glob(full)) if wild else ([full] if os.path.lexists(full) else [])
+                matches = sorted(glob.glob(full)) if wild else ([full] if os.path.exists(full) else [])
                 if not matches:
                     if ("wildcard_match" in checks and wild) or ("match" in checks and not wild) or (
                             "brace_match" in checks and alt != pattern):
