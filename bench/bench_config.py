@@ -4,7 +4,9 @@ Release-2.3.0 notes quote this size (one TCP_CHECK per real server). Anchor: ``k
 2.2.7) on the same generated file. Two views of ours:
 - ``config_parse_2277vs``: ``pykeepalived.config.load_config`` in-process (preprocess, parse, build, validate);
 - ``config_test_cli_2277vs``: ``pykeepalived -t -f FILE`` as a process, interpreter start-up included, which is
-  what a user or a reload hook sees (with our bytecode cached, as in an installed package: see _cli_env).
+  what a user or a reload hook sees (with our bytecode cached, as in an installed package: see _cli_env);
+- ``config_test_cli_50mb``: the same at 11 times the size (25,047 VS / 409,255 RS, 51 MB), the scale at which
+  memory must follow the configuration's content (issue 13); peak RSS is in bench/RESULTS.md.
 
 Both sides read the same file, already in the page cache after the warm-up run.
 """
@@ -41,10 +43,10 @@ def generate_config(n_vs: int = N_VS, n_rs: int = N_RS) -> str:
     return "".join(out)
 
 
-def _setup() -> None:
+def _setup(scale: int = 1) -> None:
     d = Path(tempfile.mkdtemp(prefix="pyka-bench-config-"))
     f = d / "keepalived.conf"
-    f.write_text(generate_config())
+    f.write_text(generate_config(N_VS * scale, N_RS * scale))
     _state["dir"], _state["file"] = d, f
 
 
@@ -83,6 +85,10 @@ def _cli_env() -> dict[str, str]:
     return env
 
 
+def _setup_50mb() -> None:
+    _setup(11)
+
+
 def _ours_cli() -> None:
     p = subprocess.run([sys.executable, "-m", "pykeepalived.cli", "-t", "-f", str(_state["file"])],
                        capture_output=True, text=True, env=_cli_env())
@@ -113,4 +119,11 @@ register(
     description="config test of 2,277 VS / 37,205 RS as processes (pykeepalived -t vs keepalived -t)",
     ours_label="pykeepalived -t",
     **_COMMON,
+)
+register(
+    "config_test_cli_50mb",
+    ours=_ours_cli,
+    description="config test of a 51 MB config, 25,047 VS / 409,255 RS (pykeepalived -t vs keepalived -t)",
+    ours_label="pykeepalived -t",
+    **{**_COMMON, "setup": _setup_50mb, "runs": 3},
 )

@@ -10,8 +10,18 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["netns_lab.fixtures"]
+
+# Hypothesis profiles: tests that set no example count take it from here. "ci" (the default) keeps the suite
+# bounded; "soak" is the long fuzzing campaign (tests/property/test_config_grammar_fuzz.py):
+#   pytest tests/property --hypothesis-profile soak     or     HYPOTHESIS_PROFILE=soak pytest tests/property
+# (HYPOTHESIS_SOAK_EXAMPLES sets its example count, 20,000 by default)
+settings.register_profile("ci", max_examples=100, deadline=None)
+settings.register_profile("soak", max_examples=int(os.environ.get("HYPOTHESIS_SOAK_EXAMPLES", "20000")), deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _TIER_NEEDS: dict[str, tuple[str, ...]] = {
     "lab": ("root",),

@@ -68,4 +68,4 @@ def _load(path: str, diags: Diagnostics, opts: PreprocessOptions, host: HostView
     top = Parser(BlockReader(next(chunks, []), diags, more=chunks), diags).run()
     del chunks
     config = Builder(top, diags, host or HostView()).build(tuple(pre.files))
-    return ConfigResult(config, tuple(diags.items))
+    return ConfigResult(config, tuple(diags.collected()))

@@ -63,7 +63,7 @@ def _find_executable(cmd: str) -> str | None:
 def _user_exists(name: str) -> bool:
     try:
         pwd.getpwnam(name)
-    except KeyError:
+    except (KeyError, ValueError):  # ValueError: a NUL byte in the name
         return False
     return True
 

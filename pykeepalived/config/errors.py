@@ -8,6 +8,7 @@ and :func:`exit_status` maps the collection to keepalived 2.2.7's config-test ex
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -51,6 +52,13 @@ EXIT_CONFIG_TEST = 5
 EXIT_CONFIG_TEST_SECURITY = 6
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escape_control(m: re.Match[str]) -> str:
+    return f"\\x{ord(m.group()):02x}"
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One reported problem, printed as ``FILE:LINE: severity: message``."""
@@ -60,7 +68,9 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.severity.name.lower()}: {self.message}"
+        """One line: control characters a config can carry (a NUL, an escaped newline) are shown escaped."""
+        text = f"{self.location}: {self.severity.name.lower()}: {self.message}"
+        return _CONTROL.sub(_escape_control, text) if _CONTROL.search(text) else text
 
 
 class ConfigError(Exception):
@@ -75,16 +85,44 @@ class ConfigError(Exception):
         self.severity = severity
 
 
-class Diagnostics:
-    """Collector passed through every stage (preprocessor, parser, validator)."""
+#: Diagnostics kept in full; past this many, only their count, first location and worst severity are kept. A file
+#: of 16 million braces makes as many problems (keepalived 2.2.7 logs each, for ten minutes); the first ten
+#: thousand say what is wrong, and memory stays proportional to the configuration's content.
+MAX_DIAGNOSTICS = 10_000
 
-    __slots__ = ("items",)
+
+class Diagnostics:
+    """Collector passed through every stage (preprocessor, parser, validator).
+
+    ``items`` holds the first :data:`MAX_DIAGNOSTICS`; :meth:`collected` adds one summary for the rest: the
+    first of the worst among them (its severity keeps the exit status the one every problem would give, and a
+    limit hit after a flood of warnings is still shown) with the count of those not shown.
+    """
+
+    __slots__ = ("_worst_dropped", "dropped", "items")
 
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
+        self.dropped = 0
+        self._worst_dropped: Diagnostic | None = None
 
     def add(self, severity: Severity, location: Location, message: str) -> None:
-        self.items.append(Diagnostic(severity, location, message))
+        if len(self.items) < MAX_DIAGNOSTICS:
+            self.items.append(Diagnostic(severity, location, message))
+            return
+        self.dropped += 1
+        if self._worst_dropped is None or severity > self._worst_dropped.severity:
+            self._worst_dropped = Diagnostic(severity, location, message)
+
+    def collected(self) -> list[Diagnostic]:
+        """Every kept diagnostic, then the summary of those past the cap (if any)."""
+        worst = self._worst_dropped
+        if worst is None:
+            return list(self.items)
+        summary = Diagnostic(worst.severity, worst.location,
+                             f"{worst.message} (and {self.dropped - 1} more problems not shown: at most "
+                             f"{MAX_DIAGNOSTICS} are listed)")
+        return [*self.items, summary]
 
     def notice(self, location: Location, message: str) -> None:
         self.add(Severity.NOTICE, location, message)
@@ -99,7 +137,7 @@ class Diagnostics:
         self.add(Severity.FATAL, location, message)
 
     def worst(self) -> Severity | None:
-        return max((d.severity for d in self.items), default=None)
+        return max((d.severity for d in self.collected()), default=None)
 
 
 def exit_status(diagnostics: list[Diagnostic]) -> int:

@@ -54,7 +54,8 @@ def _escape_sub(m: re.Match[str]) -> str:
     if hexa is not None:
         return chr(int(hexa[-2:], 16))
     if ctrl is not None:
-        return chr(ord(ctrl.upper()) ^ 0x40) if ctrl.isalpha() or ctrl in "@[\\]^_?" else ctrl
+        # ASCII only: "ß".upper() is two characters, and keepalived's \c works on bytes
+        return chr(ord(ctrl.upper()) ^ 0x40) if ctrl.isascii() and (ctrl.isalpha() or ctrl in "@[\\]^_?") else ctrl
     return _SIMPLE_ESCAPES.get(other, other)
 
 

@@ -62,7 +62,7 @@ def h_int(fld: str, lo: int, hi: int) -> Handler:
         if not a:
             raise ConfigError(missing)
         t = a[0]
-        if t.isdigit() and t.isascii():
+        if t.isdigit() and t.isascii() and len(t) < 20:  # int() of thousands of digits raises
             v = int(t)
             if lo <= v <= hi:
                 c[fld] = v
@@ -922,7 +922,7 @@ def _v_real_server(p: Parser, c: Ctx, a: list[str], loc: Location, ob: bool) -> 
     port = 0
     if len(a) > 1:
         t = a[1]
-        port = int(t) if t.isdigit() and t.isascii() else -1  # a plain port without the to_port call
+        port = int(t) if t.isdigit() and t.isascii() and len(t) < 6 else -1  # a plain port without to_port
         if not 0 <= port <= 65535:
             port = to_port(t)
     rs: Ctx = {"address": addr, "port": port, "location": loc, "_family": family}

@@ -43,7 +43,7 @@ class RawEntry:
 
 def _number(text: str) -> int | None:
     """A plain decimal number (keepalived's tables, metrics and priorities), else None."""
-    if text.isdigit() or (text[:1] == "-" and text[1:].isdigit()):
+    if text.isascii() and len(text) < 64 and (text.isdigit() or (text[:1] == "-" and text[1:].isdigit())):
         return int(text)
     return None
 
@@ -143,7 +143,7 @@ def parse_rule(entry: RawEntry, family: int, diags: Diagnostics) -> Rule | None:
     # keepalived 2.2.7 refuses table 0 but takes -1 and numbers past 2^32-1 (it wraps them): `-t` keeps its
     # verdict, and the daemon refuses a table the kernel cannot hold, naming file:line.
     for k, w in enumerate(words[:-1]):
-        if w in ("table", "lookup") and words[k + 1].isdigit() and int(words[k + 1]) == 0:
+        if w in ("table", "lookup") and words[k + 1].isdigit() and _number(words[k + 1]) == 0:
             diags.error(loc, "Table 0 is not valid")
     if not any(w in ("priority", "preference", "pref", "prio") for w in words):
         diags.error(loc, "Rule has no preference specified - keepalived picks one. This is probably not what "

@@ -18,8 +18,18 @@ def need(args: list[str], n: int, what: str) -> None:
         raise ConfigError(f"missing value: expected {what}")
 
 
+MAX_NUMBER_CHARS = 64  # longer than any number a keyword takes; int() of thousands of digits raises (or is slow)
+
+
+def shown(text: str, keep: int = 40) -> str:
+    """``text`` quoted for a message, its head only when long: a 5,000-digit number is not echoed whole."""
+    return repr(text) if len(text) <= keep else f"{text[:keep]!r}... ({len(text)} characters)"
+
+
 def to_int(text: str, lo: int, hi: int, what: str = "number") -> int:
     """Integer in [lo, hi] (decimal, or 0x hex as keepalived's strtol base 0 allows)."""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ConfigError(f"invalid {what} {shown(text)}: expected an integer in [{lo}, {hi}]")
     try:
         v = int(text, 10)
     except ValueError:
@@ -35,9 +45,11 @@ def to_int(text: str, lo: int, hi: int, what: str = "number") -> int:
 def to_float(text: str, lo: float, hi: float, what: str = "value") -> float:
     """Seconds (``<TIMER>``), fractional allowed, micro-second resolution."""
     try:
+        if len(text) > MAX_NUMBER_CHARS:
+            raise ValueError(text)
         v = float(text)
     except ValueError:
-        raise ConfigError(f"invalid {what} {text!r}: expected a number of seconds in [{lo:g}, {hi:g}]") from None
+        raise ConfigError(f"invalid {what} {shown(text)}: expected a number of seconds in [{lo:g}, {hi:g}]") from None
     if math.isnan(v) or not lo <= v <= hi:
         raise ConfigError(f"{what} {text!r} outside range [{lo:g}, {hi:g}]")
     return round(v, 6)
@@ -57,7 +69,7 @@ def to_ip(text: str, what: str = "IP address") -> IPAddress:
     try:
         return ipaddress.ip_address(text)
     except ValueError:
-        raise ConfigError(f"invalid {what} {text!r}: expected an IPv4 or IPv6 address") from None
+        raise ConfigError(f"invalid {what} {shown(text)}: expected an IPv4 or IPv6 address") from None
 
 
 def ip_text(text: str, what: str = "IP address") -> tuple[str, int]:
@@ -65,7 +77,7 @@ def ip_text(text: str, what: str = "IP address") -> tuple[str, int]:
     try:
         socket.inet_pton(socket.AF_INET, text)
         return text, 4
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte in the text
         ip = to_ip(text, what)
         return str(ip), ip.version
 

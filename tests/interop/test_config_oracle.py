@@ -67,6 +67,8 @@ CASES = {
     "route_untracked": "static_routes {\n blackhole 192.168.1.0/24\n}\n",
     "includem_missing": "includem /nonexistent/pyka.conf\n" + _VI.format(""),
     "include_missing": "include /nonexistent/pyka.conf\n" + _VI.format(""),
+    "includer_device": "includer /dev/zero\n" + _VI.format(""),  # keepalived skips it, status 6; ours too
+    "seq_huge_count": "~SEQ(i,1," + "9" * 5000 + ") x\n" + _VI.format(""),
     # SSL, garp_group, linkbeat_interfaces, track_group, bfd_instance (typed blocks, tests/unit/test_config_blocks.py)
     "ssl_ok": "SSL {\n password secret\n ca /nonexistent/ca.pem\n certificate /x/c.pem\n key /x/k.pem\n}\n",
     "ssl_missing_value": "SSL {\n password\n}\n",

@@ -61,10 +61,10 @@ _PLAIN = st.lists(st.lists(st.sampled_from(["{", "}", "a", "b{", "}c", "x{y}", "
 def test_whole_file_fast_path_matches_general_path(text: str) -> None:
     """The fast path for plain files is an optimisation only: same logical lines, same origins."""
     from pykeepalived.config.errors import Diagnostics
-    from pykeepalived.config.preprocess import Preprocessor
+    from pykeepalived.config.preprocess import Preprocessor, is_simple, simple_chunks
 
-    fast = Preprocessor(Diagnostics())
-    assert fast._process_simple("f", text)
+    assert is_simple(text)
+    fast = [line for chunk in simple_chunks("f", text) for line in chunk]
     slow = Preprocessor(Diagnostics())
-    slow._process_lines("f", text.split("\n"))
-    assert fast.out == slow.out
+    slow_lines = [line for chunk in slow._lines("f", text) for line in chunk] + slow.out
+    assert fast == slow_lines
