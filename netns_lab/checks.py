@@ -100,6 +100,11 @@ def _masters_over(ivs: Mapping[str, Sequence[tuple[int, int]]], lo: int, hi: int
     return out
 
 
+def _at_end(spans: Sequence[tuple[int, int]], end: int) -> bool:
+    """An interval that covers the end of the run (a history may go on after ``end``: teardown)."""
+    return any(s < end <= e for s, e in spans)
+
+
 def _down_at(spans: Iterable[FaultSpan], node: str, t: int) -> bool:
     return any(s.kind in ("crash", "stop") and s.node == node and s.start <= t < s.stop for s in spans)
 
@@ -124,16 +129,19 @@ def one_master(h: History, ctx: CheckContext) -> Verdict:
         for a, b, who in _masters_over(_master_intervals(h, vrid, ctx.end), since, ctx.end):
             if len(who) != 1:
                 evidence.append(f"VRID {vrid}: {len(who)} masters {sorted(who)} from {_s(a)} to {_s(b)}")
-        final = sorted(n for n, ivs in _master_intervals(h, vrid, ctx.end).items() if any(e == ctx.end for _, e in ivs))
+        final = sorted(n for n, ivs in _master_intervals(h, vrid, ctx.end).items() if _at_end(ivs, ctx.end))
         finals.append(f"VRID {vrid}: {', '.join(final) or 'none'}")
-    samples = [s for s in h.vip_holders if s.t >= since]
+    # the sample in force when the check starts, then every change after it (observers sample on change)
+    before = [s for s in h.vip_holders if s.t <= since]
+    samples = before[-1:] + [s for s in h.vip_holders if s.t > since]
     for smp in samples:
-        running = [n for n in smp.holders if not _down_at(spans, n, smp.t)]
+        at = max(smp.t, since)
+        running = [n for n in smp.holders if not _down_at(spans, n, at)]
         if len(running) != 1:
             left = sorted(set(smp.holders) - set(running))
             extra = f" (left behind by stopped daemons: {left})" if left else ""
-            evidence.append(f"{smp.vip} held by {running or 'nobody'} at {_s(smp.t)}{extra}")
-    if not samples:  # the simulator records VIP changes instead of samples
+            evidence.append(f"{smp.vip} held by {running or 'nobody'} at {_s(at)}{extra}")
+    if not h.vip_holders:  # the simulator records VIP changes instead of samples
         held: dict[str, bool] = {}
         for v in h.vip_changes:
             if v.t <= since:
@@ -173,8 +181,10 @@ def dual_master_only_under_fault(h: History, ctx: CheckContext, grace: float | N
                 continue
             cover = [s for s in spans if s.start <= a + grace_us and b <= s.stop + grace_us]
             if not cover:
-                evidence.append(f"VRID {vrid}: {sorted(who)} both master from {_s(a)} to {_s(b)} ({_s(b - a)}) "
-                                f"with no partition/pause holding them apart")  # fmt: skip
+                evidence.append(
+                    f"VRID {vrid}: {sorted(who)} both master from {_s(a)} to {_s(b)} ({_s(b - a)}) "
+                    f"with no partition/pause holding them apart"
+                )
     ok = not evidence
     summary = (
         f"longest dual-master window {_s(longest)}, each explained by a fault" if ok else f"{len(evidence)} window(s)"
@@ -192,29 +202,38 @@ def _failovers(h: History, ctx: CheckContext) -> list[tuple[FaultSpan, str, int,
         node = span.node
         for vrid in _vrids(h):
             ivs = _master_intervals(h, vrid, ctx.end)
-            if not any(s <= span.start < e or (e == span.start and s < e) for s, e in ivs.get(node, [])):
-                continue
+            wire = [a for a in h.adverts if a.vrid == vrid and a.priority]
+            before = [a for a in wire if a.t <= span.start]
+            on_wire = bool(before) and before[-1].node == node
+            if not on_wire and not any(s <= span.start <= e and s < e for s, e in ivs.get(node, [])):
+                continue  # it was not master: nothing to take over
             if span.kind == "stop":  # the clock starts at its goodbye (priority-0) advert
-                bye = [a.t for a in h.adverts if a.node == node and a.vrid == vrid and a.t >= span.start
-                       and not a.priority]  # fmt: skip
+                bye = [
+                    a.t for a in h.adverts if a.node == node and a.vrid == vrid and a.t >= span.start and not a.priority
+                ]
                 last = bye[0] if bye else span.start
             else:
-                mine = [a.t for a in h.adverts if a.node == node and a.vrid == vrid and a.t <= span.start
-                        and a.priority]  # fmt: skip
+                mine = [a.t for a in before if a.node == node]
                 last = mine[-1] if mine else span.start
-            nxt = next(
-                (t for t in h.transitions if t.vrid == vrid and t.node != node and t.new is State.MASTER
-                 and t.t >= span.start),
-                None,
-            )  # fmt: skip
-            if nxt is None:
-                out.append((span, node, last, None, None, 0))
+            # the takeover as the wire saw it: the first advert of another router after the fault (the lab's
+            # kernel timestamps; a daemon's log may stamp its transition a moment after that advert left)
+            horizon = span.start + 2 * ctx.mdi_us + US
+            taker = next((a for a in wire if a.node != node and span.start < a.t <= horizon), None)
+            if taker is not None:
+                out.append((span, node, last, taker.node, taker.t, taker.priority))
                 continue
-            first = next(
-                (a.t for a in h.adverts if a.node == nxt.node and a.vrid == vrid and a.t >= nxt.t and a.priority),
-                nxt.t,
+            nxt = next(
+                (
+                    t
+                    for t in h.transitions
+                    if t.vrid == vrid and t.node != node and t.new is State.MASTER and t.t >= span.start
+                ),
+                None,
             )
-            out.append((span, node, last, nxt.node, first, nxt.priority))
+            if nxt is None or wire:  # adverts were recorded and nobody else sent one: nobody took over
+                out.append((span, node, last, None, None, 0))
+            else:
+                out.append((span, node, last, nxt.node, nxt.t, nxt.priority))
     return out
 
 
@@ -284,8 +303,10 @@ def client_outage(h: History, ctx: CheckContext, max: float | None = None) -> Ve
             if b - a > worst and any(a < r.t < b or r.t == a for r in failed):
                 worst, where = b - a, f"{target}: no success from {_s(a)} to {_s(b)}"
         errors = sorted({r.error for r in failed if r.error})
-        evidence.append(f"{target}: {len(reqs) - len(failed)} ok, {len(failed)} failed" +
-                        (f" ({', '.join(errors[:3])})" if errors else ""))  # fmt: skip
+        evidence.append(
+            f"{target}: {len(reqs) - len(failed)} ok, {len(failed)} failed"
+            + (f" ({', '.join(errors[:3])})" if errors else "")
+        )
     if where:
         evidence.insert(0, where)
     ok = worst / US <= bound
@@ -315,8 +336,13 @@ def transitions_per_fault(h: History, ctx: CheckContext, max: int = 2) -> Verdic
             kinds = [f.kind for f in h.faults if f.t == t0]
             evidence.append(f"{n} routers became master after {'/'.join(kinds)} at {_s(t0)} (allowed {max})")
     ok = not evidence
-    return Verdict(name, ok, f"at most {worst} master change(s) per fault (allowed {max})", tuple(evidence),
-                   {"max_changes_per_fault": float(worst)})  # fmt: skip
+    return Verdict(
+        name,
+        ok,
+        f"at most {worst} master change(s) per fault (allowed {max})",
+        tuple(evidence),
+        {"max_changes_per_fault": float(worst)},
+    )
 
 
 def final_master(h: History, ctx: CheckContext, host: str = "") -> Verdict:
@@ -325,12 +351,13 @@ def final_master(h: History, ctx: CheckContext, host: str = "") -> Verdict:
     evidence = []
     for vrid in _vrids(h):
         ivs = _master_intervals(h, vrid, ctx.end)
-        at_end = sorted(n for n, spans in ivs.items() if any(e == ctx.end and s < e for s, e in spans))
+        at_end = sorted(n for n, spans in ivs.items() if _at_end(spans, ctx.end))
         if at_end != [host] and any(t.node == host for t in h.transitions if t.vrid == vrid):
             evidence.append(f"VRID {vrid}: master at the end is {at_end or 'nobody'}, expected {host}")
     ok = not evidence and bool(h.transitions)
-    return Verdict(name, ok, f"{host} is master at the end" if ok else "; ".join(evidence) or "no transitions",
-                   tuple(evidence))  # fmt: skip
+    return Verdict(
+        name, ok, f"{host} is master at the end" if ok else "; ".join(evidence) or "no transitions", tuple(evidence)
+    )
 
 
 def no_master_change(h: History, ctx: CheckContext) -> Verdict:

@@ -335,9 +335,7 @@ class Nemesis:
         return self._record("link-up", host, ifname)
 
     def _port_state(self, host: str, ifname: str, state: str) -> None:
-        switch = next(
-            (lk.switch for lk in self.lab.topology.links if lk.host == host and lk.ifname == ifname), None
-        )
+        switch = next((lk.switch for lk in self.lab.topology.links if lk.host == host and lk.ifname == ifname), None)
         if switch is None:
             raise NemesisError(f"link-{state}: host {host!r} has no link {ifname!r}")
         try:

@@ -124,8 +124,13 @@ def _draw_run(ax: Axes, run: Run, end: int) -> None:
             colour, hatch = colours.get(holders[0], "#7f7f7f"), None
         else:
             colour, hatch = "#d62728", "////"  # two holders: the picture should shout
-        ax.broken_barh([(a * sec, (b - a) * sec)], (y["VIP"] - 0.35, 0.7), facecolors=colour, hatch=hatch,
-                       edgecolor="white" if hatch else "none")  # fmt: skip
+        ax.broken_barh(
+            [(a * sec, (b - a) * sec)],
+            (y["VIP"] - 0.35, 0.7),
+            facecolors=colour,
+            hatch=hatch,
+            edgecolor="white" if hatch else "none",
+        )
 
     # clients
     ok = [r.t * sec for r in h.requests if r.ok]
