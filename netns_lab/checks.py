@@ -70,12 +70,13 @@ def _vrids(h: History) -> list[int]:
 
 
 def _master_intervals(h: History, vrid: int, end: int) -> dict[str, list[tuple[int, int]]]:
-    """Master intervals, ended at a crash of the node if nothing recorded its end (a killed daemon logs
-    nothing; its last words are the crash the nemesis recorded)."""
+    """Master intervals, ended at a crash or stop of the node if nothing recorded their end (a killed daemon
+    logs nothing, and keepalived logs no state change when it stops: their last word is the fault the nemesis
+    recorded)."""
     out = h.master_intervals(vrid, end=end)
     crashes: dict[str, list[int]] = {}
     for f in h.faults:
-        if f.kind == "crash" and f.node:
+        if f.kind in ("crash", "stop") and f.node:
             crashes.setdefault(f.node, []).append(f.t)
     for node, ivs in out.items():
         fixed = []

@@ -334,3 +334,10 @@ def test_one_master_uses_the_sample_in_force_when_checking_starts() -> None:
     h.vip_holders[-1] = VipHolderSample(round(8.2 * S), "10.0.0.100", ())
     v = CHECKS["one_master"](h, ctx())
     assert not v.ok and "held by nobody at 10.200 s" in v.evidence[0]
+
+
+def test_a_stopped_router_that_logged_no_state_change_is_no_longer_master() -> None:
+    h = crash_history(0.6)
+    h.faults[0] = fault(5.2, "stop", "a", "SIGTERM")  # keepalived logs no "Entering ... STATE" on SIGTERM
+    assert CHECKS["one_master"](h, ctx()).ok
+    assert CHECKS["final_master"](h, ctx(), host="b").ok
