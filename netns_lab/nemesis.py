@@ -347,7 +347,13 @@ class Nemesis:
     def close(self) -> None:
         """Undo everything still in force (rules, ports down, paused daemons); safe to call twice.
 
-        Recorded as faults lifted, so the history shows when the run ended each one."""
+        Recorded as faults lifted, so the history shows when the run ended each one. Once the lab is torn
+        down (Ctrl-C) there is nothing left to undo: the tables and ports died with its namespaces."""
+        if not self.lab.active:
+            self._switches.clear()
+            self._ports_down.clear()
+            self._paused.clear()
+            return
         for sw in list(self._switches):
             state = self._switches[sw]
             if state.groups:
