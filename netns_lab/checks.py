@@ -33,13 +33,16 @@ class CheckContext:
     """What the checkers need besides the history. Times in µs (the history's unit) unless named ``_s``.
 
     ``end``: when the run ended; ``settle``: how long after the last fault the routers must have converged;
-    ``advert_interval_s`` and ``version``: the routers' VRRP settings (for Master_Down_Interval)."""
+    ``advert_interval_s`` and ``version``: the routers' VRRP settings (for Master_Down_Interval);
+    ``settled``: when the start-up election was over and the scenario began (what happened before it, such as
+    a higher-priority router that started late preempting, is no change the scenario caused)."""
 
     end: int
     settle: int
     advert_interval_s: float = 1.0
     version: int = 3
     routers: tuple[str, ...] = ()
+    settled: int = 0
 
     @property
     def mdi_us(self) -> int:
@@ -325,7 +328,8 @@ def transitions_per_fault(h: History, ctx: CheckContext, max: int = 2) -> Verdic
     times = sorted({f.t for f in h.faults})
     evidence = []
     first_fault = times[0] if times else ctx.end
-    quiet = [n for t, n in ups[1:] if ups[0][0] + ctx.mdi_us < t < first_fault]
+    quiet_from = ctx.settled or ups[0][0] + ctx.mdi_us
+    quiet = [n for t, n in ups[1:] if quiet_from < t < first_fault]
     if quiet:
         evidence.append(f"{len(quiet)} master change(s) with no fault before the first one: {quiet[:5]}")
     worst = 0
@@ -366,7 +370,12 @@ def no_master_change(h: History, ctx: CheckContext) -> Verdict:
     name = "no_master_change"
     ups = [(t.t, t.node, t.vrid) for t in h.transitions if t.new is State.MASTER]
     downs = [(t.t, t.node, t.vrid) for t in h.transitions if t.old is State.MASTER]
-    evidence = [f"{n} became master of VRID {v} at {_s(t)}" for t, n, v in ups[len(_vrids(h)) :]]
+    if ctx.settled:  # judged from when the scenario began: the start-up election is over by then
+        later = [u for u in ups if u[0] > ctx.settled]
+        downs = [d for d in downs if d[0] > ctx.settled]
+    else:
+        later = ups[len(_vrids(h)) :]
+    evidence = [f"{n} became master of VRID {v} at {_s(t)}" for t, n, v in later]
     evidence += [f"{n} left master of VRID {v} at {_s(t)}" for t, n, v in downs if t < ctx.end]
     if not ups:
         evidence.append("no router ever became master")

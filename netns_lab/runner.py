@@ -352,21 +352,31 @@ def _run_in_lab(
             names.setdefault(addr, host)
     router_ips = {ip for ip, h in names.items() if h in daemons}
     with VipWatcher(lab, vips, hosts=routers) as watcher:
-        first = None
-        deadline = time.monotonic() + 30
+        # Settled: one router has advertised alone for a whole Master_Down_Interval plus an interval (so a
+        # higher-priority router that started later has had its chance to preempt) and a VIP is held.
+        first: AdvertSeen | None = None
+        deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
-            adv = [a for cap in captures for a in cap.adverts() if a.priority and a.src in router_ips]
-            if adv and (not vips or any(vip_holders(lab, v, routers) for v in vips)):
-                first = adv[-1]
-                break
+            adv = sorted(
+                (a for cap in captures for a in cap.adverts() if a.priority and a.src in router_ips), key=lambda a: a.t
+            )
+            if adv:
+                interval, version = _interval(adv)
+                mdi = master_down_interval(version, 1, interval)
+                lead = adv[-1]
+                since = max((a.t for a in adv if a.src != lead.src), default=adv[0].t - 1e-6)
+                alone = [a for a in adv if a.t > since]
+                if alone[-1].t - alone[0].t >= mdi + interval and (
+                    not vips or any(vip_holders(lab, v, routers) for v in vips)
+                ):
+                    first = lead
+                    break
             time.sleep(0.1)
         if first is None:
             logs = "\n".join(f"--- {h}\n{d.log_tail(800)}" for h, d in daemons.items())
-            raise RunError(f"no master elected within 30 s; logs in {lab.log_dir}\n{logs}")
+            raise RunError(f"no stable master within 40 s; logs in {lab.log_dir}\n{logs}")
         interval, version = _interval([a for cap in captures for a in cap.adverts()])
         mdi = master_down_interval(version, 1, interval)
-        # one more interval so the backups have heard the master and run their down timers
-        time.sleep(interval + 0.2)
         settled = time.time()
         progress.say(
             f"settled: {names.get(first.src, first.src)} is master (VRRPv{version}, adverts every "
@@ -403,8 +413,10 @@ def _run_in_lab(
             last = max((f.t for f in nemesis.history.faults), default=None)
             if last is not None and recorder.t0 + last / US + settle + 0.1 > end_at:
                 end_at = recorder.t0 + last / US + settle + 0.1
-                progress.say(f"note: running {end_at - settled - scenario.duration:.1f} s longer than the scenario's "
-                             f"duration so the last fault settles ({settle:.1f} s)")
+                progress.say(
+                    f"note: running {end_at - settled - scenario.duration:.1f} s longer than the scenario's "
+                    f"duration so the last fault settles ({settle:.1f} s)"
+                )
             remaining = end_at - time.time()
             if remaining > 0:
                 progress.say(f"running until {scenario.duration:g} s")
@@ -426,7 +438,14 @@ def _run_in_lab(
     h.requests.sort(key=lambda r: r.t)
     h.faults.sort(key=lambda f: f.t)
     settle_us = round((scenario.settle if scenario.settle is not None else mdi + 2 * interval + 1) * US)
-    ctx = CheckContext(end=end, settle=settle_us, advert_interval_s=interval, version=version, routers=tuple(routers))
+    ctx = CheckContext(
+        end=end,
+        settle=settle_us,
+        advert_interval_s=interval,
+        version=version,
+        routers=tuple(routers),
+        settled=recorder.us(settled),
+    )
     verdicts = run_checks(h, ctx, [(e.check, dict(e.params)) for e in scenario.expect])
     result = RunResult(scenario, impl, seed, "host", h, ctx, verdicts, lab.prefix, lab.log_dir)
     pdir = picture_dir or lab.log_dir

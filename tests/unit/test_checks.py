@@ -341,3 +341,16 @@ def test_a_stopped_router_that_logged_no_state_change_is_no_longer_master() -> N
     h.faults[0] = fault(5.2, "stop", "a", "SIGTERM")  # keepalived logs no "Entering ... STATE" on SIGTERM
     assert CHECKS["one_master"](h, ctx()).ok
     assert CHECKS["final_master"](h, ctx(), host="b").ok
+
+
+def test_changes_before_the_scenario_began_are_start_up_not_faults() -> None:
+    h = crash_history(None)
+    h.faults.clear()
+    h.transitions += [tr(0.2, "b", B, M), tr(0.6, "b", M, B)]  # b won the start-up race, a preempted it
+    h.transitions.sort(key=lambda t: t.t)
+    assert not CHECKS["no_master_change"](h, ctx()).ok
+    settled = CheckContext(end=20 * S, settle=5 * S, settled=3 * S)
+    assert CHECKS["no_master_change"](h, settled).ok
+    h.transitions.append(tr(9, "b", B, M))  # after the start the change counts again
+    assert not CHECKS["no_master_change"](h, settled).ok
+    assert not CHECKS["transitions_per_fault"](h, settled).ok
