@@ -33,13 +33,16 @@ class CheckContext:
     """What the checkers need besides the history. Times in µs (the history's unit) unless named ``_s``.
 
     ``end``: when the run ended; ``settle``: how long after the last fault the routers must have converged;
-    ``advert_interval_s`` and ``version``: the routers' VRRP settings (for Master_Down_Interval)."""
+    ``advert_interval_s`` and ``version``: the routers' VRRP settings (for Master_Down_Interval);
+    ``settled``: when the start-up election was over and the scenario began (what happened before it, such as
+    a higher-priority router that started late preempting, is no change the scenario caused)."""
 
     end: int
     settle: int
     advert_interval_s: float = 1.0
     version: int = 3
     routers: tuple[str, ...] = ()
+    settled: int = 0
 
     @property
     def mdi_us(self) -> int:
@@ -70,12 +73,13 @@ def _vrids(h: History) -> list[int]:
 
 
 def _master_intervals(h: History, vrid: int, end: int) -> dict[str, list[tuple[int, int]]]:
-    """Master intervals, ended at a crash of the node if nothing recorded its end (a killed daemon logs
-    nothing; its last words are the crash the nemesis recorded)."""
+    """Master intervals, ended at a crash or stop of the node if nothing recorded their end (a killed daemon
+    logs nothing, and keepalived logs no state change when it stops: their last word is the fault the nemesis
+    recorded)."""
     out = h.master_intervals(vrid, end=end)
     crashes: dict[str, list[int]] = {}
     for f in h.faults:
-        if f.kind == "crash" and f.node:
+        if f.kind in ("crash", "stop") and f.node:
             crashes.setdefault(f.node, []).append(f.t)
     for node, ivs in out.items():
         fixed = []
@@ -98,6 +102,11 @@ def _masters_over(ivs: Mapping[str, Sequence[tuple[int, int]]], lo: int, hi: int
         who = {n for n, spans in ivs.items() if any(s <= a and b <= e for s, e in spans)}
         out.append((a, b, who))
     return out
+
+
+def _at_end(spans: Sequence[tuple[int, int]], end: int) -> bool:
+    """An interval that covers the end of the run (a history may go on after ``end``: teardown)."""
+    return any(s < end <= e for s, e in spans)
 
 
 def _down_at(spans: Iterable[FaultSpan], node: str, t: int) -> bool:
@@ -124,16 +133,19 @@ def one_master(h: History, ctx: CheckContext) -> Verdict:
         for a, b, who in _masters_over(_master_intervals(h, vrid, ctx.end), since, ctx.end):
             if len(who) != 1:
                 evidence.append(f"VRID {vrid}: {len(who)} masters {sorted(who)} from {_s(a)} to {_s(b)}")
-        final = sorted(n for n, ivs in _master_intervals(h, vrid, ctx.end).items() if any(e == ctx.end for _, e in ivs))
+        final = sorted(n for n, ivs in _master_intervals(h, vrid, ctx.end).items() if _at_end(ivs, ctx.end))
         finals.append(f"VRID {vrid}: {', '.join(final) or 'none'}")
-    samples = [s for s in h.vip_holders if s.t >= since]
+    # the sample in force when the check starts, then every change after it (observers sample on change)
+    before = [s for s in h.vip_holders if s.t <= since]
+    samples = before[-1:] + [s for s in h.vip_holders if s.t > since]
     for smp in samples:
-        running = [n for n in smp.holders if not _down_at(spans, n, smp.t)]
+        at = max(smp.t, since)
+        running = [n for n in smp.holders if not _down_at(spans, n, at)]
         if len(running) != 1:
             left = sorted(set(smp.holders) - set(running))
             extra = f" (left behind by stopped daemons: {left})" if left else ""
-            evidence.append(f"{smp.vip} held by {running or 'nobody'} at {_s(smp.t)}{extra}")
-    if not samples:  # the simulator records VIP changes instead of samples
+            evidence.append(f"{smp.vip} held by {running or 'nobody'} at {_s(at)}{extra}")
+    if not h.vip_holders:  # the simulator records VIP changes instead of samples
         held: dict[str, bool] = {}
         for v in h.vip_changes:
             if v.t <= since:
@@ -173,8 +185,10 @@ def dual_master_only_under_fault(h: History, ctx: CheckContext, grace: float | N
                 continue
             cover = [s for s in spans if s.start <= a + grace_us and b <= s.stop + grace_us]
             if not cover:
-                evidence.append(f"VRID {vrid}: {sorted(who)} both master from {_s(a)} to {_s(b)} ({_s(b - a)}) "
-                                f"with no partition/pause holding them apart")  # fmt: skip
+                evidence.append(
+                    f"VRID {vrid}: {sorted(who)} both master from {_s(a)} to {_s(b)} ({_s(b - a)}) "
+                    f"with no partition/pause holding them apart"
+                )
     ok = not evidence
     summary = (
         f"longest dual-master window {_s(longest)}, each explained by a fault" if ok else f"{len(evidence)} window(s)"
@@ -192,29 +206,38 @@ def _failovers(h: History, ctx: CheckContext) -> list[tuple[FaultSpan, str, int,
         node = span.node
         for vrid in _vrids(h):
             ivs = _master_intervals(h, vrid, ctx.end)
-            if not any(s <= span.start < e or (e == span.start and s < e) for s, e in ivs.get(node, [])):
-                continue
+            wire = [a for a in h.adverts if a.vrid == vrid and a.priority]
+            before = [a for a in wire if a.t <= span.start]
+            on_wire = bool(before) and before[-1].node == node
+            if not on_wire and not any(s <= span.start <= e and s < e for s, e in ivs.get(node, [])):
+                continue  # it was not master: nothing to take over
             if span.kind == "stop":  # the clock starts at its goodbye (priority-0) advert
-                bye = [a.t for a in h.adverts if a.node == node and a.vrid == vrid and a.t >= span.start
-                       and not a.priority]  # fmt: skip
+                bye = [
+                    a.t for a in h.adverts if a.node == node and a.vrid == vrid and a.t >= span.start and not a.priority
+                ]
                 last = bye[0] if bye else span.start
             else:
-                mine = [a.t for a in h.adverts if a.node == node and a.vrid == vrid and a.t <= span.start
-                        and a.priority]  # fmt: skip
+                mine = [a.t for a in before if a.node == node]
                 last = mine[-1] if mine else span.start
-            nxt = next(
-                (t for t in h.transitions if t.vrid == vrid and t.node != node and t.new is State.MASTER
-                 and t.t >= span.start),
-                None,
-            )  # fmt: skip
-            if nxt is None:
-                out.append((span, node, last, None, None, 0))
+            # the takeover as the wire saw it: the first advert of another router after the fault (the lab's
+            # kernel timestamps; a daemon's log may stamp its transition a moment after that advert left)
+            horizon = span.start + 2 * ctx.mdi_us + US
+            taker = next((a for a in wire if a.node != node and span.start < a.t <= horizon), None)
+            if taker is not None:
+                out.append((span, node, last, taker.node, taker.t, taker.priority))
                 continue
-            first = next(
-                (a.t for a in h.adverts if a.node == nxt.node and a.vrid == vrid and a.t >= nxt.t and a.priority),
-                nxt.t,
+            nxt = next(
+                (
+                    t
+                    for t in h.transitions
+                    if t.vrid == vrid and t.node != node and t.new is State.MASTER and t.t >= span.start
+                ),
+                None,
             )
-            out.append((span, node, last, nxt.node, first, nxt.priority))
+            if nxt is None or wire:  # adverts were recorded and nobody else sent one: nobody took over
+                out.append((span, node, last, None, None, 0))
+            else:
+                out.append((span, node, last, nxt.node, nxt.t, nxt.priority))
     return out
 
 
@@ -284,8 +307,10 @@ def client_outage(h: History, ctx: CheckContext, max: float | None = None) -> Ve
             if b - a > worst and any(a < r.t < b or r.t == a for r in failed):
                 worst, where = b - a, f"{target}: no success from {_s(a)} to {_s(b)}"
         errors = sorted({r.error for r in failed if r.error})
-        evidence.append(f"{target}: {len(reqs) - len(failed)} ok, {len(failed)} failed" +
-                        (f" ({', '.join(errors[:3])})" if errors else ""))  # fmt: skip
+        evidence.append(
+            f"{target}: {len(reqs) - len(failed)} ok, {len(failed)} failed"
+            + (f" ({', '.join(errors[:3])})" if errors else "")
+        )
     if where:
         evidence.insert(0, where)
     ok = worst / US <= bound
@@ -303,7 +328,8 @@ def transitions_per_fault(h: History, ctx: CheckContext, max: int = 2) -> Verdic
     times = sorted({f.t for f in h.faults})
     evidence = []
     first_fault = times[0] if times else ctx.end
-    quiet = [n for t, n in ups[1:] if ups[0][0] + ctx.mdi_us < t < first_fault]
+    quiet_from = ctx.settled or ups[0][0] + ctx.mdi_us
+    quiet = [n for t, n in ups[1:] if quiet_from < t < first_fault]
     if quiet:
         evidence.append(f"{len(quiet)} master change(s) with no fault before the first one: {quiet[:5]}")
     worst = 0
@@ -315,8 +341,13 @@ def transitions_per_fault(h: History, ctx: CheckContext, max: int = 2) -> Verdic
             kinds = [f.kind for f in h.faults if f.t == t0]
             evidence.append(f"{n} routers became master after {'/'.join(kinds)} at {_s(t0)} (allowed {max})")
     ok = not evidence
-    return Verdict(name, ok, f"at most {worst} master change(s) per fault (allowed {max})", tuple(evidence),
-                   {"max_changes_per_fault": float(worst)})  # fmt: skip
+    return Verdict(
+        name,
+        ok,
+        f"at most {worst} master change(s) per fault (allowed {max})",
+        tuple(evidence),
+        {"max_changes_per_fault": float(worst)},
+    )
 
 
 def final_master(h: History, ctx: CheckContext, host: str = "") -> Verdict:
@@ -325,12 +356,13 @@ def final_master(h: History, ctx: CheckContext, host: str = "") -> Verdict:
     evidence = []
     for vrid in _vrids(h):
         ivs = _master_intervals(h, vrid, ctx.end)
-        at_end = sorted(n for n, spans in ivs.items() if any(e == ctx.end and s < e for s, e in spans))
+        at_end = sorted(n for n, spans in ivs.items() if _at_end(spans, ctx.end))
         if at_end != [host] and any(t.node == host for t in h.transitions if t.vrid == vrid):
             evidence.append(f"VRID {vrid}: master at the end is {at_end or 'nobody'}, expected {host}")
     ok = not evidence and bool(h.transitions)
-    return Verdict(name, ok, f"{host} is master at the end" if ok else "; ".join(evidence) or "no transitions",
-                   tuple(evidence))  # fmt: skip
+    return Verdict(
+        name, ok, f"{host} is master at the end" if ok else "; ".join(evidence) or "no transitions", tuple(evidence)
+    )
 
 
 def no_master_change(h: History, ctx: CheckContext) -> Verdict:
@@ -338,7 +370,12 @@ def no_master_change(h: History, ctx: CheckContext) -> Verdict:
     name = "no_master_change"
     ups = [(t.t, t.node, t.vrid) for t in h.transitions if t.new is State.MASTER]
     downs = [(t.t, t.node, t.vrid) for t in h.transitions if t.old is State.MASTER]
-    evidence = [f"{n} became master of VRID {v} at {_s(t)}" for t, n, v in ups[len(_vrids(h)) :]]
+    if ctx.settled:  # judged from when the scenario began: the start-up election is over by then
+        later = [u for u in ups if u[0] > ctx.settled]
+        downs = [d for d in downs if d[0] > ctx.settled]
+    else:
+        later = ups[len(_vrids(h)) :]
+    evidence = [f"{n} became master of VRID {v} at {_s(t)}" for t, n, v in later]
     evidence += [f"{n} left master of VRID {v} at {_s(t)}" for t, n, v in downs if t < ctx.end]
     if not ups:
         evidence.append("no router ever became master")

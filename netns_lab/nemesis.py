@@ -335,9 +335,7 @@ class Nemesis:
         return self._record("link-up", host, ifname)
 
     def _port_state(self, host: str, ifname: str, state: str) -> None:
-        switch = next(
-            (lk.switch for lk in self.lab.topology.links if lk.host == host and lk.ifname == ifname), None
-        )
+        switch = next((lk.switch for lk in self.lab.topology.links if lk.host == host and lk.ifname == ifname), None)
         if switch is None:
             raise NemesisError(f"link-{state}: host {host!r} has no link {ifname!r}")
         try:
@@ -349,7 +347,13 @@ class Nemesis:
     def close(self) -> None:
         """Undo everything still in force (rules, ports down, paused daemons); safe to call twice.
 
-        Recorded as faults lifted, so the history shows when the run ended each one."""
+        Recorded as faults lifted, so the history shows when the run ended each one. Once the lab is torn
+        down (Ctrl-C) there is nothing left to undo: the tables and ports died with its namespaces."""
+        if not self.lab.active:
+            self._switches.clear()
+            self._ports_down.clear()
+            self._paused.clear()
+            return
         for sw in list(self._switches):
             state = self._switches[sw]
             if state.groups:

@@ -13,6 +13,7 @@ matplotlib's object API with the Agg canvas (no display, no pyplot global state,
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,15 +118,27 @@ def _draw_run(ax: Axes, run: Run, end: int) -> None:
 
     # VIP holder
     colours: dict[str, str] = {n: _HOLDER_COLOURS[i % len(_HOLDER_COLOURS)] for i, n in enumerate(routers)}
-    for a, b, holders in _vip_segments(h, end):
+    down = [sp for sp in h.fault_spans(end=end) if sp.kind in ("crash", "stop")]
+    pieces = []
+    for a0, b0, all_holders in _vip_segments(h, end):
+        cuts = sorted({a0, b0, *(x for d in down for x in (d.start, d.stop) if a0 < x < b0)})
+        pieces += [(a, b, all_holders) for a, b in itertools.pairwise(cuts)]
+    for a, b, all_holders in pieces:
+        # a killed daemon leaves its VIP on the interface; what matters is who holds it among the running ones
+        holders = tuple(n for n in all_holders if not any(d.node == n and d.start <= a < d.stop for d in down))
         if b <= a or not holders:
             continue
         if len(holders) == 1:
             colour, hatch = colours.get(holders[0], "#7f7f7f"), None
         else:
             colour, hatch = "#d62728", "////"  # two holders: the picture should shout
-        ax.broken_barh([(a * sec, (b - a) * sec)], (y["VIP"] - 0.35, 0.7), facecolors=colour, hatch=hatch,
-                       edgecolor="white" if hatch else "none")  # fmt: skip
+        ax.broken_barh(
+            [(a * sec, (b - a) * sec)],
+            (y["VIP"] - 0.35, 0.7),
+            facecolors=colour,
+            hatch=hatch,
+            edgecolor="white" if hatch else "none",
+        )
 
     # clients
     ok = [r.t * sec for r in h.requests if r.ok]

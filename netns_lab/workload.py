@@ -175,15 +175,37 @@ def server_argv(protocol: str, port: int, name: str) -> list[str]:
 
 
 def client_argv(
-    target: str, port: int, out: Path, *, protocol: str = "tcp", rate: float = 10, timeout: float = 1,
-    duration: float = 0, path: str = "/",
-) -> list[str]:  # fmt: skip
+    target: str,
+    port: int,
+    out: Path,
+    *,
+    protocol: str = "tcp",
+    rate: float = 10,
+    timeout: float = 1,
+    duration: float = 0,
+    path: str = "/",
+) -> list[str]:
     """The command line of a client workload writing its requests to ``out``."""
     return [
-        sys.executable, "-m", "netns_lab.workload", "client", target, str(port), "--out", str(out),
-        "--protocol", protocol, "--rate", f"{rate:g}", "--timeout", f"{timeout:g}", "--duration", f"{duration:g}",
-        "--path", path,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "netns_lab.workload",
+        "client",
+        target,
+        str(port),
+        "--out",
+        str(out),
+        "--protocol",
+        protocol,
+        "--rate",
+        f"{rate:g}",
+        "--timeout",
+        f"{timeout:g}",
+        "--duration",
+        f"{duration:g}",
+        "--path",
+        path,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -117,7 +117,8 @@ class Workload:
 @dataclass(frozen=True)
 class Fault:
     """One fault, due ``at`` seconds after the routers settled. ``line`` is where the file asked for it
-    (0: drawn from a seed); ``undoes`` is set on the fault a ``duration`` scheduled to lift an earlier one."""
+    (0: drawn from a seed); ``undoes`` is set on the fault a ``duration`` scheduled to lift an earlier one, and
+    ``lifts_at`` is that one's ``at`` (so ``resume master`` resumes the host that ``pause master`` paused)."""
 
     at: float
     kind: str
@@ -134,6 +135,7 @@ class Fault:
     ifname: str = "eth0"
     note: str = ""
     undoes: str | None = None
+    lifts_at: float | None = None
 
     def describe(self) -> str:
         """A short human text: ``pause master for 5 s``."""
@@ -236,8 +238,9 @@ class Scenario:
                 if kind == "partition":
                     fault = Fault(at, kind, groups=((target,),), duration=duration, note="drawn")
                 elif kind == "loss":
-                    fault = Fault(at, kind, targets=(target,), probability=rf.probability, duration=duration,
-                                  note="drawn")  # fmt: skip
+                    fault = Fault(
+                        at, kind, targets=(target,), probability=rf.probability, duration=duration, note="drawn"
+                    )
                 else:
                     fault = Fault(at, kind, target=target, duration=duration, note="drawn")
                 out.extend(_with_undo(fault))
@@ -253,7 +256,7 @@ def _with_undo(f: Fault) -> list[Fault]:
     undo = UNDO.get(f.kind)
     if undo is None or f.duration is None:
         return [f]
-    lift = replace(f, at=round(f.at + f.duration, 6), kind=undo, duration=None, undoes=f.kind, note="")
+    lift = replace(f, at=round(f.at + f.duration, 6), kind=undo, duration=None, undoes=f.kind, note="", lifts_at=f.at)
     if undo == "heal":
         lift = replace(lift, groups=())
     if undo == "clear-loss":
@@ -473,8 +476,11 @@ class _Builder:
                 self.bad(path, f"{target!r} is not a real server of this scenario (servers: {sorted(servers)})")
         elif kind in _DAEMON_FAULTS:
             if target not in routers:
-                self.bad(path, f"{target!r} is not a router of this scenario (routers: {sorted(routers)}, "
-                               f"or {' / '.join(SELECTORS)})")  # fmt: skip
+                self.bad(
+                    path,
+                    f"{target!r} is not a router of this scenario (routers: {sorted(routers)}, "
+                    f"or {' / '.join(SELECTORS)})",
+                )
         elif target not in hosts:
             self.bad(path, f"no host {target!r} in the topology (or use {' / '.join(SELECTORS)})")
 

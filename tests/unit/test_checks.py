@@ -84,8 +84,10 @@ def test_one_master_vip_holders_count_running_holders_only() -> None:
 
 def test_one_master_vip_changes_from_the_simulator() -> None:
     h = crash_history()
-    h.vip_changes += [VipChange(round(0.5 * S), "a", "VI_1", 51, "lan", True),
-                      VipChange(round(5.2 * S), "a", "VI_1", 51, "lan", False)]  # fmt: skip
+    h.vip_changes += [
+        VipChange(round(0.5 * S), "a", "VI_1", 51, "lan", True),
+        VipChange(round(5.2 * S), "a", "VI_1", 51, "lan", False),
+    ]
     v = CHECKS["one_master"](h, ctx())
     assert not v.ok and "VIPs held by nobody" in v.evidence[0]  # b is master but never added the VIP
     h.vip_changes.append(VipChange(round(8.11 * S), "b", "VI_1", 51, "lan", True))
@@ -171,8 +173,17 @@ def _requests(fail_from: float, fail_to: float, end: float = 20) -> list[ClientR
     out, t = [], 0.0
     while t < end:
         ok = not fail_from <= t < fail_to
-        out.append(ClientRequest(round(t * S), round((t + 0.01) * S), "client", "10.0.0.100:7", ok,
-                                 "lb1" if ok else None, "" if ok else "timed out"))  # fmt: skip
+        out.append(
+            ClientRequest(
+                round(t * S),
+                round((t + 0.01) * S),
+                "client",
+                "10.0.0.100:7",
+                ok,
+                "lb1" if ok else None,
+                "" if ok else "timed out",
+            )
+        )
         t += 0.1
     return out
 
@@ -242,9 +253,16 @@ def test_every_check_of_the_schema_exists_and_run_checks_survives_a_broken_one()
 
 def test_fault_spans_pair_faults_with_what_lifts_them() -> None:
     h = History()
-    h.faults += [fault(1, "pause", "a"), fault(2, "link-down", "a"), fault(3, "resume", "a"),
-                 fault(4, "partition", None, "lan: [['a'], ['b']]"), fault(5, "reload", "b"),
-                 fault(6, "loss", "b", "0.3"), fault(7, "loss", "b", "0"), fault(8, "heal", None, "lan")]  # fmt: skip
+    h.faults += [
+        fault(1, "pause", "a"),
+        fault(2, "link-down", "a"),
+        fault(3, "resume", "a"),
+        fault(4, "partition", None, "lan: [['a'], ['b']]"),
+        fault(5, "reload", "b"),
+        fault(6, "loss", "b", "0.3"),
+        fault(7, "loss", "b", "0"),
+        fault(8, "heal", None, "lan"),
+    ]
     spans = [(s.kind, s.start // S, s.stop // S) for s in h.fault_spans(end=10 * S)]
     assert spans == [("pause", 1, 3), ("link-down", 2, 10), ("partition", 4, 8), ("reload", 5, 5), ("loss", 6, 7)]
 
@@ -291,3 +309,48 @@ def test_simulated_graceful_stop_is_fast() -> None:
     sim.run_for(15)
     v = CHECKS["failover_gap"](sim.history, _sim_ctx(sim))
     assert v.ok and v.figures["gap_0_s"] < 1.0, v.evidence
+
+
+def test_failover_gap_takes_the_wire_over_a_late_log_stamp() -> None:
+    h = crash_history(None)
+    h.faults[0] = fault(4.6, "stop", "a", "SIGTERM")
+    h.adverts.append(AdvertSent(round(4.6 * S), "a", "VI_1", 51, "lan", 0))  # goodbye
+    h.adverts += adverts("b", 5.21, 19.21, 100)  # b's first advert leaves at Skew_Time...
+    h.transitions.append(tr(5.215, "b", B, M))  # ...and its log line is stamped 5 ms later
+    v = CHECKS["failover_gap"](h, ctx())
+    assert v.ok and v.figures["gap_0_s"] == pytest.approx(0.61), v.evidence
+
+
+def test_failover_gap_ignores_a_takeover_long_after_the_fault() -> None:
+    h = crash_history(None)
+    h.adverts += adverts("b", 18, 19, 100)  # far beyond any Master_Down_Interval: not this fault's doing
+    assert not CHECKS["failover_gap"](h, ctx()).ok
+
+
+def test_one_master_uses_the_sample_in_force_when_checking_starts() -> None:
+    h = crash_history()
+    h.vip_holders.append(VipHolderSample(round(8.2 * S), "10.0.0.100", ("b",)))  # only change: before 10.2 s
+    assert CHECKS["one_master"](h, ctx()).ok
+    h.vip_holders[-1] = VipHolderSample(round(8.2 * S), "10.0.0.100", ())
+    v = CHECKS["one_master"](h, ctx())
+    assert not v.ok and "held by nobody at 10.200 s" in v.evidence[0]
+
+
+def test_a_stopped_router_that_logged_no_state_change_is_no_longer_master() -> None:
+    h = crash_history(0.6)
+    h.faults[0] = fault(5.2, "stop", "a", "SIGTERM")  # keepalived logs no "Entering ... STATE" on SIGTERM
+    assert CHECKS["one_master"](h, ctx()).ok
+    assert CHECKS["final_master"](h, ctx(), host="b").ok
+
+
+def test_changes_before_the_scenario_began_are_start_up_not_faults() -> None:
+    h = crash_history(None)
+    h.faults.clear()
+    h.transitions += [tr(0.2, "b", B, M), tr(0.6, "b", M, B)]  # b won the start-up race, a preempted it
+    h.transitions.sort(key=lambda t: t.t)
+    assert not CHECKS["no_master_change"](h, ctx()).ok
+    settled = CheckContext(end=20 * S, settle=5 * S, settled=3 * S)
+    assert CHECKS["no_master_change"](h, settled).ok
+    h.transitions.append(tr(9, "b", B, M))  # after the start the change counts again
+    assert not CHECKS["no_master_change"](h, settled).ok
+    assert not CHECKS["transitions_per_fault"](h, settled).ok

@@ -210,6 +210,8 @@ def test_cli_validate_reports_without_traceback(tmp_path: Path) -> None:
     assert f"{path}:21: faults[0].fault" in cp.stderr and "Traceback" not in cp.stderr
     ok = subprocess.run(
         [sys.executable, "-m", "netns_lab.cli", "check", str(_write(tmp_path, GOOD))],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ok.returncode == 0 and "ok" in ok.stdout

@@ -37,8 +37,17 @@ def test_draws_png_and_svg_with_every_lane_and_fault(tmp_path: Path) -> None:
     png, svg = draw(Run("master-crash (simulated)", _simulated(6), 20 * S), tmp_path / "run")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     text = svg.read_text()
-    for needle in ("master-crash (simulated)", "lb1", "lb2", "VIP", "clients", "crash lb1", "partition lb2",
-                   "request failed", "time (s)"):  # fmt: skip
+    for needle in (
+        "master-crash (simulated)",
+        "lb1",
+        "lb2",
+        "VIP",
+        "clients",
+        "crash lb1",
+        "partition lb2",
+        "request failed",
+        "time (s)",
+    ):
         assert needle in text, needle
 
 

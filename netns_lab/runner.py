@@ -1,0 +1,556 @@
+"""``netns-lab run``: a scenario file, run for real in namespaces, judged by the checkers, drawn as a timeline.
+
+The phases, each announced on a live progress line:
+
+1. build the scenario's topology (:class:`~netns_lab.lab.Lab`), start the bridge capture and the VIP watcher;
+2. start the real servers, then each router's daemon (ours or keepalived, :mod:`netns_lab.daemons`) with its
+   config (``@RUN_DIR@`` replaced by its run directory);
+3. wait until a master advertises and holds the VIP: scenario times count from this moment ("settled");
+4. start the client workloads, then inject each fault of the schedule when due (:mod:`netns_lab.nemesis`),
+   resolving ``master`` / ``backup`` at that moment;
+5. run to the end, lift what is still in force, stop everything, write the history
+   (:mod:`netns_lab.lab_history`), run the expectations' checkers (:mod:`netns_lab.checks`) and draw the
+   timeline (:mod:`netns_lab.timeline`).
+
+Everything is torn down on success, failure and Ctrl-C (the Lab removes namespaces, processes, and with
+them the nemesis's nft tables).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO, cast
+
+from netns_lab.capture import AdvertSeen, Capture
+from netns_lab.checks import CheckContext, Verdict, run_checks
+from netns_lab.daemons import (
+    IMPLS,
+    KEEPALIVED,
+    Daemon,
+    DaemonSpec,
+    Impl,
+    host_addresses,
+    start_daemon,
+    vip_holders,
+)
+from netns_lab.history import History
+from netns_lab.lab import Lab
+from netns_lab.lab_history import LabRecorder, VipWatcher
+from netns_lab.measure import master_down_interval
+from netns_lab.nemesis import Nemesis
+from netns_lab.process import LabProcess
+from netns_lab.scenario import SELECTORS, Fault, KnownFailure, Scenario
+from netns_lab.timeline import Run, draw
+from netns_lab.workload import client_argv, read_requests, server_argv
+
+__all__ = ["RunError", "RunResult", "run_scenario"]
+
+US = 1_000_000
+KERNELS = ("auto", "host", "uml")
+
+
+class RunError(RuntimeError):
+    """A scenario could not be run (not root, no keepalived, no master elected...); the message says why."""
+
+
+@dataclass
+class RunResult:
+    """What one run of a scenario produced: its history, the verdicts, the figures and the pictures."""
+
+    scenario: Scenario
+    impl: str
+    seed: int | None
+    kernel: str
+    history: History
+    context: CheckContext
+    verdicts: list[Verdict]
+    prefix: str
+    log_dir: Path
+    pictures: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.verdicts)
+
+    @property
+    def known_failure(self) -> KnownFailure | None:
+        return self.scenario.known_failure(self.impl)
+
+    def figures(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for v in self.verdicts:
+            for k, val in v.figures.items():
+                out[f"{v.check}.{k}"] = val
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        kf = self.known_failure
+        return {
+            "scenario": self.scenario.name,
+            "file": str(self.scenario.path),
+            "impl": self.impl,
+            "seed": self.seed,
+            "kernel": self.kernel,
+            "ok": self.ok,
+            "known_failure": kf.reason if kf else None,
+            "verdicts": [
+                {
+                    "check": v.check,
+                    "ok": v.ok,
+                    "summary": v.summary,
+                    "evidence": list(v.evidence),
+                    "figures": dict(v.figures),
+                }
+                for v in self.verdicts
+            ],
+            "figures": self.figures(),
+            "advert_interval_s": self.context.advert_interval_s,
+            "vrrp_version": self.context.version,
+            "faults": [
+                {"t": f.t / US, "kind": f.kind, "node": f.node, "detail": f.detail} for f in self.history.faults
+            ],
+            "requests": {
+                "ok": sum(r.ok for r in self.history.requests),
+                "failed": sum(not r.ok for r in self.history.requests),
+            },
+            "pictures": [str(p) for p in self.pictures],
+            "log_dir": str(self.log_dir),
+        }
+
+    def summary(self) -> str:
+        lines = [f"{self.scenario.name} with {self.impl}: {'PASS' if self.ok else 'FAIL'}"]
+        for v in self.verdicts:
+            lines.append(f"  {'ok  ' if v.ok else 'FAIL'} {v.check}: {v.summary}")
+            if not v.ok:
+                lines += [f"         {e}" for e in v.evidence[:8]]
+        kf = self.known_failure
+        if kf is not None:
+            lines.append(f"  known failure of {kf.impl}: {kf.reason}")
+        r = self.history.requests
+        if r:
+            lines.append(f"  client requests: {sum(x.ok for x in r)} ok, {sum(not x.ok for x in r)} failed")
+        for p in self.pictures:
+            lines.append(f"  timeline: {p}")
+        return "\n".join(lines)
+
+
+class _Progress:
+    """One line per phase and fault, with the time since the run started."""
+
+    def __init__(self, out: TextIO | None) -> None:
+        self.out = out
+        self.t0 = time.time()
+
+    def say(self, text: str) -> None:
+        if self.out is not None:
+            self.out.write(f"[{time.time() - self.t0:7.2f}s] {text}\n")
+            self.out.flush()
+
+
+class _DaemonProc:
+    """A :class:`~netns_lab.daemons.Daemon` as the nemesis's ``Proc`` (reload goes to the main process only)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def running(self) -> bool:
+        return self.daemon.running()
+
+    def kill(self) -> None:
+        self.daemon.kill()
+
+    def pause(self) -> None:
+        self.daemon.pause()
+
+    def resume(self) -> None:
+        self.daemon.resume()
+
+    def signal(self, sig: int) -> None:
+        if sig == 1:  # SIGHUP: keepalived's parent passes it on to its children
+            self.daemon.reload()
+        else:
+            self.daemon.signal(sig)
+
+    def stop(self, timeout: float = 5) -> int | None:
+        return self.daemon.stop(timeout)
+
+
+def _preflight(scenario: Scenario, impl: str, kernel: str) -> None:
+    if impl not in IMPLS:
+        raise RunError(f"--impl {impl}: must be one of {', '.join(IMPLS)}")
+    if kernel not in KERNELS:
+        raise RunError(f"--kernel {kernel}: must be one of {', '.join(KERNELS)}")
+    wanted = scenario.kernel if kernel == "auto" else kernel
+    if wanted == "uml":
+        raise RunError(
+            f"{scenario.path}: kernel 'uml' is not supported by the runner yet; the VRRP scenarios run on the "
+            "host kernel (--kernel host)"
+        )
+    if os.geteuid() != 0:
+        raise RunError("netns-lab run builds network namespaces and needs root (run it with sudo or as root)")
+    impls = {r.impl or impl for r in scenario.routers}
+    if "keepalived" in impls and not os.access(KEEPALIVED, os.X_OK):
+        raise RunError(f"{KEEPALIVED} not found: install Debian's keepalived (apt-get install keepalived)")
+
+
+def _vips(scenario: Scenario) -> list[str]:
+    """The VIPs of the routers' configs (bare addresses, in order, once each)."""
+    out: list[str] = []
+    for r in scenario.routers:
+        for block in re.findall(r"virtual_ipaddress\s*\{([^}]*)\}", r.config):
+            for line in block.splitlines():
+                word = line.split("#", 1)[0].split()
+                if word:
+                    bare = word[0].split("/", 1)[0]
+                    try:
+                        ipaddress.ip_address(bare)
+                    except ValueError:
+                        continue
+                    if bare not in out:
+                        out.append(bare)
+    return out
+
+
+def _refine_coarse(h: History, coarse: set[str]) -> None:
+    """keepalived's console log stamps whole seconds: move each of its routers' MASTER entries to the first
+    advert it sent in the following second (the wire's kernel timestamp), so checkers compare like with like."""
+    if not coarse:
+        return
+    fixed = []
+    for tr in h.transitions:
+        if tr.node in coarse and tr.new.value == "MASTER":
+            first = next(
+                (a.t for a in h.adverts if a.node == tr.node and a.priority and tr.t <= a.t <= tr.t + US), None
+            )
+            if first is not None:
+                tr = type(tr)(first, tr.node, tr.instance, tr.vrid, tr.segment, tr.old, tr.new, tr.reason, tr.priority)
+        fixed.append(tr)
+    h.transitions[:] = sorted(fixed, key=lambda t: t.t)
+
+
+def _trim(h: History, end: int) -> None:
+    h.transitions[:] = [x for x in h.transitions if x.t <= end]
+    h.adverts[:] = [x for x in h.adverts if x.t <= end]
+    h.vip_changes[:] = [x for x in h.vip_changes if x.t <= end]
+    h.vip_holders[:] = [x for x in h.vip_holders if x.t <= end]
+    h.faults[:] = [x for x in h.faults if x.t <= end]
+
+
+def _interval(adverts: list[AdvertSeen]) -> tuple[float, int]:
+    """The advert interval (s) and VRRP version most masters' adverts carry (1 s and v3 when none was seen)."""
+    live = [a for a in adverts if a.priority]
+    if not live:
+        return 1.0, 3
+    cs = Counter(a.interval_cs for a in live).most_common(1)[0][0]
+    version = Counter(a.version for a in live).most_common(1)[0][0]
+    return cs / 100, version
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    impl: str = "pykeepalived",
+    seed: int | None = None,
+    kernel: str = "auto",
+    out: TextIO | None = None,
+    picture_dir: Path | None = None,
+    log_dir: Path | None = None,
+) -> RunResult:
+    """Run ``scenario`` with ``impl`` in the routers (a router's own ``impl`` wins) and judge it."""
+    _preflight(scenario, impl, kernel)
+    progress = _Progress(out)
+    schedule = scenario.schedule(seed)
+    names = {str(ipaddress.ip_interface(a).ip): link.host for link in scenario.topology.links for a in link.addresses}
+    routers = [r.host for r in scenario.routers]
+    vips = _vips(scenario)
+    progress.say(f"scenario {scenario.name}: {impl}, {len(routers)} routers, {len(schedule)} faults")
+    with Lab(scenario.topology, log_dir=log_dir) as lab:
+        progress.say(f"lab {lab.prefix} built ({', '.join(lab.hosts)}); logs in {lab.log_dir}")
+        recorder = LabRecorder(segment=scenario.topology.switches[0].name)
+        for s in scenario.topology.switches:  # promiscuous: the bridge passes up unicast adverts too (unicast_peer)
+            lab.switch_exec(s.name, ["ip", "link", "set", lab.bridge_ifname(s.name), "promisc", "on"])
+        captures = [Capture.on_switch(lab, s.name).start() for s in scenario.topology.switches]
+        try:
+            result = _run_in_lab(
+                scenario,
+                lab,
+                impl,
+                seed,
+                kernel,
+                schedule,
+                routers,
+                vips,
+                names,
+                recorder,
+                captures,
+                progress,
+                picture_dir,
+            )
+        finally:
+            for cap in captures:
+                cap.stop()
+        progress.say(f"tearing down lab {lab.prefix}")
+    return result
+
+
+def _run_in_lab(
+    scenario: Scenario,
+    lab: Lab,
+    impl: str,
+    seed: int | None,
+    kernel: str,
+    schedule: list[Fault],
+    routers: list[str],
+    vips: list[str],
+    names: dict[str, str],
+    recorder: LabRecorder,
+    captures: list[Capture],
+    progress: _Progress,
+    picture_dir: Path | None,
+) -> RunResult:
+    servers: dict[str, LabProcess] = {}
+
+    def start_server(host: str) -> LabProcess:
+        spec = next(s for s in scenario.servers if s.host == host)
+        proc = lab.start(host, server_argv(spec.serve, spec.port, host), name=f"server-{spec.serve}")
+        deadline = time.monotonic() + 10
+        while "ready" not in proc.log_text():
+            if not proc.running() or time.monotonic() > deadline:
+                raise RunError(f"the {spec.serve} server in {host} did not start:\n{proc.log_text()[-1000:]}")
+            time.sleep(0.05)
+        return proc
+
+    for s in scenario.servers:
+        servers[s.host] = start_server(s.host)
+    if servers:
+        progress.say(f"real servers up: {', '.join(f'{s.host} ({s.serve}:{s.port})' for s in scenario.servers)}")
+
+    daemons: dict[str, Daemon] = {}
+    configs: dict[str, Path] = {}
+    for r in scenario.routers:
+        which = cast(Impl, r.impl or impl)
+        label = f"{r.host}-{which}"  # start_daemon's run directory: <log dir>/daemons/<label> in a fresh lab
+        config = r.config.replace("@RUN_DIR@", str(lab.log_dir / "daemons" / label))
+        d = start_daemon(lab, DaemonSpec(r.host, config, impl=which, label=label))
+        daemons[r.host] = d
+        configs[r.host] = d.conf_path
+    for d in daemons.values():
+        d.wait_ready(15)
+    progress.say("daemons started: " + ", ".join(f"{h} ({d.impl}, pid {d.pid})" for h, d in daemons.items()))
+
+    for host in routers:  # IPv6 adverts come from link-local addresses: name those too
+        for addr in host_addresses(lab, host):
+            names.setdefault(addr, host)
+    router_ips = {ip for ip, h in names.items() if h in daemons}
+    with VipWatcher(lab, vips, hosts=routers) as watcher:
+        # Settled: one router has advertised alone for a whole Master_Down_Interval plus an interval (so a
+        # higher-priority router that started later has had its chance to preempt) and a VIP is held.
+        first: AdvertSeen | None = None
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            adv = sorted(
+                (a for cap in captures for a in cap.adverts() if a.priority and a.src in router_ips), key=lambda a: a.t
+            )
+            if adv:
+                interval, version = _interval(adv)
+                mdi = master_down_interval(version, 1, interval)
+                lead = adv[-1]
+                since = max((a.t for a in adv if a.src != lead.src), default=adv[0].t - 1e-6)
+                alone = [a for a in adv if a.t > since]
+                if alone[-1].t - alone[0].t >= mdi + interval and (
+                    not vips or any(vip_holders(lab, v, routers) for v in vips)
+                ):
+                    first = lead
+                    break
+            time.sleep(0.1)
+        if first is None:
+            logs = "\n".join(f"--- {h}\n{d.log_tail(800)}" for h, d in daemons.items())
+            raise RunError(f"no stable master within 40 s; logs in {lab.log_dir}\n{logs}")
+        interval, version = _interval([a for cap in captures for a in cap.adverts()])
+        mdi = master_down_interval(version, 1, interval)
+        settled = time.time()
+        progress.say(
+            f"settled: {names.get(first.src, first.src)} is master (VRRPv{version}, adverts every "
+            f"{interval:g} s, Master_Down_Interval up to {mdi:.2f} s)"
+        )
+
+        clients: list[tuple[LabProcess, Path, str, str]] = []
+        for i, w in enumerate(scenario.workload):
+            path = lab.log_dir / f"requests-{i}.jsonl"
+            argv = client_argv(w.target, w.port, path, protocol=w.protocol, rate=w.rate, timeout=w.timeout, path=w.path)
+            clients.append((lab.start(w.client, argv, name=f"client-{i}"), path, w.client, f"{w.target}:{w.port}"))
+        if clients:
+            progress.say(f"clients started: {', '.join(w.name for w in scenario.workload)}")
+
+        nemesis = Nemesis(
+            lab,
+            History(),
+            lambda: recorder.us(time.time()),
+            daemons={h: _DaemonProc(d) for h, d in daemons.items()},
+            servers=servers,
+            starters={h: _restarter(d) for h, d in daemons.items()},
+            server_starters={h: functools.partial(start_server, h) for h in servers},
+            configs=configs,
+        )
+        try:
+            resolved: dict[tuple[int, float], str] = {}
+            for f in schedule:
+                delay = settled + f.at - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                _inject(f, nemesis, lab, daemons, routers, captures, names, progress, scenario, resolved)
+            settle = scenario.settle if scenario.settle is not None else mdi + 2 * interval + 1
+            end_at = settled + scenario.duration
+            last = max((f.t for f in nemesis.history.faults), default=None)
+            if last is not None and recorder.t0 + last / US + settle + 0.1 > end_at:
+                end_at = recorder.t0 + last / US + settle + 0.1
+                progress.say(
+                    f"note: running {end_at - settled - scenario.duration:.1f} s longer than the scenario's "
+                    f"duration so the last fault settles ({settle:.1f} s)"
+                )
+            remaining = end_at - time.time()
+            if remaining > 0:
+                progress.say(f"running until {scenario.duration:g} s")
+                time.sleep(remaining)
+            end = recorder.us(time.time())
+        finally:
+            for proc, *_ in clients:
+                proc.stop(5)
+            nemesis.close()
+    for d in daemons.values():
+        d.stop(5)
+    recorder.faults.extend(nemesis.history.faults)
+    adverts = [a for cap in captures for a in cap.adverts()]
+    h = recorder.history(daemons, adverts=adverts, addresses=names, vip_samples=watcher.samples)
+    _refine_coarse(h, {host for host, d in daemons.items() if d.impl == "keepalived"})
+    _trim(h, end)  # what the teardown did (daemons stopping, faults lifted) is not part of the scenario
+    for _proc, path, client, target in clients:
+        h.requests.extend(read_requests(path, recorder.t0, client=client, target=target))
+    h.requests.sort(key=lambda r: r.t)
+    h.faults.sort(key=lambda f: f.t)
+    settle_us = round((scenario.settle if scenario.settle is not None else mdi + 2 * interval + 1) * US)
+    ctx = CheckContext(
+        end=end,
+        settle=settle_us,
+        advert_interval_s=interval,
+        version=version,
+        routers=tuple(routers),
+        settled=recorder.us(settled),
+    )
+    verdicts = run_checks(h, ctx, [(e.check, dict(e.params)) for e in scenario.expect])
+    result = RunResult(scenario, impl, seed, "host", h, ctx, verdicts, lab.prefix, lab.log_dir)
+    pdir = picture_dir or lab.log_dir
+    title = f"{scenario.name} — {impl}" + (f" (seed {seed})" if seed is not None else "")
+    result.pictures = draw(Run(title, h, end), pdir / f"{scenario.name}-{impl}")
+    (lab.log_dir / "result.json").write_text(json.dumps(result.to_json(), indent=2))
+    return result
+
+
+def _restarter(d: Daemon) -> Callable[[], _DaemonProc]:
+    def start() -> _DaemonProc:
+        return _DaemonProc(d.start())
+
+    return start
+
+
+def _master(lab: Lab, daemons: dict[str, Daemon], captures: list[Capture], names: dict[str, str]) -> str | None:
+    """The router that advertised last (priority > 0), if its daemon runs."""
+    adv = sorted((a for cap in captures for a in cap.adverts() if a.priority), key=lambda a: a.t)
+    for a in reversed(adv):
+        host = names.get(a.src)
+        if host in daemons:
+            return host
+    return None
+
+
+def _inject(
+    f: Fault,
+    nemesis: Nemesis,
+    lab: Lab,
+    daemons: dict[str, Daemon],
+    routers: list[str],
+    captures: list[Capture],
+    names: dict[str, str],
+    progress: _Progress,
+    scenario: Scenario,
+    resolved: dict[tuple[int, float], str],
+) -> None:
+    """Inject ``f`` now; ``resolved`` remembers which host each selector hit, by (line, at)."""
+
+    def resolve(target: str | None) -> str:
+        if target not in SELECTORS:
+            assert target is not None
+            return target
+        master = _master(lab, daemons, captures, names)
+        if target == "master":
+            if master is None:
+                raise RunError(f"{scenario.path}:{f.line}: no master to aim '{f.kind}' at")
+            return master
+        backups = [r for r in routers if r != master and daemons[r].running()]
+        if not backups:
+            raise RunError(f"{scenario.path}:{f.line}: no backup to aim '{f.kind}' at")
+        return backups[0]
+
+    host: str | None = None
+    if f.target is not None:
+        if f.target in SELECTORS and f.lifts_at is not None:  # lift what the fault itself hit
+            host = resolved.get((f.line, f.lifts_at))
+        if host is None:
+            host = resolve(f.target)
+        resolved[(f.line, f.at)] = host
+    text = f.describe() + (f" ({host})" if f.target in SELECTORS else "")
+    match f.kind:
+        case "kill":
+            nemesis.kill(_must(host))
+        case "stop":
+            nemesis.terminate(_must(host))
+        case "start":
+            nemesis.start(_must(host))
+            daemons[_must(host)].wait_ready(15)
+        case "pause":
+            nemesis.pause(_must(host))
+        case "resume":
+            nemesis.resume(_must(host))
+        case "reload":
+            nemesis.reload(_must(host))
+        case "priority":
+            nemesis.set_priority(_must(host), int(f.priority or 0))
+        case "track-file":
+            nemesis.write_track_file(_must(host), daemons[_must(host)].run_dir / str(f.file), int(f.value or 0))
+        case "partition":
+            groups = [[resolve(h) for h in g] for g in f.groups]
+            nemesis.partition(groups, f.switch)
+            if any(h in SELECTORS for g in f.groups for h in g):
+                text += f" ({' | '.join(','.join(g) for g in groups)})"
+        case "heal":
+            nemesis.heal(f.switch)
+        case "loss":
+            nemesis.loss([resolve(t) for t in f.targets], float(f.probability or 0))
+        case "clear-loss":
+            nemesis.clear_loss([resolve(t) for t in f.targets] if f.targets else None)
+        case "link-down":
+            nemesis.link_down(_must(host), f.ifname)
+        case "link-up":
+            nemesis.link_up(_must(host), f.ifname)
+        case "server-stop":
+            nemesis.server_stop(_must(host))
+        case "server-start":
+            nemesis.server_start(_must(host))
+        case _:
+            raise RunError(f"{scenario.path}:{f.line}: unknown fault {f.kind!r}")
+    progress.say(f"fault at {f.at:g} s: {text}")
+
+
+def _must(host: str | None) -> str:
+    if host is None:
+        raise RunError("a fault without a target")
+    return host
