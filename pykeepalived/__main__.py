@@ -1,7 +1,7 @@
 """``python -m pykeepalived ...``: the ``pykeepalived`` command (keepalived's flags), for when no console script is
 on the PATH (tests, the lab)."""
 
-from pykeepalived.daemon.signals import protect_entry
+from pykeepalived.sigsafe import protect_entry
 
 protect_entry()  # first: keepalived's signals cannot kill the entry point, even before the CLI is loaded
 

@@ -25,8 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
-# light: console_main calls protect_entry before anything heavy is imported
-from pykeepalived.daemon.signals import protect_entry
+from pykeepalived.sigsafe import protect_entry
 
 if TYPE_CHECKING:
     from .daemon.options import DaemonOptions

@@ -30,8 +30,8 @@ from pykeepalived.daemon.linux import set_parent_death_signal
 from pykeepalived.daemon.logs import setup_logging
 from pykeepalived.daemon.options import DaemonOptions
 from pykeepalived.daemon.pidfile import PidFile
-from pykeepalived.daemon.signals import protect_entry
 from pykeepalived.daemon.watchdog import EXIT_CONFIG, EXIT_FATAL
+from pykeepalived.sigsafe import protect_entry
 
 log = logging.getLogger("pykeepalived.child")
 

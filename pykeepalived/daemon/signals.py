@@ -75,20 +75,3 @@ def names() -> tuple[str, ...]:
     """The names ``--signum`` accepts, in keepalived's ``--help`` order."""
     return tuple(s.func.value for s in SIGNALS)
 
-
-#: keepalived's signals that must never kill a process of ours, whatever moment they arrive (RELOAD, DATA, STATS,
-#: STATS_CLEAR, JSON): ignored from the first line of the entry point until a handler takes over.  An ignored
-#: disposition survives exec, so a child the parent starts is covered from its first instruction.
-NEVER_FATAL: tuple[int, ...] = tuple(s.signum for s in SIGNALS if s.func is not SigFunc.STOP)
-
-
-def _stop_now(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM before the daemon's own handler: the same clean path as Ctrl-C
-
-
-def protect_entry() -> None:
-    """The entry point's first act: keepalived's signals cannot kill us; SIGTERM/SIGINT stop us cleanly."""
-    for sig in NEVER_FATAL:
-        signal.signal(sig, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop_now)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
