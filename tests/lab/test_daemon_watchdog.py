@@ -195,7 +195,7 @@ def test_no_keepalived_signal_kills_it_at_any_moment(lab: Lab, sig: int) -> None
                 sent += 1
             except ProcessLookupError:
                 pass
-    assert lb1.proc.running, lb1.log()
+    assert lb1.proc.running(), lb1.log()
     assert sent > 17, sent  # the children were there for some of it
     assert wait_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log()
     assert lb1.stop() == 0, lb1.log()
