@@ -200,3 +200,30 @@ def test_no_keepalived_signal_kills_it_at_any_moment(lab: Lab, sig: int) -> None
     assert wait_holders(lab, VIP, ["lb1"]) == ["lb1"], lb1.log()
     assert lb1.stop() == 0, lb1.log()
     assert "killed by signal" not in lb1.log() and "Traceback" not in lb1.log(), lb1.log()
+
+
+def test_sigkill_of_the_checker_child_respawns_it_and_spares_the_vrrp_child(lab: Lab) -> None:
+    """``--all`` starts the checker child even without virtual servers (this kernel has no IPVS to give it):
+    killing it restarts it and leaves the VRRP child, its pid and its VIP alone."""
+    run = lab.log_dir / "all"
+    run.mkdir()
+    conf = run / "k.conf"
+    conf.write_text(config(instance_block(priority=150)))
+    proc = lab.start("lb1", [sys.executable, "-m", "pykeepalived", "-n", "-l", "--all", "-f", str(conf),
+                             "-p", str(run / "main.pid"), "-r", str(run / "vrrp.pid"), "-c", str(run / "checkers.pid")],
+                     name="all", env={"PYTHONPATH": str(REPO)})
+    try:
+        checker = wait_until(lambda: _pid(run / "checkers.pid"), 10)
+        vrrp = wait_until(lambda: _pid(run / "vrrp.pid"), 10)
+        assert checker and vrrp, proc.log_text()
+        assert wait_holders(lab, VIP, ["lb1"]) == ["lb1"], proc.log_text()
+        assert wait_until(lambda: Path(f"/proc/{checker}/cmdline").read_bytes().count(b"checker") > 0, 5)
+        os.kill(checker, signal.SIGKILL)
+        new = wait_until(lambda: (p := _pid(run / "checkers.pid")) not in (None, checker) and p, 5)
+        assert new and _alive(new), proc.log_text()
+        assert f"Starting Healthcheck child process, pid={new}" in proc.log_text()
+        assert _pid(run / "vrrp.pid") == vrrp and _alive(vrrp)
+        assert wait_holders(lab, VIP, ["lb1"], timeout=1) == ["lb1"]
+    finally:
+        assert proc.stop(15) == 0, proc.log_text()
+    assert not list(run.glob("*.pid"))
