@@ -2,9 +2,9 @@
 
 Why a module of its own that imports nothing but ``signal``: the default action of SIGHUP, SIGUSR1, SIGUSR2 and the
 real-time signals is to terminate, and a monitoring script or ``systemctl reload`` may send one while the daemon
-is still importing (tens of milliseconds).  So the entry points (``pykeepalived`` and ``python -m pykeepalived``)
-call :func:`protect_entry` before they import anything else.  An ignored disposition survives exec, so each child
-the parent starts is covered from its first instruction too.
+is still importing (tens of milliseconds).  So the entry points (``pykeepalived.entry`` for the console script,
+``python -m pykeepalived``) call :func:`protect_entry` before they import anything else.  An ignored disposition
+survives exec, so each child the parent starts is covered from its first instruction too.
 
 The numbers are keepalived's RELOAD, DATA, STATS, JSON and STATS_CLEAR (``pykeepalived.daemon.signals`` holds the
 table; a unit test keeps the two equal).
@@ -31,10 +31,3 @@ def protect_entry() -> None:
     signal.signal(signal.SIGTERM, _stop_now)
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-
-def console_main() -> None:  # pragma: no cover - exercised through the console script
-    """The ``pykeepalived`` console script: protect first, then load the command line."""
-    protect_entry()
-    from pykeepalived.cli import console_main as cli_main
-
-    cli_main()
