@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,19 @@ import pytest
 from pykeepalived.cli import main
 
 CONFIGS = Path(__file__).parent / "configs"
+
+
+@pytest.fixture(autouse=True)
+def _root_logging() -> Iterator[None]:
+    """A daemon run in-process points the root logger at this test's captured stderr: undo it afterwards, or
+    later tests log into a closed stream."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    yield
+    for h in root.handlers[:]:
+        if h not in saved[0]:
+            root.removeHandler(h)
+    root.setLevel(saved[1])
 
 
 def test_config_test_ok_and_dump(capsys: pytest.CaptureFixture[str]) -> None:
