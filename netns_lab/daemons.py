@@ -187,7 +187,7 @@ def _ours_command() -> list[str]:
     found = shutil.which("pykeepalived")
     if found:
         return [found]
-    return [sys.executable, "-m", "pykeepalived.daemon"]
+    return [sys.executable, "-m", "pykeepalived"]
 
 
 class Daemon:
@@ -220,11 +220,11 @@ class Daemon:
 
     @property
     def vrrp_pid_file(self) -> Path:
-        return self.run_dir / "keepalived_vrrp.pid"
+        return self.run_dir / "vrrp.pid"  # keepalived 2.2.7's name (/run/vrrp.pid)
 
     @property
     def checkers_pid_file(self) -> Path:
-        return self.run_dir / "keepalived_checkers.pid"
+        return self.run_dir / "checkers.pid"  # keepalived 2.2.7's name (/run/checkers.pid)
 
     @property
     def pid_files(self) -> list[Path]:
@@ -344,7 +344,7 @@ class Daemon:
             self.proc.signal(sig)
 
     def signal_vrrp(self, sig: int) -> None:
-        """Send ``sig`` to the VRRP process only (its pid file's pid: keepalived's child, ours itself)."""
+        """Send ``sig`` to the VRRP process only (its pid file's pid: the VRRP child, keepalived's and ours)."""
         try:
             pid = int(self.vrrp_pid_file.read_text().split()[0])
         except (OSError, ValueError, IndexError):
@@ -501,7 +501,7 @@ def run_daemon_cli(*args: str, run_dir: Path, timeout: float = 30) -> subprocess
     touches the host's interfaces."""
     private = ["unshare", "--net"] if os.geteuid() == 0 and shutil.which("unshare") else []
     return subprocess.run(
-        [*private, sys.executable, "-m", "pykeepalived.daemon", "-n", "-l", *args,
+        [*private, sys.executable, "-m", "pykeepalived", "-n", "-l", *args,
          "-p", str(run_dir / "m.pid"), "-r", str(run_dir / "v.pid")],
         capture_output=True, text=True, timeout=timeout, check=False,
         env={**os.environ, "PYTHONPATH": str(_REPO), "PYKEEPALIVED_TMP_DIR": str(run_dir)},

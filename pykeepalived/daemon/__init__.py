@@ -1,89 +1,55 @@
-"""The pykeepalived daemon: today the VRRP process (``-P``), run in the foreground or daemonised.
+"""The pykeepalived daemon, keepalived's process model: a watchdog parent, a VRRP child and a checker child.
 
-Entry point: :func:`run_vrrp` takes the typed, frozen :class:`~.options.DaemonOptions` that ``pykeepalived.cli``
-(the one command-line parser) built from keepalived's flags, and returns the exit status.  This package never
-imports the CLI.
-
-Flags honoured: ``-f`` config, ``-i`` config id, ``-n`` stay in the foreground, ``-l`` log to the console,
-``-D`` detailed (debug) log, ``-g FILE`` log file, ``-p``/``-r``/``-c`` PID files (the VRRP process writes its
-pid to the ``-p`` and ``-r`` files; ``-c`` is accepted as keepalived does, there is no checker process yet).
-Dumps (SIGUSR1/SIGUSR2/SIGRTMIN+2) go to ``--dump-dir`` or ``$PYKEEPALIVED_TMP_DIR`` or ``/tmp``, as
-keepalived's go to ``/tmp``.
+Entry point: :func:`run_daemon` takes the typed, frozen :class:`~.options.DaemonOptions` that ``pykeepalived.cli``
+(the one command-line parser) built from keepalived's flags, runs the parent (:mod:`.watchdog`) and returns the
+exit status.  The parent reads and checks the configuration first (a configuration that cannot run exits 4 with
+file:line before anything starts), then starts a child for each part the configuration has (``vrrp_instance``:
+the VRRP child, ``virtual_server``: the checker child; ``-P``/``-C`` choose one, ``--all`` both); the children
+(:mod:`.child`) are fresh interpreters that read the configuration again, as keepalived's children do after a
+reload.  This package never imports the CLI.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import logging.handlers
 import os
-import signal
+import resource
+import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pykeepalived.daemon.options import DEFAULT_PID, DEFAULT_VRRP_PID, DaemonOptions
+from pykeepalived.daemon.logs import setup_logging
+from pykeepalived.daemon.options import DEFAULT_CHECKERS_PID, DEFAULT_PID, DEFAULT_VRRP_PID, DaemonOptions
 
-__all__ = ["DaemonOptions", "run_vrrp"]
+if TYPE_CHECKING:
+    from pykeepalived.config import ConfigResult
+    from pykeepalived.daemon.lvs import LvsSettings
+    from pykeepalived.daemon.settings import DaemonSettings
 
-log = logging.getLogger("pykeepalived.vrrp")
+__all__ = ["DaemonOptions", "run_daemon", "setup_logging"]
 
-
-def setup_logging(*, console: bool, detail: bool, log_file: str | None) -> None:
-    """keepalived's logging choices: ``-l`` console, ``-g`` file, otherwise syslog; ``-D`` adds detail."""
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    root.setLevel(logging.DEBUG if detail else logging.INFO)
-    stamp = logging.Formatter("%(asctime)s.%(msecs)03d: %(message)s", "%a %b %d %H:%M:%S")
-    handlers: list[logging.Handler] = []
-    if console:
-        handlers.append(logging.StreamHandler(sys.stderr))
-    if log_file:
-        p = Path(log_file)
-        handlers.append(logging.FileHandler(p.with_name(f"{p.stem}_vrrp{p.suffix}")))
-    for h in handlers:
-        h.setFormatter(stamp)
-    if not handlers:
-        try:
-            sh: logging.Handler = logging.handlers.SysLogHandler("/dev/log", facility="daemon")
-            sh.setFormatter(logging.Formatter(f"Keepalived_vrrp[{os.getpid()}]: %(message)s"))
-        except OSError:
-            sh = logging.StreamHandler(sys.stderr)
-            sh.setFormatter(stamp)
-        handlers.append(sh)
-    for h in handlers:
-        root.addHandler(h)
-    logging.getLogger("pyroute2").setLevel(logging.WARNING)
-    logging.getLogger("asyncio").setLevel(logging.WARNING)
+log = logging.getLogger("pykeepalived.parent")
 
 
-def _daemonize() -> None:
-    """The classic double fork: the caller returns in the grandchild, detached from the terminal."""
-    if os.fork() > 0:
-        os._exit(0)
-    os.setsid()
-    if os.fork() > 0:
-        os._exit(0)
-    fd = os.open(os.devnull, os.O_RDWR)
-    for n in (0, 1, 2):
-        os.dup2(fd, n)
-    if fd > 2:
-        os.close(fd)
+@dataclass(frozen=True)
+class Checked:
+    """A configuration that can run: the VRRP settings and the LVS settings of the parts this process runs."""
+
+    result: ConfigResult
+    vrrp: DaemonSettings | None
+    lvs: LvsSettings | None
 
 
-def run_vrrp(options: DaemonOptions) -> int:
-    """Run the VRRP process with keepalived's command-line options; returns the exit status."""
+def load_checked(options: DaemonOptions, *, vrrp: bool, check: bool) -> Checked | int:
+    """Read the configuration and build the settings of the parts asked for; an exit status when it cannot run
+    (each problem already logged with its file and line)."""
     from pykeepalived.config import load_config
     from pykeepalived.config.errors import Severity
-    from pykeepalived.daemon.pidfile import PidFile, PidFileError
+    from pykeepalived.daemon.lvs import LvsSettingsError, build_lvs
     from pykeepalived.daemon.settings import SettingsError, build_settings
-    from vrrp.io.driver import VrrpDaemon
-    from vrrp.io.realtime import ProcessSettings, apply_process_settings, current_policy
 
-    setup_logging(console=options.log_console, detail=options.log_detail, log_file=options.log_file)
-    if options.check and not options.vrrp:
-        log.error("-C (checker process only): the checker process is not implemented yet; use -P")
-        return 1
     path = options.config_file
     if not os.path.exists(path):
         log.error("Configuration file '%s' does not exist", path)
@@ -96,42 +62,104 @@ def run_vrrp(options: DaemonOptions) -> int:
         log.error("%s: the configuration cannot run; stopping", path)
         return 4
     try:
-        settings = build_settings(result.config)
-    except SettingsError as exc:
+        settings = build_settings(result.config) if vrrp else None
+        lvs = build_lvs(result.config) if check and result.config.virtual_servers else None
+    except (SettingsError, LvsSettingsError) as exc:
         log.error("%s", exc)
         return 4
-    if not settings.instances:
-        log.error("%s: no vrrp_instance configured; nothing to do", path)
+    return Checked(result, settings, lvs)
+
+
+def _daemonize() -> None:
+    """The classic double fork (before any event loop or child exists): the caller returns in the grandchild."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    fd = os.open(os.devnull, os.O_RDWR)
+    for n in (0, 1, 2):
+        os.dup2(fd, n)
+    if fd > 2:
+        os.close(fd)
+
+
+def apply_process_options(options: DaemonOptions) -> str | None:
+    """``-s``, ``-u``, ``-m``: what must hold before anything opens a socket or a file; an error message or None."""
+    from pykeepalived.daemon.linux import NamespaceError, enter_netns
+
+    if options.namespace is not None:
+        try:
+            enter_netns(options.namespace)
+        except NamespaceError as exc:
+            return str(exc)
+    if options.umask is not None:
+        os.umask(options.umask)
+    if options.core_dump:
+        _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    return None
+
+
+def run_daemon(options: DaemonOptions) -> int:
+    """The parent process: check the configuration, start the children, watch them; returns the exit status."""
+    from pykeepalived.daemon.pidfile import PidFile, PidFileError
+    from pykeepalived.daemon.sd_notify import SystemdNotifier
+    from pykeepalived.daemon.watchdog import KEEPALIVED_VERSION, Child, Watchdog
+
+    setup_logging(options)
+    problem = apply_process_options(options)
+    if problem is not None:
+        log.error("%s", problem)
+        return 1
+    log.info("Starting %s (pykeepalived)", KEEPALIVED_VERSION)
+    log.info("Command line: %s", shlex.join([sys.argv[0], *sys.argv[1:]]))
+    log.info("Configuration file %s", options.config_file)
+    want_vrrp = options.vrrp or not options.check
+    want_check = options.check or not options.vrrp
+    checked = load_checked(options, vrrp=want_vrrp, check=want_check)
+    if isinstance(checked, int):
+        return checked
+    if options.dump_conf:
+        from pykeepalived.config.dump import dump_json
+
+        for line in dump_json(checked.result.config).splitlines():
+            log.info("%s", line)
+    cfg = checked.result.config
+    run_vrrp = want_vrrp and (options.all_children or bool(checked.vrrp and checked.vrrp.instances))
+    run_check = want_check and (options.all_children or bool(cfg.virtual_servers))
+    children = []
+    if run_check:
+        children.append(Child("checker", "Healthcheck", options.checkers_pid_file or DEFAULT_CHECKERS_PID))
+    if run_vrrp:
+        children.append(Child("vrrp", "VRRP", options.vrrp_pid_file or DEFAULT_VRRP_PID))
+    if not children:
+        what = "vrrp_instance" if options.vrrp else "virtual_server" if options.check else \
+            "vrrp_instance or virtual_server"
+        log.error("%s: no %s configured; nothing to do", options.config_file, what)
         return 4
-    if result.config.virtual_servers and not options.vrrp:
-        log.warning("virtual_server blocks found: the checker process is not implemented yet (VRRP only)")
-    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2):
-        signal.signal(sig, signal.SIG_IGN)  # until the loop's handlers are installed: a dump request is no kill
+    notifier = SystemdNotifier.from_environ()  # and NOTIFY_SOCKET leaves the environment: children never notify
     if not options.dont_fork:
         _daemonize()
     pidfiles: list[PidFile] = []
     try:
-        for p in (options.pid_file or DEFAULT_PID, options.vrrp_pid_file or DEFAULT_VRRP_PID):
-            pidfiles.append(PidFile.create(p))
+        pidfiles.append(PidFile.create(options.pid_file or DEFAULT_PID))
+        for child in children:  # refuse now, before any child starts, if a live daemon holds a child's file
+            PidFile.check(child.pid_path)
     except PidFileError as exc:
         log.error("%s", exc)
         for pf in pidfiles:
             pf.remove()
         return 1
-    dump_dir = Path(options.dump_dir or os.environ.get("PYKEEPALIVED_TMP_DIR") or "/tmp")
-    log.info("Starting pykeepalived VRRP process (pid %d), config %s", os.getpid(), path)
-    for problem in apply_process_settings(settings.process):
-        log.warning("cannot apply %s", problem)
-    if settings.process != ProcessSettings():
-        log.info("process scheduling: %s priority %d, nice %d", *current_policy())
-
-    def remove_pidfiles() -> None:
+    try:
+        status = Watchdog(options, children, notifier).run()
+    finally:
         for pf in pidfiles:
             pf.remove()
+    log.info("Stopped %s", KEEPALIVED_VERSION)
+    return status
 
-    try:
-        return asyncio.run(VrrpDaemon(settings, dump_dir=dump_dir, on_hard_exit=remove_pidfiles).run())
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        remove_pidfiles()
+
+def dump_dir(options: DaemonOptions) -> Path:
+    """Where the SIGUSR1/SIGUSR2/JSON dumps go: ``--dump-dir``, ``$PYKEEPALIVED_TMP_DIR`` or keepalived's /tmp."""
+    return Path(options.dump_dir or os.environ.get("PYKEEPALIVED_TMP_DIR") or "/tmp")

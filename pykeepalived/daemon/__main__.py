@@ -8,4 +8,7 @@ the interpreter on the CLI module instead of calling it: same process id, same f
 import os
 import sys
 
+from pykeepalived.sigsafe import protect_entry
+
+protect_entry()  # ignored dispositions survive the exec: the CLI's own start is covered too
 os.execv(sys.executable, [sys.executable, "-m", "pykeepalived", *sys.argv[1:]])

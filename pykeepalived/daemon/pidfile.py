@@ -34,17 +34,23 @@ class PidFile:
     path: Path
     pid: int
 
+    @staticmethod
+    def check(path: str | os.PathLike[str]) -> None:
+        """PidFileError when a live process other than us holds ``path`` (nothing is written)."""
+        p = Path(path)
+        try:
+            text = (read_small(p) or "").strip()
+        except OSError as exc:
+            raise PidFileError(f"pid file {p}: cannot read: {exc.strerror}") from None
+        if text.isdigit() and int(text) != os.getpid() and _alive(int(text)):
+            raise PidFileError(f"pid file {p}: daemon is already running (pid {text})")
+
     @classmethod
     def create(cls, path: str | os.PathLike[str], pid: int | None = None) -> PidFile:
         """Write ``pid`` (default: ours) to ``path``; PidFileError when another live process owns it."""
         p = Path(path)
         pid = os.getpid() if pid is None else pid
-        try:
-            text = (read_small(p) or "").strip()
-        except OSError as exc:
-            raise PidFileError(f"pid file {p}: cannot read: {exc.strerror}") from None
-        if text.isdigit() and int(text) != pid and _alive(int(text)):
-            raise PidFileError(f"pid file {p}: daemon is already running (pid {text})")
+        cls.check(p)
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(p, f"{pid}\n", mode=PID_FILE_MODE)

@@ -74,3 +74,4 @@ def spec_for(number: int) -> SignalSpec | None:
 def names() -> tuple[str, ...]:
     """The names ``--signum`` accepts, in keepalived's ``--help`` order."""
     return tuple(s.func.value for s in SIGNALS)
+

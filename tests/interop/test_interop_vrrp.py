@@ -63,7 +63,8 @@ def test_interop_roles_and_failover_both_ways(lab: Lab, scenario: str, master_im
     with Capture(lab.switch_netns("lan"), lab.bridge_ifname("lan")) as cap:
         t0 = time.time()
         master = start_daemon(lab, DaemonSpec("lb1", high, impl=master_impl))
-        backup = start_daemon(lab, DaemonSpec("lb2", low, impl=backup_impl))
+        # ready before the Master stops: the graceful-stop gap below is measured from the Backup's side
+        backup = start_daemon(lab, DaemonSpec("lb2", low, impl=backup_impl), wait=True)
         assert _sender_is(cap, 51, IP["lb1"], t0, 3 * mdi + 3), master.log() + backup.log()
         assert wait_vip_holders(lab, VIP, ["lb1"]) == ["lb1"], master.log() + backup.log()
         a = [x for x in cap.adverts(51) if x.src == IP["lb1"]][-1]

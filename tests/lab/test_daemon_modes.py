@@ -183,14 +183,17 @@ def test_without_n_it_daemonises_and_sigterm_via_pid_file_cleans_up(lab: Lab) ->
                         timeout=30, check=False)
     assert cp.returncode == 0, cp.stderr  # the foreground part returns at once
     assert wait_until(lambda: pid_file.exists() and pid_file.read_text().strip().isdigit(), 5)
-    pid = int(pid_file.read_text())
+    main_pid = int((run / "main.pid").read_text())
+    assert main_pid != int(pid_file.read_text())  # a parent and its VRRP child
     assert wait_vip_holders(lab, VIP, ["lb1"]) == ["lb1"]
     log_text = (run / "ka_vrrp.log").read_text()  # keepalived's per-process log file suffix
     assert "Entering MASTER STATE" in log_text
-    os.kill(pid, signal.SIGTERM)
+    assert "Starting VRRP child process, pid=" in (run / "ka.log").read_text()  # the parent's own file
+    os.kill(main_pid, signal.SIGTERM)  # as systemd stops it: the main pid
     assert wait_until(lambda: not pid_file.exists(), 5), (run / "ka_vrrp.log").read_text()
     assert wait_vip_holders(lab, VIP, []) == []
-    assert not (run / "main.pid").exists()
+    assert wait_until(lambda: not (run / "main.pid").exists(), 5)
+    assert "Stopped Keepalived v2.2.7" in (run / "ka.log").read_text()
 
 
 def test_virtual_routes_and_rules_follow_mastership(lab: Lab) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,19 @@ import pytest
 from pykeepalived.cli import main
 
 CONFIGS = Path(__file__).parent / "configs"
+
+
+@pytest.fixture(autouse=True)
+def _root_logging() -> Iterator[None]:
+    """A daemon run in-process points the root logger at this test's captured stderr: undo it afterwards, or
+    later tests log into a closed stream."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    yield
+    for h in root.handlers[:]:
+        if h not in saved[0]:
+            root.removeHandler(h)
+    root.setLevel(saved[1])
 
 
 def test_config_test_ok_and_dump(capsys: pytest.CaptureFixture[str]) -> None:
@@ -20,7 +35,7 @@ def test_config_test_ok_and_dump(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_config_id_selects_conditional_lines(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["-d", "-i", "high", "-f", str(CONFIGS / "macros.conf")]) == 0
+    assert main(["-t", "-d", "-i", "high", "-f", str(CONFIGS / "macros.conf")]) == 0
     prios = {i["priority"] for i in json.loads(capsys.readouterr().out)["vrrp_instances"]}
     assert prios == {130}
 
@@ -32,9 +47,16 @@ def test_errors_print_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert f"{f}:2: warning: Unknown keyword 'nonsense'" in capsys.readouterr().err
 
 
-def test_missing_file_cannot_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["-t", "-f", str(tmp_path / "none.conf")]) == 4
-    assert "none.conf:0: fatal: cannot read configuration file" in capsys.readouterr().err
+def test_missing_file_is_keepalived_config_files_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # keepalived 2.2.7: "Config files missing '<file>'." and status 0 (checked against /usr/sbin/keepalived)
+    assert main(["-t", "-f", str(tmp_path / "none.conf")]) == 0
+    assert f"Config files missing '{tmp_path / 'none.conf'}'." in capsys.readouterr().err
+
+
+def test_unreadable_file_cannot_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "dir.conf").mkdir()
+    assert main(["-t", "-f", str(tmp_path / "dir.conf")]) == 4
+    assert "dir.conf:0: fatal: cannot read configuration file" in capsys.readouterr().err
 
 
 def test_config_test_log_file(tmp_path: Path) -> None:
@@ -50,9 +72,8 @@ def test_bad_flags_and_daemon_flags_are_clean(capsys: pytest.CaptureFixture[str]
     assert "unrecognized arguments" in capsys.readouterr().err
     assert main(["-P", "-n", "-l", "-f", "/nonexistent/keepalived.conf"]) == 1
     assert "/nonexistent/keepalived.conf' does not exist" in capsys.readouterr().err
-    assert main(["-C", "-n", "-l", "-f", str(CONFIGS / "lvs.conf")]) == 1
-    assert "checker process is not implemented yet" in capsys.readouterr().err
     assert main(["-t", "-x", "-f", str(CONFIGS / "lvs.conf")]) == 1
+    assert "option -x/--snmp is not supported: there is no SNMP subsystem" in capsys.readouterr().err
     assert main(["-v"]) == 0
     assert "pykeepalived" in capsys.readouterr().out
 
@@ -64,12 +85,15 @@ def test_the_daemon_gets_typed_frozen_options(monkeypatch: pytest.MonkeyPatch) -
     from pykeepalived.daemon.options import DaemonOptions
 
     seen: list[DaemonOptions] = []
-    monkeypatch.setattr(pykeepalived.daemon, "run_vrrp", lambda options: seen.append(options) or 7)
+    monkeypatch.setattr(pykeepalived.daemon, "run_daemon", lambda options: seen.append(options) or 7)
     assert main(["-P", "-n", "-l", "-D", "-f", "k.conf", "-i", "lb1", "-g", "/tmp/k.log", "-p", "m.pid",
-                 "-r", "v.pid", "-c", "c.pid", "--dump-dir", "/tmp/d", "-X"]) == 7
+                 "-r", "v.pid", "-c", "c.pid", "--dump-dir", "/tmp/d", "-R", "-I", "-S", "3", "-G", "-u", "027",
+                 "-s", "ns1", "-m", "-d", "--all", "-B", "-b", "b.pid", "--flush-log-file"]) == 7
     assert seen == [DaemonOptions(config_file="k.conf", config_id="lb1", vrrp=True, check=False, dont_fork=True,
                                   log_console=True, log_detail=True, log_file="/tmp/k.log", pid_file="m.pid",
-                                  vrrp_pid_file="v.pid", dump_dir="/tmp/d")]
+                                  vrrp_pid_file="v.pid", checkers_pid_file="c.pid", dump_dir="/tmp/d",
+                                  dont_respawn=True, dont_release_ipvs=True, log_facility="local3", no_syslog=True,
+                                  umask=0o27, namespace="ns1", core_dump=True, dump_conf=True, all_children=True)]
     with pytest.raises(dataclasses.FrozenInstanceError):
         seen[0].config_file = "other.conf"  # type: ignore[misc]
     # defaults: keepalived's config file, nothing else set
