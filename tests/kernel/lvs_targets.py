@@ -1,0 +1,171 @@
+"""LVS targets run inside a kernel with IPVS (``netns_lab.uml.run_in_kernel``): our checker process
+(``CheckerProcess`` with the netlink ``KernelBackend``) keeps the director's real IPVS table while a client sends
+steady traffic through it (``netns_lab.lvslab``). A plain module, imported by name in the guest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from netns_lab.lvslab import SORRY_INDEX, VIP, LvsLab, read_client_log, rs_addr
+
+#: the checker timing of the outage scenario; the bound on detection is keepalived's
+#: delay_loop + (retry + 1) * connect_timeout + retry * delay_before_retry
+DELAY_LOOP, CONNECT_TIMEOUT, RETRY, DELAY_BEFORE_RETRY = 1, 1, 1, 1
+BOUND = DELAY_LOOP + (RETRY + 1) * CONNECT_TIMEOUT + RETRY * DELAY_BEFORE_RETRY
+
+
+def outage_config(quorum_marker: Path) -> str:
+    timing = (f"connect_timeout {CONNECT_TIMEOUT}\n            retry {RETRY}\n"
+              f"            delay_before_retry {DELAY_BEFORE_RETRY}")
+    return f"""
+virtual_server {VIP} 80 {{
+    delay_loop {DELAY_LOOP}
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    quorum 1
+    quorum_down "/usr/bin/touch {quorum_marker}"
+    sorry_server {rs_addr(SORRY_INDEX)} 80
+    real_server {rs_addr(1)} 80 {{
+        HTTP_GET {{
+            url {{
+                path /
+                status_code 200
+            }}
+            {timing}
+        }}
+    }}
+    real_server {rs_addr(2)} 80 {{
+        TCP_CHECK {{
+            {timing}
+        }}
+    }}
+    real_server {rs_addr(3)} 80 {{
+        inhibit_on_failure
+        TCP_CHECK {{
+            {timing}
+        }}
+    }}
+}}
+"""
+
+
+def _dests(services: Any) -> dict[str, int]:
+    """addr -> weight of every destination of the VIP's service."""
+    out: dict[str, int] = {}
+    for s in services:
+        if s.service.key.addr == VIP:
+            for d in s.dests:
+                out[d.dest.key.addr] = d.dest.weight
+    return out
+
+
+def outage(payload: dict[str, Any]) -> Any:
+    """Stop rs1, start it, stop all: when each change reaches the kernel's table and what the client saw."""
+    from ipvs.netlink import KernelBackend
+    from pykeepalived.config import HostView, Severity, load_config
+    from pykeepalived.daemon.checker_process import CheckerProcess
+    from pykeepalived.daemon.lvs import build_lvs
+
+    work = Path("/tmp/lvs-outage")
+    work.mkdir(exist_ok=True)
+    marker = work / "quorum-down"
+    conf = work / "keepalived.conf"
+    conf.write_text(outage_config(marker))
+    res = load_config(str(conf), config_id="main", host=HostView(interfaces=None))
+    errors = [str(d) for d in res.diagnostics if d.severity == Severity.ERROR]
+    assert not errors, errors
+    settle = float(payload.get("settle", 3.0))
+    logs: list[tuple[float, str]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logs.append((round(time.monotonic(), 3), record.getMessage()))
+
+    checker_log = logging.getLogger("pykeepalived.checker")
+    checker_log.setLevel(logging.INFO)
+    checker_log.addHandler(Keep())
+    timeline: list[tuple[float, dict[str, int]]] = []  # (monotonic time, table) at each change
+
+    async def watch(backend: KernelBackend) -> None:
+        last: dict[str, int] | None = None
+        while True:
+            now = _dests(await backend.list_services())
+            if now != last:
+                timeline.append((time.monotonic(), now))
+                last = now
+            await asyncio.sleep(0.02)
+
+    def first_time(after: float, cond: Any) -> float | None:
+        for t, table in timeline:
+            if t >= after and cond(table):
+                return t - after
+        return None
+
+    async def until(cond: Any, limit: float = 30.0) -> None:
+        async with asyncio.timeout(limit):
+            while not (timeline and cond(timeline[-1][1])):
+                await asyncio.sleep(0.02)
+
+    async def go(lab: LvsLab) -> dict[str, Any]:
+        for i in (1, 2, 3, SORRY_INDEX):
+            await asyncio.to_thread(lab.start, i)
+        proc = CheckerProcess(build_lvs(res.config), KernelBackend(), resync_interval=60)
+        runner = asyncio.create_task(proc.run())
+        watcher = asyncio.create_task(watch(KernelBackend()))
+        out: dict[str, Any] = {"bound": BOUND}
+        try:
+            await until(lambda t: set(t) == {rs_addr(1), rs_addr(2), rs_addr(3)})
+            async with asyncio.timeout(30):  # every check has run once (the first HTTP_GET imports httpx)
+                while not all(m.has_run for m in proc.driver.scheduler.checks.values()):
+                    await asyncio.sleep(0.05)
+            lab.start_client(work / "client.log")
+            await asyncio.sleep(settle)
+            # 1. one real server stops
+            stopped = await asyncio.to_thread(lab.stop, 1)
+            await until(lambda t: rs_addr(1) not in t)
+            out["stop1"] = stopped
+            out["removed1"] = first_time(stopped, lambda t: rs_addr(1) not in t)
+            await asyncio.sleep(settle)
+            # 2. it comes back
+            await asyncio.to_thread(lab.start, 1)
+            started = time.monotonic()
+            await until(lambda t: rs_addr(1) in t)
+            out["start1"] = started
+            out["returned1"] = first_time(started, lambda t: rs_addr(1) in t)
+            await asyncio.sleep(settle)
+            # 3. all stop: sorry server, quorum_down, rs3 inhibited at weight 0
+            all_down = time.monotonic()
+            for i in (1, 2, 3):
+                await asyncio.to_thread(lab.stop, i)
+            await until(lambda t: rs_addr(SORRY_INDEX) in t and rs_addr(1) not in t and rs_addr(2) not in t
+                        and t.get(rs_addr(3)) == 0)
+            out["all_down"] = all_down
+            out["sorry_in"] = first_time(all_down, lambda t: rs_addr(SORRY_INDEX) in t)
+            async with asyncio.timeout(10):
+                while not marker.exists():
+                    await asyncio.sleep(0.05)
+            out["quorum_down_ran"] = True
+            await asyncio.sleep(settle)
+            out["final_table"] = timeline[-1][1]
+        finally:
+            lab.stop_client()
+            proc.stop()
+            await runner
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        out["timeline"] = [(round(t, 3), table) for t, table in timeline]
+        out["client"] = [(r.t, r.ok, r.what) for r in read_client_log(work / "client.log")]
+        out["log"] = logs
+        out["table_after_exit"] = _dests(await KernelBackend().list_services())
+        return out
+
+    with LvsLab(servers=3) as lab:
+        return asyncio.run(go(lab))
