@@ -169,3 +169,154 @@ def outage(payload: dict[str, Any]) -> Any:
 
     with LvsLab(servers=3) as lab:
         return asyncio.run(go(lab))
+
+
+# -- interop: keepalived's checker process and ours end with the same table -----------------------------------
+
+KEEPALIVED = "/usr/sbin/keepalived"
+
+
+def interop_config() -> str:
+    """Two virtual servers over the lab's real servers 1-3 and the sorry server: weights, a dead server with
+    and without inhibit_on_failure, persistence, quorum lost to a sorry server, HTTP_GET and TCP_CHECK."""
+    check = "connect_timeout 1\n            retry 1\n            delay_before_retry 1"
+    return f"""
+global_defs {{
+    router_id interop
+}}
+virtual_server {VIP} 80 {{
+    delay_loop 1
+    lb_algo wrr
+    lb_kind NAT
+    protocol TCP
+    real_server {rs_addr(1)} 80 {{
+        weight 3
+        TCP_CHECK {{
+            {check}
+        }}
+    }}
+    real_server {rs_addr(2)} 80 {{
+        weight 2
+        HTTP_GET {{
+            url {{
+                path /
+                status_code 200
+            }}
+            {check}
+        }}
+    }}
+    real_server {rs_addr(3)} 80 {{
+        weight 1
+        inhibit_on_failure
+        HTTP_GET {{
+            url {{
+                path /
+                status_code 200
+            }}
+            {check}
+        }}
+    }}
+}}
+virtual_server {VIP} 443 {{
+    delay_loop 1
+    lb_algo wlc
+    lb_kind NAT
+    protocol TCP
+    persistence_timeout 120
+    quorum 6
+    sorry_server {rs_addr(SORRY_INDEX)} 80
+    real_server {rs_addr(2)} 80 {{
+        inhibit_on_failure
+        TCP_CHECK {{
+            {check}
+        }}
+    }}
+    real_server {rs_addr(3)} 80 {{
+        weight 5
+        TCP_CHECK {{
+            {check}
+        }}
+    }}
+}}
+"""
+
+
+def _settled_listing(minimum: float, stable: float, limit: float = 40.0) -> str:
+    """``ipvsadm -Ln`` once it has not changed for ``stable`` seconds, and not before ``minimum`` seconds."""
+    import subprocess
+
+    start = time.monotonic()
+    last, since = "", time.monotonic()
+    while True:
+        now_text = subprocess.run(["ipvsadm", "-Ln"], capture_output=True, text=True, check=True).stdout
+        now = time.monotonic()
+        if now_text != last:
+            last, since = now_text, now
+        elif now - start >= minimum and now - since >= stable:
+            return last
+        if now - start > limit:
+            raise TimeoutError(f"the IPVS table did not settle in {limit} s:\n{last}")
+        time.sleep(0.1)
+
+
+def interop(payload: dict[str, Any]) -> Any:
+    """The same config and the same live (1, 3, sorry) and dead (2) real servers under keepalived -C and under
+    our checker process: the IPVS tables they settle on, as ipvsadm -Ln prints them."""
+    import signal
+    import subprocess
+
+    from ipvs.netlink import KernelBackend
+    from pykeepalived.config import HostView, Severity, load_config
+    from pykeepalived.daemon.checker_process import CheckerProcess
+    from pykeepalived.daemon.lvs import build_lvs
+
+    work = Path("/tmp/lvs-interop")
+    work.mkdir(exist_ok=True)
+    conf = work / "keepalived.conf"
+    conf.write_text(interop_config())
+    minimum, stable = float(payload.get("minimum", 6.0)), float(payload.get("stable", 3.0))
+    res = load_config(str(conf), config_id="interop", host=HostView(interfaces=None))
+    errors = [str(d) for d in res.diagnostics if d.severity == Severity.ERROR]
+    assert not errors, errors
+
+    def keepalived() -> dict[str, str]:
+        ka = subprocess.Popen([KEEPALIVED, "-C", "-n", "-l", "-D", "-f", str(conf), "-p", str(work / "ka.pid"),
+                               "-c", str(work / "ka-checkers.pid")], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                                                             "TMPDIR": str(work)})
+        try:
+            table = _settled_listing(minimum, stable)
+        finally:
+            ka.send_signal(signal.SIGTERM)
+            try:
+                log, _ = ka.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                ka.kill()
+                log, _ = ka.communicate()
+        return {"table": table, "log": log.decode(errors="replace")[-3000:],
+                "after": subprocess.run(["ipvsadm", "-Ln"], capture_output=True, text=True).stdout}
+
+    async def ours() -> dict[str, str]:
+        proc = CheckerProcess(build_lvs(res.config), KernelBackend())
+        runner = asyncio.create_task(proc.run())
+        try:
+            table = await asyncio.to_thread(_settled_listing, minimum, stable)
+        finally:
+            proc.stop()
+            await runner
+        return {"table": table, "after": subprocess.run(["ipvsadm", "-Ln"], capture_output=True, text=True).stdout}
+
+    out: dict[str, Any] = {}
+    with LvsLab(servers=3) as lab:
+        for live in ((1, 3, SORRY_INDEX), (2, SORRY_INDEX)):
+            for i in (1, 2, 3, SORRY_INDEX):
+                if i in live:
+                    lab.start(i)
+                elif i in lab.procs:
+                    lab.stop(i)
+            name = "live " + ",".join(f"rs{i}" for i in live)
+            subprocess.run(["ipvsadm", "-C"], check=True)
+            out[name] = {"keepalived": keepalived()}
+            subprocess.run(["ipvsadm", "-C"], check=True)
+            out[name]["ours"] = asyncio.run(ours())
+    return out
