@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -320,3 +321,190 @@ def interop(payload: dict[str, Any]) -> Any:
             subprocess.run(["ipvsadm", "-C"], check=True)
             out[name]["ours"] = asyncio.run(ours())
     return out
+
+
+# -- connection sync: an established stream survives the director's death -------------------------------------
+
+GARP = r"""
+import socket, struct, sys
+ifname, ip = sys.argv[1], sys.argv[2]
+mac = bytes.fromhex(open(f"/sys/class/net/{ifname}/address").read().strip().replace(":", ""))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifname, 0))
+a = socket.inet_aton(ip)
+arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 2, mac, a, b"\xff" * 6, a)
+for _ in range(3):
+    s.send(b"\xff" * 6 + mac + b"\x08\x06" + arp)
+"""
+
+STREAM_SERVER = r"""
+import socket, time
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 80))
+srv.listen(16)
+while True:
+    c, _ = srv.accept()
+    try:
+        while True:
+            c.sendall(b"x" * 1000)
+            time.sleep(0.01)
+    except OSError:
+        c.close()
+"""
+
+STREAM_CLIENT = r"""
+import json, socket, sys, time
+out, seconds = sys.argv[1], float(sys.argv[2])
+s = socket.create_connection(("10.5.0.100", 80), timeout=5)
+s.settimeout(0.5)
+got, gaps, error, last, per_s = 0, [], "", time.monotonic(), {}
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    try:
+        data = s.recv(65536)
+    except socket.timeout:
+        continue
+    except OSError as exc:
+        error = type(exc).__name__
+        break
+    now = time.monotonic()
+    if not data:
+        error = "closed"
+        break
+    gaps.append(now - last)
+    last, got = now, got + len(data)
+    per_s[int(now * 10)] = per_s.get(int(now * 10), 0) + len(data)
+    if len(gaps) == 1:
+        open(out + ".started", "w").write("1")
+json.dump({"bytes": got, "max_gap": max(gaps) if gaps else None, "error": error, "t_end": time.monotonic(),
+           "per_100ms": sorted(per_s.items())}, open(out, "w"))
+"""
+
+
+def _ns_sh(ns: str, *argv: str) -> None:
+    import subprocess
+
+    proc = subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, timeout=30)
+    if proc.returncode:
+        raise RuntimeError(f"{ns}: {' '.join(argv)}: {proc.stderr.strip()}")
+
+
+def sync_failover(payload: dict[str, Any]) -> Any:
+    """Two directors with the same NAT service, A running the master sync daemon and B the backup (our
+    Backend.start_daemon over netlink); a client stream through the VIP on A; A dies (its links go down, as a
+    SIGKILLed director's VRRP falls silent) and the VIP and the back-side gateway move to B with a gratuitous
+    ARP. With sync the stream keeps flowing through B; ``sync`` False shows the contrast (B resets it)."""
+    import subprocess
+    import sys
+    import uuid
+
+    from ipvs.model import STATE_BACKUP, STATE_MASTER, Destination, Service, ServiceKey, SyncDaemon
+    from ipvs.netlink import KernelBackend
+
+    tag = uuid.uuid4().hex[:5]
+    c, a, b, r = (f"sy{n}{tag}" for n in "cabr")
+    bridges = [f"syf{tag}", f"syb{tag}"]
+    procs: list[subprocess.Popen[bytes]] = []
+    work = Path("/tmp/lvs-syncfo")
+    work.mkdir(exist_ok=True)
+    result: dict[str, Any] = {}
+
+    def sh(*argv: str) -> None:
+        subprocess.run(list(argv), check=True, capture_output=True, timeout=30)
+
+    try:
+        for br in bridges:
+            sh("ip", "link", "add", br, "type", "bridge")
+            Path(f"/sys/class/net/{br}/bridge/multicast_snooping").write_text("0\n")
+            sh("ip", "link", "set", br, "up")
+        for ns in (c, a, b, r):
+            sh("ip", "netns", "add", ns)
+            _ns_sh(ns, "ip", "link", "set", "lo", "up")
+        n = 0
+
+        def plug(ns: str, br: str, ifname: str, addr: str) -> None:
+            nonlocal n
+            n += 1
+            host = f"sy{tag}{n}"
+            sh("ip", "link", "add", host, "type", "veth", "peer", "name", ifname, "netns", ns)
+            sh("ip", "link", "set", host, "master", br, "up")
+            _ns_sh(ns, "ip", "addr", "add", addr, "dev", ifname)
+            _ns_sh(ns, "ip", "link", "set", ifname, "up")
+
+        plug(c, bridges[0], "eth0", "10.5.0.2/24")
+        plug(a, bridges[0], "eth0", "10.5.0.11/24")
+        plug(b, bridges[0], "eth0", "10.5.0.12/24")
+        plug(a, bridges[1], "eth1", "10.6.0.11/24")
+        plug(b, bridges[1], "eth1", "10.6.0.12/24")
+        plug(r, bridges[1], "eth0", "10.6.0.2/24")
+        _ns_sh(r, "ip", "route", "add", "default", "via", "10.6.0.1")
+        for d in (a, b):
+            _ns_sh(d, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        _ns_sh(a, "ip", "addr", "add", "10.5.0.100/32", "dev", "eth0")
+        _ns_sh(a, "ip", "addr", "add", "10.6.0.1/24", "dev", "eth1")
+
+        async def program() -> None:
+            key = ServiceKey.inet(6, "10.5.0.100", 80)
+            for d, state in ((a, STATE_MASTER), (b, STATE_BACKUP)):
+                kb = KernelBackend(d)
+                await kb.add_service(Service(key, scheduler="rr"))
+                await kb.add_dest(key, Destination.of("10.6.0.2", 80, weight=1))
+                if payload.get("sync", True):
+                    await kb.start_daemon(SyncDaemon(state, "eth1", 7))
+                await kb.close()
+
+        asyncio.run(program())
+        procs.append(subprocess.Popen(["ip", "netns", "exec", r, sys.executable, "-c", STREAM_SERVER]))
+        time.sleep(1.0)
+        out = work / f"stream-{tag}.json"
+        seconds = float(payload.get("seconds", 12))
+        procs.append(subprocess.Popen(["ip", "netns", "exec", c, sys.executable, "-c", STREAM_CLIENT, str(out),
+                                       str(seconds)]))
+        deadline = time.monotonic() + 20
+        while not Path(str(out) + ".started").exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the stream did not start")
+            time.sleep(0.05)
+        time.sleep(float(payload.get("before", 3)))
+        result["b_connections_before"] = subprocess.run(
+            ["ip", "netns", "exec", b, "ipvsadm", "-Lnc"], capture_output=True, text=True).stdout
+        # A dies; B takes the VIP and the gateway and announces them (as VRRP would)
+        killed = time.monotonic()
+        _ns_sh(a, "ip", "link", "set", "eth0", "down")
+        _ns_sh(a, "ip", "link", "set", "eth1", "down")
+        _ns_sh(b, "ip", "addr", "add", "10.5.0.100/32", "dev", "eth0")
+        _ns_sh(b, "ip", "addr", "add", "10.6.0.1/24", "dev", "eth1")
+        _ns_sh(b, sys.executable, "-c", GARP, "eth0", "10.5.0.100")
+        _ns_sh(b, sys.executable, "-c", GARP, "eth1", "10.6.0.1")
+        procs[-1].wait(timeout=seconds + 30)
+        stream = json.loads(out.read_text())
+        per = stream.pop("per_100ms")
+        result.update(stream)
+        result["killed"] = killed
+        result["bytes_before"] = sum(n for t, n in per if t / 10 < killed)
+        result["bytes_after"] = sum(n for t, n in per if t / 10 >= killed)
+        result["seconds_before"] = killed - per[0][0] / 10 if per else 0.0
+        result["seconds_after"] = stream["t_end"] - killed
+        after = [t / 10 for t, _ in per if t / 10 >= killed]
+        result["first_data_after_s"] = (after[0] - killed) if after else None
+        result["last_data_after_s"] = (after[-1] - killed) if after else None
+        result["b_connections_after"] = subprocess.run(
+            ["ip", "netns", "exec", b, "ipvsadm", "-Lnc"], capture_output=True, text=True).stdout
+        result["b_daemons"] = subprocess.run(
+            ["ip", "netns", "exec", b, "ipvsadm", "-L", "--daemon"], capture_output=True, text=True).stdout
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for ns in (c, a, b, r):
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+        for br in bridges:
+            subprocess.run(["ip", "link", "del", br], check=False, capture_output=True)
+    return result
+
+
+def sync_failover_both(payload: dict[str, Any]) -> Any:
+    """With and without the sync daemon, in one boot."""
+    return {"sync": sync_failover({**payload, "sync": True}), "nosync": sync_failover({**payload, "sync": False})}
