@@ -6,9 +6,11 @@ Addresses (all inside namespaces this lab made, torn down on exit): client link 
 .2, VIP 10.1.0.100 on the director), real server ``i`` on 10.2.i.0/24 (director .1, server .2, default route via
 the director, as NAT needs). Namespace names carry a unique prefix so parallel labs never collide.
 
-Run pieces as processes: ``python -m netns_lab.lvslab serve ADDR PORT NAME`` (an HTTP server answering NAME) and
+Run pieces as processes: ``python -m netns_lab.lvslab serve ADDR PORT NAME`` (an HTTP server answering NAME),
 ``python -m netns_lab.lvslab client ADDR PORT INTERVAL OUT`` (one GET per INTERVAL, one JSON line per request:
-monotonic start time, ok, the answering server's name or the error).
+monotonic start time, ok, the answering server's name or the error), ``stream-server PORT`` (1 kB every 10 ms to
+each connection), ``stream-client ADDR PORT SECONDS OUT`` (one long-lived connection: bytes per 100 ms, longest
+gap, the error that ended it) and ``garp IFNAME ADDR`` (gratuitous ARP, as VRRP sends when it takes an address).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import json
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -25,7 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["VIP", "ClientRecord", "LvsLab", "read_client_log", "rs_addr"]
+__all__ = ["VIP", "ClientRecord", "LvsLab", "garp", "read_client_log", "rs_addr"]
 
 VIP = "10.1.0.100"
 CLIENT_ADDR = "10.1.0.2"
@@ -210,14 +213,75 @@ def _client(addr: str, port: int, interval: float, out: str) -> None:
             time.sleep(max(0.0, nxt - time.monotonic()))
 
 
+def _stream_server(port: int) -> None:
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", port))
+    srv.listen(16)
+    while True:
+        conn, _ = srv.accept()
+        try:
+            while True:
+                conn.sendall(b"x" * 1000)
+                time.sleep(0.01)
+        except OSError:
+            conn.close()
+
+
+def _stream_client(addr: str, port: int, seconds: float, out: str) -> None:
+    s = socket.create_connection((addr, port), timeout=5)
+    s.settimeout(0.5)
+    got, gap, error, last, per = 0, 0.0, "", time.monotonic(), dict[int, int]()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            data = s.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError as exc:
+            error = type(exc).__name__
+            break
+        now = time.monotonic()
+        if not data:
+            error = "closed"
+            break
+        if got:
+            gap = max(gap, now - last)
+        else:
+            Path(out + ".started").write_text("1")
+        last, got = now, got + len(data)
+        per[int(now * 10)] = per.get(int(now * 10), 0) + len(data)
+    Path(out).write_text(json.dumps({"bytes": got, "max_gap": gap, "error": error, "t_end": time.monotonic(),
+                                     "per_100ms": sorted(per.items())}))
+
+
+def garp(ifname: str, addr: str) -> None:
+    """Announce ``addr`` on ``ifname`` (three gratuitous ARP replies), as VRRP does when it takes an address.
+    Works from a thread inside another namespace (the MAC comes from the bound socket, not from /sys)."""
+    ip = socket.inet_aton(addr)
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+        s.bind((ifname, 0))
+        mac: bytes = s.getsockname()[4]
+        arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 2, mac, ip, b"\xff" * 6, ip)
+        for _ in range(3):
+            s.send(b"\xff" * 6 + mac + b"\x08\x06" + arp)
+
+
 def _main(argv: list[str]) -> int:
     match argv:
         case ["serve", addr, port, name]:
             _serve(addr, int(port), name)
         case ["client", addr, port, interval, out]:
             _client(addr, int(port), float(interval), out)
+        case ["stream-server", port]:
+            _stream_server(int(port))
+        case ["stream-client", addr, port, seconds, out]:
+            _stream_client(addr, int(port), float(seconds), out)
+        case ["garp", ifname, addr]:
+            garp(ifname, addr)
         case _:
-            sys.stderr.write("usage: python -m netns_lab.lvslab serve ADDR PORT NAME | client ADDR PORT INTERVAL OUT\n")
+            sys.stderr.write("usage: python -m netns_lab.lvslab serve ADDR PORT NAME | client ADDR PORT INTERVAL OUT"
+                             " | stream-server PORT | stream-client ADDR PORT SECONDS OUT | garp IFNAME ADDR\n")
             return 2
     return 0
 

@@ -325,63 +325,6 @@ def interop(payload: dict[str, Any]) -> Any:
 
 # -- connection sync: an established stream survives the director's death -------------------------------------
 
-GARP = r"""
-import socket, struct, sys
-ifname, ip = sys.argv[1], sys.argv[2]
-mac = bytes.fromhex(open(f"/sys/class/net/{ifname}/address").read().strip().replace(":", ""))
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((ifname, 0))
-a = socket.inet_aton(ip)
-arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 2, mac, a, b"\xff" * 6, a)
-for _ in range(3):
-    s.send(b"\xff" * 6 + mac + b"\x08\x06" + arp)
-"""
-
-STREAM_SERVER = r"""
-import socket, time
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("0.0.0.0", 80))
-srv.listen(16)
-while True:
-    c, _ = srv.accept()
-    try:
-        while True:
-            c.sendall(b"x" * 1000)
-            time.sleep(0.01)
-    except OSError:
-        c.close()
-"""
-
-STREAM_CLIENT = r"""
-import json, socket, sys, time
-out, seconds = sys.argv[1], float(sys.argv[2])
-s = socket.create_connection(("10.5.0.100", 80), timeout=5)
-s.settimeout(0.5)
-got, gaps, error, last, per_s = 0, [], "", time.monotonic(), {}
-end = time.monotonic() + seconds
-while time.monotonic() < end:
-    try:
-        data = s.recv(65536)
-    except socket.timeout:
-        continue
-    except OSError as exc:
-        error = type(exc).__name__
-        break
-    now = time.monotonic()
-    if not data:
-        error = "closed"
-        break
-    gaps.append(now - last)
-    last, got = now, got + len(data)
-    per_s[int(now * 10)] = per_s.get(int(now * 10), 0) + len(data)
-    if len(gaps) == 1:
-        open(out + ".started", "w").write("1")
-json.dump({"bytes": got, "max_gap": max(gaps) if gaps else None, "error": error, "t_end": time.monotonic(),
-           "per_100ms": sorted(per_s.items())}, open(out, "w"))
-"""
-
-
 def _ns_sh(ns: str, *argv: str) -> None:
     import subprocess
 
@@ -401,6 +344,8 @@ def sync_failover(payload: dict[str, Any]) -> Any:
 
     from ipvs.model import STATE_BACKUP, STATE_MASTER, Destination, Service, ServiceKey, SyncDaemon
     from ipvs.netlink import KernelBackend
+    from netns_lab.lvslab import garp
+    from netns_lab.nsenter import call_in_netns
 
     tag = uuid.uuid4().hex[:5]
     c, a, b, r = (f"sy{n}{tag}" for n in "cabr")
@@ -455,12 +400,13 @@ def sync_failover(payload: dict[str, Any]) -> Any:
                 await kb.close()
 
         asyncio.run(program())
-        procs.append(subprocess.Popen(["ip", "netns", "exec", r, sys.executable, "-c", STREAM_SERVER]))
+        lvslab = (sys.executable, "-m", "netns_lab.lvslab")
+        procs.append(subprocess.Popen(["ip", "netns", "exec", r, *lvslab, "stream-server", "80"]))
         time.sleep(1.0)
         out = work / f"stream-{tag}.json"
         seconds = float(payload.get("seconds", 12))
-        procs.append(subprocess.Popen(["ip", "netns", "exec", c, sys.executable, "-c", STREAM_CLIENT, str(out),
-                                       str(seconds)]))
+        procs.append(subprocess.Popen(["ip", "netns", "exec", c, *lvslab, "stream-client", "10.5.0.100", "80",
+                                       str(seconds), str(out)]))
         deadline = time.monotonic() + 20
         while not Path(str(out) + ".started").exists():
             if time.monotonic() > deadline:
@@ -475,8 +421,7 @@ def sync_failover(payload: dict[str, Any]) -> Any:
         _ns_sh(a, "ip", "link", "set", "eth1", "down")
         _ns_sh(b, "ip", "addr", "add", "10.5.0.100/32", "dev", "eth0")
         _ns_sh(b, "ip", "addr", "add", "10.6.0.1/24", "dev", "eth1")
-        _ns_sh(b, sys.executable, "-c", GARP, "eth0", "10.5.0.100")
-        _ns_sh(b, sys.executable, "-c", GARP, "eth1", "10.6.0.1")
+        call_in_netns(b, lambda: (garp("eth0", "10.5.0.100"), garp("eth1", "10.6.0.1")))
         procs[-1].wait(timeout=seconds + 30)
         stream = json.loads(out.read_text())
         per = stream.pop("per_100ms")

@@ -28,13 +28,14 @@ def test_established_stream_survives_director_failover_with_the_sync_daemon() ->
     print(f"\nwith sync: {s['bytes_before']} B in {s['seconds_before']:.1f} s before, {s['bytes_after']} B in "
           f"{s['seconds_after']:.1f} s after the director died ({rate_after / rate:.0%} of the rate), longest gap "
           f"{s['max_gap']:.2f} s, error {s['error'] or 'none'}; without sync: {n['bytes_after']} B after, last data "
-          f"{n['last_data_after_s']:.2f} s after the failover")
+          f"{n['last_data_after_s']} s after the failover")
     assert "ESTABLISHED" in s["b_connections_before"]  # the backup director learned the connection
     assert s["b_daemons"].startswith("backup sync daemon (mcast=eth1, syncid=7")
     assert s["error"] == ""  # no reset, no close
     assert s["last_data_after_s"] >= s["seconds_after"] - 1.0  # still flowing at the end
     assert rate_after >= 0.5 * rate
-    assert s["max_gap"] < 3.0  # the switch costs at most a few TCP retransmissions
+    # the switch (addresses move, gratuitous ARP) plus TCP's retransmission back-off: well under 3 s
+    assert s["max_gap"] < 3.0
     # without the sync daemon B knows nothing of the connection: nothing flows after the failover
     assert n["b_connections_before"].count("\n") == 2
     assert n["last_data_after_s"] is None or n["last_data_after_s"] < 1.0
