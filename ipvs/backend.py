@@ -8,7 +8,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ipvs.model import Destination, DestKey, Info, Service, ServiceKey, ServiceState, Timeouts
+from ipvs.model import (
+    Connection,
+    Destination,
+    DestKey,
+    Info,
+    Service,
+    ServiceKey,
+    ServiceState,
+    SyncDaemon,
+    Timeouts,
+)
 from ipvs.ops import Op
 
 
@@ -54,6 +64,22 @@ class Backend(Protocol):
 
     async def apply_batch(self, ops: Sequence[Op]) -> list[BaseException | None]:
         """Apply ``ops`` in order, returning one result per op (None or the IPVSError); never stops early."""
+        ...
+
+    async def list_daemons(self) -> list[SyncDaemon]:
+        """The running connection-sync daemons (at most one master and one backup)."""
+        ...
+
+    async def start_daemon(self, daemon: SyncDaemon) -> None:
+        """Start a sync daemon; EEXIST when one of that state runs already."""
+        ...
+
+    async def stop_daemon(self, state: int) -> None:
+        """Stop the sync daemon of ``state``; ESRCH when none runs."""
+        ...
+
+    async def list_connections(self) -> list[Connection]:
+        """The connection table (what ``ipvsadm -c`` lists)."""
         ...
 
     async def close(self) -> None: ...

@@ -1,9 +1,10 @@
 """``pyipvsadm``: the ipvsadm commands users know, on our backends, with ipvsadm's output formats.
 
 Supported: -A -E -D -a -e -d -C -Z -L/-l (with -n --stats --rate --exact --thresholds --persistent-conn
---timeout) -S -R --set, and the service/destination options -t -u --sctp-service -f -6 -s -b -p -M --pe -o
--r -g -m -i -w -x -y --tun-type --tun-port --tun-nocsum --tun-csum --tun-remcsum. ``--netns NAME`` programs
-another network namespace's table (our addition). Names are never resolved: output is always numeric.
+--timeout -c --daemon) -S -R --set, --start-daemon/--stop-daemon (with --mcast-interface --syncid --sync-maxlen
+--mcast-group --mcast-port --mcast-ttl), and the service/destination options -t -u --sctp-service -f -6 -s -b
+-p -M --pe -o -r -g -m -i -w -x -y --tun-type --tun-port --tun-nocsum --tun-csum --tun-remcsum. ``--netns NAME``
+programs another network namespace's table (our addition). Names are never resolved: output is always numeric.
 
 Differences from ipvsadm: ``-e``/``-E`` keep the current value of options not given (ipvsadm resets them to
 defaults); ``-R`` parses every line before applying any, so a bad line changes nothing, and then applies the
@@ -16,13 +17,13 @@ import argparse
 import asyncio
 import ipaddress
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn, TextIO
 
 from ipvs.backend import Backend
 from ipvs.errors import IPVSError
-from ipvs.formats import format_list, format_save
+from ipvs.formats import format_connections, format_daemons, format_list, format_save
 from ipvs.model import (
     AF_INET,
     AF_INET6,
@@ -30,6 +31,7 @@ from ipvs.model import (
     F_ONEPACKET,
     F_PERSISTENT,
     F_SCHED_ALL,
+    SYNC_STATES,
     TUN_F_CSUM,
     TUN_F_NOCSUM,
     TUN_F_REMCSUM,
@@ -40,6 +42,7 @@ from ipvs.model import (
     Service,
     ServiceKey,
     ServiceState,
+    SyncDaemon,
     Timeouts,
     TunType,
     default_netmask,
@@ -75,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument(short, long, dest=dest, action="store_true")
     cmd.add_argument("-l", dest="list", action="store_true")
     cmd.add_argument("--set", nargs=3, metavar=("TCP", "TCPFIN", "UDP"), type=int)
+    cmd.add_argument("--start-daemon", choices=tuple(SYNC_STATES), metavar="STATE")
+    cmd.add_argument("--stop-daemon", choices=tuple(SYNC_STATES), metavar="STATE")
+    p.add_argument("--syncid", type=_u8, metavar="SID")
+    p.add_argument("--mcast-interface", metavar="IFNAME")
+    p.add_argument("--sync-maxlen", type=_u16, metavar="LEN")
+    p.add_argument("--mcast-group", metavar="ADDRESS")
+    p.add_argument("--mcast-port", type=_u16, metavar="PORT")
+    p.add_argument("--mcast-ttl", type=_u8, metavar="TTL")
+    p.add_argument("--daemon", action="store_true", help="with -L: list the sync daemons")
     p.add_argument("-t", "--tcp-service", metavar="VIP:PORT")
     p.add_argument("-u", "--udp-service", metavar="VIP:PORT")
     p.add_argument("--sctp-service", metavar="VIP:PORT")
@@ -115,6 +127,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- option values -------------------------------------------------------------------------------------------
+
+
+def _bounded(top: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not 0 <= value <= top:
+            raise ValueError(text)
+        return value
+
+    parse.__name__ = f"integer 0..{top}"
+    return parse
+
+
+_u8, _u16 = _bounded(255), _bounded(65535)
+
+
+def build_daemon(ns: argparse.Namespace) -> SyncDaemon:
+    """--start-daemon's options, checked as ipvsadm checks them (an interface is required; a group must be a
+    multicast address)."""
+    if not ns.mcast_interface:
+        raise UsageError("--start-daemon needs --mcast-interface")
+    if len(ns.mcast_interface) >= 16:
+        raise UsageError(f"--mcast-interface {ns.mcast_interface!r} is longer than 15 characters")
+    group = None
+    if ns.mcast_group is not None:
+        try:
+            addr = ipaddress.ip_address(ns.mcast_group)
+        except ValueError:
+            raise UsageError(f"--mcast-group {ns.mcast_group!r} is not an address") from None
+        if not addr.is_multicast:
+            raise UsageError(f"--mcast-group {ns.mcast_group} is not a multicast address")
+        group = str(addr)
+    return SyncDaemon(SYNC_STATES[ns.start_daemon], ns.mcast_interface, ns.syncid or 0, ns.sync_maxlen or 0, group,
+                      ns.mcast_port or 0, ns.mcast_ttl or 0)
 
 
 def parse_hostport(text: str, what: str) -> tuple[int, str, int | None]:
@@ -322,6 +368,12 @@ async def run(argv: Sequence[str], backend: Backend, io: Streams) -> int:
         if ns.set is not None:
             await backend.set_timeouts(Timeouts(*ns.set))
             return 0
+        if ns.start_daemon is not None:
+            await backend.start_daemon(build_daemon(ns))
+            return 0
+        if ns.stop_daemon is not None:
+            await backend.stop_daemon(SYNC_STATES[ns.stop_daemon])
+            return 0
         if ns.zero:
             await backend.zero(_service_key(ns))
             return 0
@@ -345,7 +397,11 @@ async def run(argv: Sequence[str], backend: Backend, io: Streams) -> int:
 
 async def _list(ns: argparse.Namespace, backend: Backend, io: Streams) -> int:
     if ns.connection:
-        raise UsageError("-c (connection listing) is not supported by pyipvsadm")
+        io.stdout.write(format_connections(await backend.list_connections(), persistent_conn=ns.persistent_conn))
+        return 0
+    if ns.daemon:
+        io.stdout.write(format_daemons(await backend.list_daemons()))
+        return 0
     if ns.timeout:
         t = await backend.get_timeouts()
         io.stdout.write(f"Timeout (tcp tcpfin udp): {t.tcp} {t.tcp_fin} {t.udp}\n")

@@ -25,6 +25,8 @@ _MESSAGES: dict[tuple[str | None, int], str] = {
     ("delete_dest", errno.ENOENT): "No such destination",
     ("list_dests", errno.ESRCH): "No such service",
     ("get_service", errno.ESRCH): "No such service",
+    ("start_daemon", errno.EEXIST): "Daemon has already run",
+    ("stop_daemon", errno.ESRCH): "No daemon is running",
     (None, errno.EPERM): "Permission denied (you must be root)",
     (None, errno.EINVAL): "Invalid operation.  Possibly wrong module version, address not unicast, ...",
     (None, errno.ENOPROTOOPT): "Protocol not available",

@@ -1,5 +1,5 @@
 """ipvsadm's output formats, byte for byte: ``-Ln`` (and ``--stats``, ``--rate``, ``--thresholds``,
-``--persistent-conn``, ``--exact``) and ``-S -n``.
+``--persistent-conn``, ``--exact``), ``-S -n``, ``-Lnc`` (connections) and ``-L --daemon``.
 
 ipvsadm sorts services and destinations with glibc's ``qsort`` (a top-down merge sort in glibc 2.36) and
 comparators that subtract unsigned 32-bit values into a signed int, so e.g. 10.0.0.1 sorts *after* 200.0.0.1
@@ -21,10 +21,12 @@ from ipvs.model import (
     F_ONEPACKET,
     F_PERSISTENT,
     F_SCHED_ALL,
+    Connection,
     Forward,
     Info,
     Service,
     ServiceState,
+    SyncDaemon,
     TunType,
     sched_flag_names,
 )
@@ -313,4 +315,72 @@ def format_save(services: Sequence[ServiceState], *, sort: bool = True) -> str:
                 if dest.tun_type in (TunType.GUE, TunType.GRE) and dest.tun_flags < len(TUN_FLAG_OPTS):
                     line += f" {TUN_FLAG_OPTS[dest.tun_flags]}"
             out.append(line + "\n")
+    return "".join(out)
+
+
+# -- connections and sync daemons ----------------------------------------------------------------------------
+
+
+def _proc_addr4(word: str) -> str:
+    return str(ipaddress.IPv4Address(int(word, 16) & 0xFFFFFFFF))
+
+
+def _proc_addr6(word: str) -> str:
+    return str(ipaddress.IPv6Address(word.strip("[]")))
+
+
+def parse_proc_connections(text: str) -> list[Connection]:
+    """The kernel's ``/proc/net/ip_vs_conn`` (a header line, then ``PRO CADDR CPORT VADDR VPORT DADDR DPORT STATE
+    EXPIRES [PENAME PEDATA]``; IPv4 addresses and all ports in hex, IPv6 addresses written out), read as
+    ipvsadm's print_conn reads it: the family follows the client address."""
+    out = []
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) < 9:
+            continue
+        try:
+            af = AF_INET6 if ":" in f[1] else AF_INET
+            addr = _proc_addr6 if af == AF_INET6 else _proc_addr4
+            out.append(Connection(f[0], af, addr(f[1]), int(f[2], 16), addr(f[3]), int(f[4], 16), addr(f[5]),
+                                  int(f[6], 16), f[7], int(f[8]), f[9] if len(f) > 9 else "",
+                                  f[10] if len(f) > 10 else ""))
+        except ValueError:
+            continue
+    return out
+
+
+def format_connections(conns: Sequence[Connection], *, persistent_conn: bool = False) -> str:
+    """``ipvsadm -Lnc`` (``--persistent-conn`` adds the persistence engine's name and data)."""
+    lines = ["IPVS connection entries"]
+    if persistent_conn:
+        lines.append(f"pro expire {'state':<11} {'source':<18} {'virtual':<18} {'destination':<18} "
+                     f"{'pe name':<16} pe_data")
+    else:
+        lines.append(f"pro expire {'state':<11} {'source':<18} {'virtual':<18} destination")
+    for c in conns:
+        expire = f"{c.expires // 60:02d}:{c.expires % 60:02d}"
+        src, vip, dst = (addrport(c.af, c.caddr, c.cport), addrport(c.af, c.vaddr, c.vport),
+                         addrport(c.af, c.daddr, c.dport))
+        if persistent_conn and c.pe_name:
+            lines.append(f"{c.protocol:<3} {expire:<6} {c.state:<11} {src:<18} {vip:<18} {dst:<16} "
+                         f"{c.pe_name:<18} {c.pe_data}")
+        else:
+            lines.append(f"{c.protocol:<3} {expire:<6} {c.state:<11} {src:<18} {vip:<18} {dst}")
+    return "\n".join(lines) + "\n"
+
+
+def format_daemons(daemons: Sequence[SyncDaemon]) -> str:
+    """``ipvsadm -L --daemon``: one line per running sync daemon, master first."""
+    out = []
+    for d in sorted(daemons, key=lambda d: d.state):
+        text = f"{d.state_name} sync daemon (mcast={d.mcast_ifn}, syncid={d.syncid}"
+        if d.sync_maxlen:
+            text += f", maxlen={d.sync_maxlen}"
+        if d.mcast_group:
+            text += f", group={d.mcast_group}"
+        if d.mcast_port:
+            text += f", port={d.mcast_port}"
+        if d.mcast_ttl:
+            text += f", ttl={d.mcast_ttl}"
+        out.append(text + ")\n")
     return "".join(out)

@@ -19,6 +19,9 @@ from ipvs.model import (
     AF_INET6,
     PERSISTENCE_ENGINES,
     SCHEDULERS,
+    STATE_BACKUP,
+    STATE_MASTER,
+    Connection,
     Destination,
     DestKey,
     DestState,
@@ -28,6 +31,7 @@ from ipvs.model import (
     ServiceKey,
     ServiceState,
     Stats,
+    SyncDaemon,
     Timeouts,
     TunType,
 )
@@ -86,6 +90,7 @@ class MemoryBackend:
         schedulers: Iterable[str] = SCHEDULERS,
         engines: Iterable[str] = PERSISTENCE_ENGINES,
         info: Info | None = None,
+        interfaces: dict[str, int] | None = None,
     ) -> None:
         self._table: dict[ServiceKey, _Entry] = {}
         self._schedulers = frozenset(schedulers)
@@ -94,6 +99,11 @@ class MemoryBackend:
         self._info = info or Info()
         self.ops_applied = 0
         self.ops_failed = 0
+        #: interface name -> MTU, for the sync daemon (None: any name, MTU 1500)
+        self._interfaces = interfaces
+        self._daemons: dict[int, SyncDaemon] = {}
+        #: the connection table; a test sets what ``list_connections`` returns (nothing here makes traffic)
+        self.connections: list[Connection] = []
 
     # -- reads ---------------------------------------------------------------------------------------------
 
@@ -206,6 +216,45 @@ class MemoryBackend:
             else:
                 results.append(None)
         return results
+
+    async def list_daemons(self) -> list[SyncDaemon]:
+        return [self._daemons[s] for s in (STATE_MASTER, STATE_BACKUP) if s in self._daemons]
+
+    async def start_daemon(self, daemon: SyncDaemon) -> None:
+        """ip_vs_genl_new_daemon + start_sync_thread: the defaults filled in, then the interface, then the state."""
+        d = daemon
+        group = d.mcast_group
+        if group is not None and not ipaddress.ip_address(group).is_multicast:
+            raise IPVSError(errno.EINVAL, "start_daemon", f"group {group} is not multicast")
+        group = group or "224.0.0.81"
+        if self._interfaces is None:
+            mtu = 1500
+        elif d.mcast_ifn in self._interfaces:
+            mtu = self._interfaces[d.mcast_ifn]
+        else:
+            raise IPVSError(errno.ENODEV, "start_daemon", d.mcast_ifn)
+        hlen = 48 if ":" in group else 28  # IP + UDP headers
+        if d.state == STATE_BACKUP:
+            top, low = min(max(mtu, 1500), 65535), 1024
+        else:
+            top, low = min(mtu, 65535), 1
+        maxlen = min(max(d.sync_maxlen, low), top - hlen) if d.sync_maxlen else top - hlen
+        if d.state not in (STATE_MASTER, STATE_BACKUP):
+            raise IPVSError(errno.EINVAL, "start_daemon", f"state {d.state}")
+        if d.state in self._daemons:
+            raise IPVSError(errno.EEXIST, "start_daemon", d.state_name)
+        self._daemons[d.state] = SyncDaemon(d.state, d.mcast_ifn, d.syncid, maxlen, group, d.mcast_port or 8848,
+                                            d.mcast_ttl or 1)
+        self._done()
+
+    async def stop_daemon(self, state: int) -> None:
+        if state not in self._daemons:
+            raise IPVSError(errno.ESRCH, "stop_daemon", str(state))
+        del self._daemons[state]
+        self._done()
+
+    async def list_connections(self) -> list[Connection]:
+        return list(self.connections)
 
     async def close(self) -> None:
         return None

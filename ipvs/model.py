@@ -277,3 +277,48 @@ class Info:
     def version_text(self) -> str:
         v = self.version
         return f"{v >> 16}.{(v >> 8) & 0xFF}.{v & 0xFF}"
+
+
+# IP_VS_STATE_*: the two sync daemons a namespace may run (one of each)
+STATE_MASTER = 1
+STATE_BACKUP = 2
+SYNC_STATES = {"master": STATE_MASTER, "backup": STATE_BACKUP}
+
+
+@dataclass(frozen=True)
+class SyncDaemon:
+    """The kernel's connection-sync daemon (ipvsadm --start-daemon; keepalived's lvs_sync_daemon).
+
+    ``state`` is STATE_MASTER (sends connection updates) or STATE_BACKUP (receives them); the rest as the kernel
+    reports it: 0 / None means "the kernel's default" when starting (maxlen from the interface MTU, group
+    224.0.0.81, port 8848, ttl 1)."""
+
+    state: int
+    mcast_ifn: str
+    syncid: int
+    sync_maxlen: int = 0
+    mcast_group: str | None = None
+    mcast_port: int = 0
+    mcast_ttl: int = 0
+
+    @property
+    def state_name(self) -> str:
+        return "master" if self.state == STATE_MASTER else "backup"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One entry of the kernel's connection table (``/proc/net/ip_vs_conn``), as ipvsadm -c lists it."""
+
+    protocol: str
+    af: int
+    caddr: str
+    cport: int
+    vaddr: str
+    vport: int
+    daddr: str
+    dport: int
+    state: str
+    expires: int
+    pe_name: str = ""
+    pe_data: str = ""

@@ -22,10 +22,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ipvs.errors import IPVSError
+from ipvs.formats import parse_proc_connections
 from ipvs.model import (
     AF_INET,
     AF_INET6,
     F_HASHED,
+    Connection,
     Destination,
     DestKey,
     DestState,
@@ -35,6 +37,7 @@ from ipvs.model import (
     ServiceKey,
     ServiceState,
     Stats,
+    SyncDaemon,
     Timeouts,
     TunType,
 )
@@ -61,7 +64,11 @@ SO_SNDBUFFORCE = 32
 CMD_NEW_SERVICE, CMD_SET_SERVICE, CMD_DEL_SERVICE, CMD_GET_SERVICE = 1, 2, 3, 4
 CMD_NEW_DEST, CMD_SET_DEST, CMD_DEL_DEST, CMD_GET_DEST = 5, 6, 7, 8
 CMD_SET_CONFIG, CMD_GET_CONFIG, CMD_GET_INFO, CMD_ZERO, CMD_FLUSH = 12, 13, 15, 16, 17
-CMD_ATTR_SERVICE, CMD_ATTR_DEST = 1, 2
+CMD_ATTR_SERVICE, CMD_ATTR_DEST, CMD_ATTR_DAEMON = 1, 2, 3
+CMD_NEW_DAEMON, CMD_DEL_DAEMON, CMD_GET_DAEMON = 9, 10, 11
+# IPVS_DAEMON_ATTR_*
+DMN_STATE, DMN_MCAST_IFN, DMN_SYNC_ID, DMN_SYNC_MAXLEN = 1, 2, 3, 4
+DMN_MCAST_GROUP, DMN_MCAST_GROUP6, DMN_MCAST_PORT, DMN_MCAST_TTL = 5, 6, 7, 8
 CMD_ATTR_TIMEOUT_TCP, CMD_ATTR_TIMEOUT_TCP_FIN, CMD_ATTR_TIMEOUT_UDP = 4, 5, 6
 SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK, SVC_SCHED_NAME = 1, 2, 3, 4, 5, 6
 SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK, SVC_STATS, SVC_PE_NAME, SVC_STATS64 = 7, 8, 9, 10, 11, 12
@@ -151,6 +158,41 @@ def encode_dest(dest: Destination, full: bool = True) -> bytes:
             _nla(DST_L_THRESH, _U32.pack(dest.l_threshold)),
         ]
     return b"".join(parts)
+
+
+def encode_daemon(d: SyncDaemon) -> bytes:
+    """The IPVS_CMD_ATTR_DAEMON nest for IPVS_CMD_NEW_DAEMON (optional attributes only when set)."""
+    parts = [_nla(DMN_STATE, _U32.pack(d.state)), _nla(DMN_MCAST_IFN, d.mcast_ifn.encode() + b"\0"),
+             _nla(DMN_SYNC_ID, _U32.pack(d.syncid))]
+    if d.sync_maxlen:
+        parts.append(_nla(DMN_SYNC_MAXLEN, _U16.pack(d.sync_maxlen)))
+    if d.mcast_group:
+        six = ":" in d.mcast_group
+        parts.append(_nla(DMN_MCAST_GROUP6 if six else DMN_MCAST_GROUP,
+                          _addr_bytes(AF_INET6 if six else AF_INET, d.mcast_group)))
+    if d.mcast_port:
+        parts.append(_nla(DMN_MCAST_PORT, _U16.pack(d.mcast_port)))  # host order (nla_get_u16)
+    if d.mcast_ttl:
+        parts.append(_nla(DMN_MCAST_TTL, bytes([d.mcast_ttl])))
+    return _nla(CMD_ATTR_DAEMON, b"".join(parts))
+
+
+def decode_daemon(raw: bytes) -> SyncDaemon:
+    a = dict(iter_attrs(raw))
+    group = None
+    if DMN_MCAST_GROUP in a:
+        group = _decode_addr(AF_INET, a[DMN_MCAST_GROUP])
+    elif DMN_MCAST_GROUP6 in a:
+        group = _decode_addr(AF_INET6, a[DMN_MCAST_GROUP6])
+    return SyncDaemon(
+        state=_U32.unpack(a[DMN_STATE][:4])[0],
+        mcast_ifn=a.get(DMN_MCAST_IFN, b"").split(b"\0", 1)[0].decode(errors="replace"),
+        syncid=_U32.unpack(a[DMN_SYNC_ID][:4])[0] if DMN_SYNC_ID in a else 0,
+        sync_maxlen=_U16.unpack(a[DMN_SYNC_MAXLEN][:2])[0] if DMN_SYNC_MAXLEN in a else 0,
+        mcast_group=group,
+        mcast_port=_U16.unpack(a[DMN_MCAST_PORT][:2])[0] if DMN_MCAST_PORT in a else 0,
+        mcast_ttl=a[DMN_MCAST_TTL][0] if DMN_MCAST_TTL in a else 0,
+    )
 
 
 def encode_op_attrs(op: Op) -> bytes:
@@ -262,6 +304,26 @@ def _setns(fd: int) -> None:
     if libc.setns(fd, _CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+def read_in_netns(netns: str | None, path: str) -> str:
+    """The text of a /proc/net file as ``netns`` sees it (the namespace is fixed when the file is opened)."""
+    if netns is None:
+        with open(path) as f:
+            return f.read()
+    target = os.open(netns if "/" in netns else f"/run/netns/{netns}", os.O_RDONLY | os.O_CLOEXEC)
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(target)
+        try:
+            f = open(path.replace("/proc/net/", "/proc/thread-self/net/", 1))  # noqa: SIM115
+        finally:
+            _setns(home)
+        with f:
+            return f.read()
+    finally:
+        os.close(target)
+        os.close(home)
 
 
 def open_netlink_socket(netns: str | None = None) -> socket.socket:
@@ -454,7 +516,24 @@ class IPVSNetlink:
                     size = _U32.unpack(raw[:4])[0]
         return Info(version, size)
 
+    def list_daemons(self) -> list[SyncDaemon]:
+        out = []
+        for payload in self.dump("list_daemons", CMD_GET_DAEMON):
+            for kind, raw in iter_attrs(payload):
+                if kind == CMD_ATTR_DAEMON:
+                    out.append(decode_daemon(raw))
+        return out
+
+    def list_connections(self) -> list[Connection]:
+        return parse_proc_connections(read_in_netns(self.netns, "/proc/net/ip_vs_conn"))
+
     # -- table writes --------------------------------------------------------------------------------------
+
+    def start_daemon(self, d: SyncDaemon) -> None:
+        self.call("start_daemon", CMD_NEW_DAEMON, encode_daemon(d))
+
+    def stop_daemon(self, state: int) -> None:
+        self.call("stop_daemon", CMD_DEL_DAEMON, _nla(CMD_ATTR_DAEMON, _nla(DMN_STATE, _U32.pack(state))))
 
     def apply(self, op: Op) -> None:
         self.call(op.kind.value, _OP_CMD[op.kind], encode_op_attrs(op))
@@ -551,6 +630,18 @@ class KernelBackend:
 
     async def apply_batch(self, ops: Sequence[Op]) -> list[BaseException | None]:
         return self.nl.apply_batch(ops)
+
+    async def list_daemons(self) -> list[SyncDaemon]:
+        return self.nl.list_daemons()
+
+    async def start_daemon(self, daemon: SyncDaemon) -> None:
+        self.nl.start_daemon(daemon)
+
+    async def stop_daemon(self, state: int) -> None:
+        self.nl.stop_daemon(state)
+
+    async def list_connections(self) -> list[Connection]:
+        return self.nl.list_connections()
 
     async def close(self) -> None:
         self.nl.close()

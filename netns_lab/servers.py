@@ -49,8 +49,9 @@ class HttpLog:
 
 @contextlib.asynccontextmanager
 async def http_server(host: str, routes: dict[str, Route], tls: ssl.SSLContext | None = None,
-                      log: HttpLog | None = None) -> AsyncIterator[int]:
-    """An HTTP/1.x server: one response per connection (Connection: close), 404 for unknown paths."""
+                      log: HttpLog | None = None, port: int = 0) -> AsyncIterator[int]:
+    """An HTTP/1.x server: one response per connection (Connection: close), 404 for unknown paths; on ``port``
+    (0: a free one)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -72,7 +73,7 @@ async def http_server(host: str, routes: dict[str, Route], tls: ssl.SSLContext |
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, host, 0, ssl=tls, backlog=4096)
+    server = await asyncio.start_server(handle, host, port, ssl=tls, backlog=4096)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:

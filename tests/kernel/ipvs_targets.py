@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from netns_lab.uml import IPVS_MODULES
@@ -528,3 +529,94 @@ def traffic(payload: dict[str, Any]) -> Any:
         return results
     finally:
         net.close()
+
+
+# -- sync daemons and the connection table ------------------------------------------------------------------
+
+
+DAEMON_SCRIPT: tuple[tuple[str, ...], ...] = (
+    # (ipvsadm arguments...) run by both ipvsadm and pyipvsadm on their own table, in this order
+    ("--stop-daemon", "master"),
+    ("--start-daemon", "master", "--mcast-interface", "dummy0", "--syncid", "7"),
+    ("--start-daemon", "master", "--mcast-interface", "dummy0", "--syncid", "8"),
+    ("--start-daemon", "backup", "--mcast-interface", "nosuch0", "--syncid", "7"),
+    ("--start-daemon", "backup", "--mcast-interface", "dummy0", "--syncid", "9", "--sync-maxlen", "100",
+     "--mcast-group", "239.1.2.3", "--mcast-port", "9000", "--mcast-ttl", "3"),
+    ("--stop-daemon", "master"),
+    ("--stop-daemon", "master"),
+    ("--start-daemon", "master", "--mcast-interface", "lo", "--syncid", "255", "--sync-maxlen", "70000"),
+    ("--start-daemon", "master", "--mcast-interface", "dummy0", "--mcast-group", "ff02::1:2"),
+    ("--stop-daemon", "backup"),
+    ("--start-daemon", "backup", "--mcast-interface", "lo", "--sync-maxlen", "200"),
+)
+
+
+def sync_daemons(_payload: Any) -> Any:
+    """Every step of DAEMON_SCRIPT: ipvsadm on the kernel, pyipvsadm on the kernel (another namespace) and
+    pyipvsadm on the memory oracle exit alike, and ``-L --daemon`` prints the same bytes everywhere."""
+    from ipvs.memory import MemoryBackend
+    from ipvs.netlink import KernelBackend
+
+    steps = []
+    with ipvs_netns("ipvsy") as theirs, ipvs_netns("ipvsy") as ours:
+        kernel = KernelBackend(ours)
+        memory = MemoryBackend(schedulers=KERNEL_SCHEDULERS, interfaces={"lo": 65536, "dummy0": 1500})
+
+        async def go() -> None:
+            for argv in DAEMON_SCRIPT:
+                want = sh("ip", "netns", "exec", theirs, IPVSADM, *argv, check=False)
+                k_rc, _, k_err = await pyipvsadm(kernel, *argv)
+                m_rc, _, m_err = await pyipvsadm(memory, *argv)
+                listing = ipvsadm(theirs, "-L", "--daemon")
+                _, k_list, _ = await pyipvsadm(kernel, "-L", "--daemon")
+                _, m_list, _ = await pyipvsadm(memory, "-L", "--daemon")
+                steps.append({"argv": list(argv), "ipvsadm": [want.returncode, want.stderr.strip(), listing],
+                              "kernel": [k_rc, k_err.strip(), k_list], "memory": [m_rc, m_err.strip(), m_list]})
+
+        asyncio.run(go())
+        asyncio.run(kernel.close())
+    return steps
+
+
+def connections(payload: dict[str, Any]) -> Any:
+    """Real connections through a NAT service (netns_lab.lvslab: the director is this namespace): pyipvsadm -Lnc
+    prints what ipvsadm -Lnc prints (the expiry counts down, so ours must equal one of two ipvsadm reads taken
+    around it)."""
+    from ipvs.model import Destination, Service, ServiceKey
+    from ipvs.netlink import KernelBackend
+    from netns_lab.lvslab import VIP, LvsLab, rs_addr
+
+    async def go(lab: LvsLab) -> Any:
+        b = KernelBackend()
+        key = ServiceKey.inet(6, VIP, 80)
+        await b.add_service(Service(key, scheduler="rr"))
+        for i in (1, 2):
+            await b.add_dest(key, Destination.of(rs_addr(i), 80, weight=1))
+            await asyncio.to_thread(lab.start, i)
+        log = Path("/tmp/lvs-conns.log")
+        lab.start_client(log, interval=0.05)
+        async with asyncio.timeout(30):
+            while not log.exists() or len(log.read_text().splitlines()) < int(payload.get("requests", 20)):
+                await asyncio.sleep(0.1)
+        lab.stop_client()
+        out = {}
+        for argv in (("-Lnc",), ("-Lnc", "--persistent-conn")):
+            tries = []
+            for _ in range(10):
+                before = sh(IPVSADM, *argv).stdout
+                _, got, _ = await pyipvsadm(b, *argv)
+                after = sh(IPVSADM, *argv).stdout
+                tries.append([before, got, after])
+                if got in (before, after):
+                    break
+            out[" ".join(argv)] = tries
+        await b.close()
+        return out
+
+    with LvsLab(servers=2) as lab:
+        return asyncio.run(go(lab))
+
+
+def sync_daemons_and_connections(payload: dict[str, Any]) -> Any:
+    """Both of the above in one boot."""
+    return {"daemons": sync_daemons(payload), "connections": connections(payload)}

@@ -68,3 +68,25 @@ def test_real_tcp_traffic_follows_the_scheduler_through_nat_and_dr() -> None:
     assert result["pyipvsadm_stats"] == result["ipvsadm_stats"]
     first_service = result["ipvsadm_stats"].splitlines()[3].split()
     assert int(first_service[2]) == 2 * n  # Conns of the NAT service: the rr and the wrr rounds
+
+
+def test_sync_daemon_commands_and_connection_listing_match_ipvsadm() -> None:
+    """--start-daemon/--stop-daemon (every option, and the kernel's refusals) give ipvsadm's exit status and
+    message on the kernel and on the memory oracle, and -L --daemon prints ipvsadm's bytes (the kernel's defaults
+    filled in alike); -Lnc after real NAT traffic prints ipvsadm's bytes."""
+    result = _run("sync_daemons_and_connections", {"requests": 20})
+    assert isinstance(result, dict)
+    for step in result["daemons"]:
+        want_rc, want_err, want_list = step["ipvsadm"]
+        for side in ("kernel", "memory"):
+            rc, err, listing = step[side]
+            assert rc == want_rc, (side, step)
+            assert listing == want_list, (side, step)
+            if rc == 255:  # a kernel refusal: ipvsadm's wording
+                assert err == want_err, (side, step)
+    assert any("backup sync daemon (mcast=dummy0, syncid=9, maxlen=1024, group=239.1.2.3, port=9000, ttl=3)"
+               in step["ipvsadm"][2] for step in result["daemons"])
+    for argv, tries in result["connections"].items():
+        before, ours, after = tries[-1]
+        assert ours in (before, after), f"pyipvsadm {argv} differs:\n--- ipvsadm\n{before}--- ours\n{ours}"
+        assert ours.count("TIME_WAIT") >= 10, ours  # real connections were listed
