@@ -1,7 +1,7 @@
 """The lab's one packet capture: VRRP advertisements (decoded) and, on request, every Ethernet frame, seen by an
 AF_PACKET socket on a lab bridge, with kernel timestamps.
 
-Failover is measured from packets, never from polling daemons or wall-clock sleeps (conformance.md §6:
+Failover is measured from packets, never from polling daemons or wall-clock sleeps (RFC 9568 §6.1:
 "measure with packet timestamps from one capture point"). The capture point is the bridge of a switch
 namespace: with multicast snooping off the bridge floods every advert to all ports *and* passes it up to its
 own interface, so one socket bound there sees each advert exactly once, whoever sent it, while unicast

@@ -7,7 +7,7 @@ The gap measured is *master's last advertisement -> new master's first advertise
 point. A backup restarts its Master_Down_Timer on every advert it receives, so after the master dies it fires
 Master_Down_Interval after the *last* advert, whatever the moment of the crash; the gap is therefore
 Master_Down_Interval plus the backup's reaction time (scheduling, sending), not a number spread over a whole
-interval as crash-to-takeover latency is (conformance.md §6).
+interval as crash-to-takeover latency is (RFC 9568 §6.1).
 """
 
 from __future__ import annotations

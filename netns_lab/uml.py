@@ -6,7 +6,8 @@ with the host's filesystem as its root (hostfs), so the project's code and venv 
 unchanged. When the host kernel already has the requested modules, the function runs in a fresh host
 process instead; either way the caller gets a :class:`KernelRun` that says which kernel was used.
 
-The boot recipe (DESIGN.md "The kernel"): the init script mounts proc/sys, a tmpfs over ``/run`` (so
+The boot recipe (docs/architecture.md, "IPVS in User-Mode Linux"): the init script mounts proc/sys, a
+tmpfs over ``/run`` (so
 ``ip netns add`` does not write into the host's ``/run/netns`` through hostfs) and over ``/tmp``, makes
 the UML modules visible to ``modprobe`` without touching the host's ``/lib/modules``, runs the target in a
 fresh interpreter and powers off. Results travel through a per-call directory on the host filesystem,

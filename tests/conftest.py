@@ -1,4 +1,4 @@
-"""Test tiers (DESIGN.md): a tier whose needs are missing is skipped with a reason that says what to install.
+"""Test tiers (README "Test tiers"): a tier whose needs are missing is skipped with a reason that says what to install.
 
 In CI (``CI=true``) a missing need is an error instead of a skip: the lab, kernel and interop tiers must run there.
 """

@@ -1,6 +1,6 @@
 """Keywords keepalived 2.2.7 accepts that the model keeps verbatim (``extra``) rather than field by field.
 
-Lists from reference/keepalived.md §1.4-1.12 (global_parser.c, vrrp_parser.c, check_parser.c).
+Lists from keepalived.conf(5) and keepalived's parsers (global_parser.c, vrrp_parser.c, check_parser.c).
 Anything not here and not modelled is an unknown keyword: a warning with file:line, then skipped.
 """
 
@@ -50,7 +50,7 @@ INSTANCE_EXTRA = (
 
 VS_EXTRA = ("snmp_name", "ip_family", "weight", "sorry_server_lvs_method")
 
-# Keywords the model accepts (they are in reference/keepalived.md, from keepalived 2.4) that Debian's
+# Keywords the model accepts (they are in keepalived.conf(5) of keepalived 2.4) that Debian's
 # keepalived 2.2.7 reports as "Unknown keyword" in that block (found by running `keepalived -t` on each).
 # We keep the value but warn, so `pykeepalived -t` gives the verdict the installed keepalived gives.
 NOT_IN_2_2_7: dict[str, frozenset[str]] = {

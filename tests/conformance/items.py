@@ -1,4 +1,5 @@
-"""The conformance checklist: reference/conformance.md §1 items 1-63 and the VRRPv2 differences (§2).
+"""The conformance checklist: RFC 9568's requirements as items 1-63 (each with its section) and RFC 3768's
+VRRPv2 differences.
 
 This is the single list the table generator (``table.py``) walks.  Tests refer to items by ``id`` with
 ``@pytest.mark.conformance("<id>", polarity="positive"|"negative")`` (see README.md).  An item nobody can show

@@ -1,4 +1,4 @@
-"""Conformance of the codec's checksums: items 19, 25 and v2-checksum (reference/conformance.md §1.B, §2).
+"""Conformance of the codec's checksums: items 19, 25 and v2-checksum (RFC 9568 §5.2.8; RFC 3768 §5.3.8).
 
 Oracles: the textbook RFC 1071 checksum in codec_vectors.py, and packets captured from keepalived 2.2.7.
 """

@@ -1,4 +1,4 @@
-"""Conformance of the codec's packet format and receive checks (reference/conformance.md §1.B, §1.C, §2).
+"""Conformance of the codec's packet format and receive checks (RFC 9568 §5, §7.1; RFC 3768 §5).
 
 Packets are built field by field with codec_vectors.build (struct + RFC 1071), independent of the encoder.
 """

@@ -1,4 +1,4 @@
-"""Conformance of the virtual router's receive checks (reference/conformance.md §1.A, §1.C, §2).
+"""Conformance of the virtual router's receive checks (RFC 9568 §5.1, §7.1; RFC 3768 §7.1).
 
 The codec rejects what the bytes alone show; these are the checks that need the configuration or the IP
 header, made by ``VirtualRouter.receive_advertisement``.  Every discard is asserted by its ``Reason`` counter

@@ -1,4 +1,4 @@
-"""Conformance of the virtual router's timers and state machine (reference/conformance.md §1.B 13-15, §1.D,
+"""Conformance of the virtual router's timers and state machine (RFC 9568 §5.2.4, §6,
 §1.E and the VRRPv2 timer differences of §2), driven event by event with an explicit ``now`` in µs."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """What a new Master tells the LAN, counted on the wire (AF_PACKET on the bridge): gratuitous ARP bursts,
 the second burst after ``garp_master_delay``, ``garp_master_refresh`` rounds; for IPv6 the unsolicited NA
-(R=1 S=0 O=1), the Solicited-Node group joined by the daemon, and ``-nodad`` honoured (keepalived.md §2.10,
+(R=1 S=0 O=1), the Solicited-Node group joined by the daemon, and ``-nodad`` honoured
+(keepalived.conf(5) ``virtual_ipaddress`` options,
 RFC 9568 §6.4.2)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""vrrp.io.sockets on real veths: conformance.md §1.A items 1, 3, 5, 6, 8 (and 2, 7, 9 as seen on the wire).
+"""vrrp.io.sockets on real veths: docs/conformance.md items 1, 3, 5, 6, 8 (and 2, 7, 9 as seen on the wire).
 
 Three hosts a, b, c on one bridge. Frames are checked twice: by the receiving VrrpSocket (what the
 router gets) and by an independent AF_PACKET capture in c that parses the raw Ethernet frame itself.

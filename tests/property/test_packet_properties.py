@@ -1,4 +1,4 @@
-"""Hypothesis properties of the VRRP codec (reference/conformance.md §5.2, "packet-level properties").
+"""Hypothesis properties of the VRRP codec (RFC 9568 §5, packet-level properties).
 
 * decode(encode(a)) == a for every valid advertisement, v2 and v3, IPv4 and IPv6, both v3 IPv4 checksum forms;
 * decode of arbitrary bytes (random, or a valid packet with bytes overwritten) raises nothing but PacketError;

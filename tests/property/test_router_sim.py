@@ -2,7 +2,7 @@
 
 Rules: crash, graceful stop, restart, priority change, partition / heal, pause / resume, link loss, a weight-0
 tracked link going down and up (FAULT), malformed packet injection, time passing.  Invariants (issue 3,
-reference/conformance.md §5.2):
+RFC 9568 §6 properties):
 
 * after the network heals and the settle time passes: exactly one Master per connected segment, and it is the
   only VIP holder (P1, P2);

@@ -1,4 +1,5 @@
-"""The dependency arrows of DESIGN.md for checkers/: it imports neither vrrp, ipvs, pykeepalived nor netns_lab,
+"""The dependency arrows of docs/architecture.md for checkers/: it imports neither vrrp, ipvs, pykeepalived nor
+netns_lab,
 and checkers/core imports nothing that does I/O (no asyncio, sockets, subprocess, threads, protocol clients)."""
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ class Adv:
     interval_cs: int = 100
 
 
-# ---- the bound (conformance.md §6 worked numbers)
+# ---- the bound (RFC 9568 §6.1 worked numbers)
 
 
 @pytest.mark.parametrize(

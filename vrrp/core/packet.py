@@ -13,7 +13,7 @@ Wire layouts (all big-endian)::
     v2: Version(4)|Type(4) VRID(8) Priority(8) Count(8) | AuthType(8) AdverInt(8) Checksum(16)
         | Count IPv4 addresses | Authentication Data (8 bytes)
 
-Checksums (the part RFC 9568 changed, see reference/conformance.md §0 and item 19):
+Checksums (the part RFC 9568 changed, RFC 9568 §5.2.8 and docs/conformance.md item 19):
 
 * v2: over the VRRP message (auth data included), no pseudo-header;
 * v3 IPv6: over the message plus the RFC 8200 pseudo-header;

@@ -1,4 +1,4 @@
-"""keepalived's ``vrrp_sync_group``: instances that change state together (keepalived.md §2.8).
+"""keepalived's ``vrrp_sync_group``: instances that change state together (keepalived.conf(5), ``vrrp_sync_group``).
 
 Typical use: one instance faces the clients, one the real servers; if only one of them moved, traffic would go
 in through one director and out through the other.  The rules, as keepalived's ``vrrp_sync.c`` applies them:

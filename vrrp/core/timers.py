@@ -3,7 +3,7 @@
 Why microseconds: RFC 9568 §6.1 defines Skew_Time = ((256 - Priority) * Master_Adver_Interval) / 256 in
 centiseconds.  Computed in integer centiseconds (as FRR does) the skew at a 1 cs interval truncates to 0 for
 every priority, so all Backups time out together.  keepalived keeps its timers in microseconds; so do we,
-which keeps priorities one apart distinguishable even at the 1 cs minimum interval (conformance.md §6,
+which keeps priorities one apart distinguishable even at the 1 cs minimum interval (RFC 9568 §6.1,
 "integer pitfalls").
 
 VRRPv2 (RFC 3768 §6.1) differs: Skew_Time is (256 - Priority) / 256 *seconds* whatever the interval, and

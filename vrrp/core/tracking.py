@@ -1,4 +1,5 @@
-"""Effective priority from weighted trackers, as keepalived computes it (keepalived.md §2.4, §2.5).
+"""Effective priority from weighted trackers, as keepalived computes it
+(keepalived.conf(5): ``track_interface``, ``track_script``, ``weight``).
 
 keepalived's rules, reproduced here so that the same configuration yields the same priority:
 

@@ -4,7 +4,7 @@ The router decides *when* a Master adds its VIPs and a Backup removes them; this
 idempotently, because a daemon restarts, reloads and races with administrators: adding an address that is
 already there, or removing one that is already gone, is the normal case and not an error. Each
 :class:`NetlinkConfigurator` remembers what *it* added, so shutdown removes exactly that and never an
-address somebody else owns (DESIGN.md: never flush what we do not own).
+address somebody else owns (docs/architecture.md: never flush what we do not own).
 
 It takes an ``AsyncIPRoute`` from the caller (opened in the daemon's network namespace) instead of opening
 one itself: the sync ``IPRoute`` cannot run inside a running loop (pyroute2 #1342), and one shared socket is

@@ -1,6 +1,6 @@
 """State-change notifications: ``notify_master/backup/fault/stop``, the generic ``notify`` and notify FIFOs.
 
-keepalived's contract, reproduced (keepalived.md §2.7, ``vrrp_notify.c``):
+keepalived's contract, reproduced (keepalived.conf(5) "notify", keepalived's ``vrrp_notify.c``):
 
 * On a transition the state's own script runs first (``notify_master`` ...), then the generic ``notify``
   script with four arguments appended: ``INSTANCE``/``GROUP``, the name, ``MASTER``/``BACKUP``/``FAULT``/
