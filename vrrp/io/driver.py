@@ -67,10 +67,10 @@ from vrrp.core.state import State
 from vrrp.io.accept import AcceptFilter, AcceptFilterError
 from vrrp.io.addresses import AddressError, NetlinkConfigurator
 from vrrp.io.garp import AnnouncementSchedule, AnnouncementSender, mac_bytes
-from vrrp.io.notify import Notifier, NotifyFifo, NotifyState
+from vrrp.io.notify import Notifier, NotifyFifo, NotifyScripts, NotifyState
 from vrrp.io.realtime import tune_gc_after_startup
 from vrrp.io.reflector import LinkEvent, Reflector
-from vrrp.io.scripts import Script, ScriptSecurityError, ensure_script_secure
+from vrrp.io.scripts import Script, script_refusal
 from vrrp.io.sockets import SocketRegistry, VrrpSocket
 from vrrp.io.spec import DaemonSettings, InstanceSettings
 from vrrp.io.trackers import FileTracker, ProcessTracker, ScriptTracker, TrackerKind, TrackerUpdate, deliver
@@ -247,7 +247,10 @@ class VrrpDaemon:
     async def _start(self) -> None:
         s = self.settings
         for path, script in s.notify_fifos:
-            self._notifier.fifos.append(NotifyFifo(path, script=script))
+            allowed = script is None or self._script_allowed(script, f"notify_fifo {path} script")
+            self._notifier.fifos.append(NotifyFifo(path, script=script if allowed else None))
+        self._group_notify = {g.name: self._secure_scripts(g.notify, f"vrrp_sync_group {g.name} notify")
+                              for g in s.sync_groups}
         await self._notifier.start()
         self._reflector = Reflector()
         await self._reflector.open()
@@ -330,12 +333,14 @@ class VrrpDaemon:
 
     def _secure_notify(self, s: InstanceSettings) -> InstanceSettings:
         """Drop notify scripts that script security refuses (keepalived disables them and logs why)."""
-        n = s.notify
+        return dataclasses.replace(s, notify=self._secure_scripts(s.notify, f"({s.name}) notify"))
+
+    def _secure_scripts(self, n: NotifyScripts, what: str) -> NotifyScripts:
         kept: dict[str, Script | None] = {}
         for f in dataclasses.fields(n):
             script = getattr(n, f.name)
-            kept[f.name] = script if script is None or self._script_allowed(script, f"({s.name}) notify") else None
-        return dataclasses.replace(s, notify=dataclasses.replace(n, **kept))
+            kept[f.name] = script if script is None or self._script_allowed(script, f"{what}_{f.name}") else None
+        return dataclasses.replace(n, **kept)
 
     async def _source_address(self, s: InstanceSettings, dev: str) -> IPAddress:
         assert self._netlink is not None
@@ -492,13 +497,10 @@ class VrrpDaemon:
             self._tasks.append(asyncio.create_task(pt.run(), name="vrrp_track_process"))
 
     def _script_allowed(self, script: Script, what: str) -> bool:
-        user = script.user
-        if user is None:
-            return True
-        try:
-            ensure_script_secure(script.argv, user, script_security=self.settings.script_security)
-        except ScriptSecurityError as exc:
-            log.error("%s: %s - disabling", what, exc)
+        """The check ``pykeepalived -t`` reports with (``script_refusal``): a refused script never runs."""
+        why = script_refusal(script.argv, script.user, script_security=self.settings.script_security)
+        if why is not None:
+            log.error("%s: %s - disabling", what, why)
             return False
         return True
 
