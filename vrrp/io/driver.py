@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import ipaddress
 import json
 import logging
@@ -87,6 +88,10 @@ _SOURCE_WAIT_S = 5.0
 _RELEASE_TIMEOUT_S = 4.0
 #: How early a Backup's Master_Down_Timer wakes the loop (then sleeps the rest precisely), in µs.
 _EARLY_US = 1000
+#: A failing send (advert, GARP/NA) is logged at WARNING at most once per this many seconds per instance; every
+#: failure is counted (``send_errors`` in the dumps).  A deleted interface fails every advert: the log must say
+#: so without flooding.
+_SEND_ERROR_LOG_INTERVAL_S = 10.0
 #: Transitions kept per instance for the dumps.  keepalived keeps no history at all (its data dump shows the
 #: current state and the last transition's reason); 64 covers any failover story an operator reads off a
 #: dump, while a flapping instance (a transition per advert interval, for weeks) stays a few KiB.
@@ -127,6 +132,9 @@ class Instance:
     blocked: tuple[IPAddress, ...] = ()
     #: sending keepalived <= 1.3.6's v3 unicast checksum (over the multicast group): configured, or learnt
     old_checksum: bool = False
+    #: send failures not logged yet (rate limit: _SEND_ERROR_LOG_INTERVAL_S) and when the last one was logged
+    send_errors_unlogged: int = 0
+    send_error_logged_at: float = -_SEND_ERROR_LOG_INTERVAL_S
     #: (wall time, from, to, reason) of the latest transitions, for the dumps: bounded, a flapping instance
     #: must not grow the daemon for ever (see TRANSITION_HISTORY)
     transitions: deque[tuple[float, str, str, str]] = field(
@@ -469,6 +477,8 @@ class VrrpDaemon:
         async for event in self._reflector.events():
             if not isinstance(event, LinkEvent):
                 continue
+            if not event.deleted:
+                self._follow_interface(event)  # before tracking can bring an instance back through BACKUP
             now = self.now_us()
             for inst in self.instances:
                 tname = inst.settings.tracked_interfaces.get(event.ifname)
@@ -476,6 +486,47 @@ class VrrpDaemon:
                     continue
                 log.info("(%s) Interface %s is %s", inst.name, event.ifname, "up" if event.up else "down")
                 self._carry_out(self.host.set_tracker_state(inst.name, tname, event.up, now))
+
+    def _follow_interface(self, event: LinkEvent) -> None:
+        """An interface of ours came back under a new index (deleted and re-created: a hot-plugged NIC, a
+        rebuilt bond or VLAN, a veth a container runtime recreated): re-bind the VRRP sockets and re-join
+        their groups, re-open the GARP/NA sender and re-read the MAC, as keepalived re-reads its interface
+        (``vrrp_if``/netlink link handling).  The instance itself went FAULT while the interface was missing
+        (its interface is tracked) and comes back through BACKUP; a new Master adds its VIPs again."""
+        users = [i for i in self.instances if event.ifname in (i.settings.interface, i.settings.parent_interface)]
+        if not users:
+            return
+        try:
+            moved = self._registry.rebind(event.ifname)
+        except OSError as exc:  # ENODEV: a late event for an interface already gone again
+            level = logging.DEBUG if exc.errno == errno.ENODEV else logging.WARNING
+            log.log(level, "interface %s (index %d): cannot re-bind the VRRP sockets: %s", event.ifname,
+                    event.ifindex, exc)
+            return
+        old = self._announcers.get(event.ifname)
+        if not moved and (old is None or old.ifindex == event.ifindex):
+            return
+        log.warning("interface %s re-created (index %d): VRRP sockets re-bound", event.ifname, event.ifindex)
+        if old is not None and old.ifindex != event.ifindex:
+            old.close()
+            del self._announcers[event.ifname]
+        for inst in users:
+            if inst.settings.interface != event.ifname:
+                continue
+            if old is not None and inst.announcer is old:
+                try:
+                    inst.announcer = self._announcer(event.ifname)
+                except OSError as exc:
+                    inst.announcer = None
+                    log.warning("(%s) cannot send gratuitous ARP/NA on %s: %s", inst.name, event.ifname, exc)
+            self._tasks.append(asyncio.create_task(self._reread_mac(inst), name=f"mac {inst.name}"))
+
+    async def _reread_mac(self, inst: Instance) -> None:
+        """The re-created interface's MAC (a new veth or NIC has a new one): what GARP/NA announce."""
+        try:
+            inst.mac = await self._mac(inst.settings.interface)
+        except Exception as exc:  # gone again, or netlink failed: keep the old one, say why
+            log.warning("(%s) cannot re-read the MAC of %s: %s", inst.name, inst.settings.interface, exc)
 
     def _start_trackers(self) -> None:
         s = self.settings
@@ -621,8 +672,19 @@ class VrrpDaemon:
             try:
                 inst.sock.send(payload, src=inst.src, dst=dst, ttl=s.unicast_ttl if s.unicast else None)
             except OSError as exc:
-                self.stats.send_errors += 1
-                log.debug("(%s) cannot send advert to %s: %s", inst.name, dst, exc)
+                self._send_failed(inst, f"advert to {dst}", exc)
+
+    def _send_failed(self, inst: Instance, what: str, exc: OSError) -> None:
+        """Count a failed send and say so at WARNING, at most once per _SEND_ERROR_LOG_INTERVAL_S."""
+        self.stats.send_errors += 1
+        inst.send_errors_unlogged += 1
+        now = time.monotonic()
+        if now - inst.send_error_logged_at < _SEND_ERROR_LOG_INTERVAL_S:
+            return
+        more = inst.send_errors_unlogged - 1
+        inst.send_errors_unlogged, inst.send_error_logged_at = 0, now
+        log.warning("(%s) cannot send %s on %s: %s%s", inst.name, what, inst.sock.ifname, exc.strerror or exc,
+                    f" (and {more} more send errors since the last report)" if more else "")
 
     def _state_changed(self, inst: Instance, change: StateChanged) -> None:
         inst.transitions.append((time.time(), change.old.value, change.new.value, change.reason.value))
@@ -745,8 +807,7 @@ class VrrpDaemon:
             try:
                 inst.announcer.announce(ip, inst.mac)
             except OSError as exc:
-                self.stats.send_errors += 1
-                log.debug("(%s) gratuitous ARP/NA for %s failed: %s", inst.name, ip, exc)
+                self._send_failed(inst, f"gratuitous ARP/NA for {ip}", exc)
 
     def _cancel_garp(self, inst: Instance) -> None:
         for h in inst.garp_handles:

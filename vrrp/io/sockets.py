@@ -160,6 +160,30 @@ class VrrpSocket:
             ) from exc
         return cls(ifname=ifname, ifindex=ifindex, family=family, sock=sock)
 
+    def rebind(self) -> bool:
+        """Follow ``ifname`` to its current interface index (it was deleted and re-created); True if it moved.
+
+        The same file descriptor stays (the loop's reader and the host's link id remain valid): the device
+        binding and the multicast interface are set again and every group is joined afresh on the new index
+        (the kernel dropped the memberships with the old device).  Raises OSError while the name is missing.
+        """
+        ifindex = _ifindex(self.ifname)
+        if ifindex == self.ifindex:
+            return False
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.ifname.encode())
+        if self.family == socket.AF_INET:
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _mreqn(ipaddress.IPv4Address(0), ifindex))
+        else:
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+        self.ifindex = ifindex
+        for group in self._groups:
+            with contextlib.suppress(OSError):  # EADDRINUSE: still joined (the old device was not removed)
+                if isinstance(group, ipaddress.IPv4Address):
+                    self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, _mreqn(group, ifindex))
+                else:
+                    self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, _mreq6(group, ifindex))
+        return True
+
     # -- multicast membership -------------------------------------------------------------------------------
 
     def join(self, group: IPAddress | None = None) -> None:
@@ -382,6 +406,19 @@ class SocketRegistry:
         if entry.users <= 0:
             sock.close()
             del self._entries[key]
+
+    def rebind(self, ifname: str) -> list[VrrpSocket]:
+        """Re-bind the sockets on ``ifname`` to its new index after it was re-created; those that moved.
+
+        A socket whose interface is still missing stays as it is (OSError is the caller's to log).
+        """
+        moved = []
+        for key, entry in list(self._entries.items()):
+            if entry.sock.ifname == ifname and entry.sock.rebind():
+                del self._entries[key]
+                self._entries[(entry.sock.ifindex, entry.sock.family)] = entry
+                moved.append(entry.sock)
+        return moved
 
     def sockets(self) -> list[VrrpSocket]:
         """The open sockets, for the shell's reader registration and for dumps."""
