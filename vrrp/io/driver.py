@@ -8,7 +8,8 @@ events and the host's actions into the world, in the order the host returns them
 * packets: one raw socket per (interface, family) from ``vrrp.io.sockets.SocketRegistry``; a readable socket is
   drained at once and each message goes to ``Host.receive`` with the socket as its link;
 * time: the loop's monotonic clock, converted to integer microseconds at this edge only; one timer handle,
-  re-armed from ``Host.next_timer()`` after every event;
+  re-armed from ``Host.next_timer()`` after every event; a received packet's time is its kernel receive
+  stamp, and a Backup's long wait is armed in two stages around the kernel's timer slack (see ``_arm``);
 * trackers (``vrrp.io.trackers``) and the netlink reflector (``vrrp.io.reflector``) report changes that become
   host tracker events;
 * actions: adverts are sent synchronously (a send never waits for anything), VIP/route changes run on a
@@ -32,6 +33,7 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import gc
 import ipaddress
 import json
 import logging
@@ -88,6 +90,11 @@ _SOURCE_WAIT_S = 5.0
 _RELEASE_TIMEOUT_S = 4.0
 #: How early a Backup's Master_Down_Timer wakes the loop (then sleeps the rest precisely), in µs.
 _EARLY_US = 1000
+#: The kernel lets epoll_wait oversleep by 0.1 % of its timeout (``select_estimate_accuracy``: 3.6 ms on a
+#: 3.6 s Master_Down_Interval at 1 s adverts) unless the task is realtime.  A Backup's long wait is therefore
+#: cut in two: the first wake comes this fraction of the remaining time (twice the kernel's) before the
+#: precise stage, and the second wait is short enough for its slack to be a few µs.
+_SLACK_DIVISOR = 500
 #: A failing send (advert, GARP/NA) is logged at WARNING at most once per this many seconds per instance; every
 #: failure is counted (``send_errors`` in the dumps).  A deleted interface fails every advert: the log must say
 #: so without flooding.
@@ -165,6 +172,7 @@ class VrrpDaemon:
         self._group_notify = {g.name: g.notify for g in settings.sync_groups}
         self._timer: asyncio.TimerHandle | None = None
         self._armed: tuple[int, int] | None = None  # (deadline µs, how early it was armed µs)
+        self._gc_paused = False  # cyclic GC held off between a takeover's coarse and precise wake (_fire)
         self._readers: set[int] = set()
         self._registry = SocketRegistry()
         self._tasks: list[asyncio.Task[None]] = []
@@ -189,6 +197,18 @@ class VrrpDaemon:
     def now_us(self) -> int:
         """The loop's monotonic clock in integer microseconds: the router's time scale."""
         return int(self.loop.time() * 1_000_000)
+
+    def _arrival_us(self, stamp_ns: int | None) -> int:
+        """When a packet arrived, on the loop's clock: its kernel receive stamp (wall clock) moved onto the
+        monotonic scale, so a Backup's Master_Down_Timer starts when the advert arrived, not when the loop got
+        to it (a wake-up or scheduling delay would otherwise make the takeover that much late).  A stamp in
+        the future or older than a second (the wall clock was stepped) is not trusted: then it is now."""
+        now = self.now_us()
+        if stamp_ns is not None:
+            age = (time.time_ns() - stamp_ns) // 1000
+            if 0 < age < 1_000_000:
+                return now - age
+        return now
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -460,7 +480,8 @@ class VrrpDaemon:
                 break
             if r is None:
                 break
-            self._carry_out(host.receive(r.payload, src=r.src, dst=r.dst, ttl=r.ttl, link=link, now=self.now_us()),
+            now = self._arrival_us(r.stamp_ns)
+            self._carry_out(host.receive(r.payload, src=r.src, dst=r.dst, ttl=r.ttl, link=link, now=now),
                             arm=False)
         self._arm()
 
@@ -576,6 +597,15 @@ class VrrpDaemon:
         if self.host is None:
             return
         now = self.now_us()
+        if armed is not None and armed[1] and armed[0] - now > _EARLY_US + 1000:
+            # the coarse stage of a long wait (see _SLACK_DIVISOR): now the precise one.  No cyclic GC
+            # until the takeover is sent: a young-generation collection (up to GC_GEN0_THRESHOLD objects)
+            # triggered on the takeover path would delay the first advert by milliseconds
+            if gc.isenabled():
+                gc.disable()
+                self._gc_paused = True
+            self._arm()
+            return
         if armed is not None and 0 < armed[0] - now <= _EARLY_US + 1000:
             deadline, early = armed
             if early:
@@ -584,7 +614,12 @@ class VrrpDaemon:
                 now = max(self.now_us(), deadline)
             else:
                 now = deadline  # float rounding of the loop clock; an advert < 1 ms early is harmless
-        self._carry_out(self.host.handle_timers(now))
+        try:
+            self._carry_out(self.host.handle_timers(now))
+        finally:
+            if self._gc_paused:
+                self._gc_paused = False
+                gc.enable()
 
     # ------------------------------------------------------------------ actions out
 
@@ -604,13 +639,17 @@ class VrrpDaemon:
         if due is None:
             want = None
         else:
-            # epoll sleeps in whole milliseconds, rounded up: a Backup's Master_Down_Timer is armed 1 ms early
-            # and finished in _fire, so a takeover is not up to 1 ms late (Master adverts do not need it)
+            # epoll sleeps in whole milliseconds, rounded up, plus the kernel's slack: a Backup's
+            # Master_Down_Timer is armed early (1 ms, plus the slack of a long wait: _SLACK_DIVISOR) and
+            # finished in _fire, so a takeover is not late (Master adverts do not need it)
             assert host is not None
-            early = _EARLY_US if host.router(due[1]).state is State.BACKUP else 0
+            early = 0
+            if host.router(due[1]).state is State.BACKUP:
+                early = _EARLY_US + max(0, due[0] - self.now_us()) // _SLACK_DIVISOR
             want = (due[0], early)
-        if want == self._armed and self._timer is not None:
-            return
+        if want is not None and self._armed is not None and self._timer is not None \
+                and want[0] == self._armed[0] and (want[1] == 0) == (self._armed[1] == 0):
+            return  # the same deadline, already armed (a re-arm only moves the coarse stage)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -21,6 +21,8 @@ Kernel facts this relies on (Linux):
   socket itself stays unbound (binding a raw socket to an address would filter *received* packets by
   destination and lose multicast).
 * ``IP_MULTICAST_ALL`` is switched off so a socket only hears the groups it joined itself.
+* ``SO_TIMESTAMPNS`` stamps each packet when the kernel received it: a Backup's Master_Down_Timer runs from
+  the advert's arrival, not from when a busy or descheduled process got round to reading it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ _IP_PKTINFO: Final = 8
 _IP_RECVTTL: Final = 12
 _IP_MULTICAST_ALL: Final = 49
 _IPV6_MULTICAST_ALL: Final = 29
+_SO_TIMESTAMPNS: Final = 35  # also the SCM_TIMESTAMPNS control message type
 
 _RECV_BUFSIZE: Final = 65535
 _CMSG_SPACE: Final = socket.CMSG_SPACE(64) * 4
@@ -71,6 +74,8 @@ class Received:
     dst: IPAddress
     ttl: int
     ifindex: int
+    #: when the kernel received it (CLOCK_REALTIME, ns), or None without the timestamp
+    stamp_ns: int | None = None
 
 
 def _ifindex(ifname: str) -> int:
@@ -133,6 +138,8 @@ class VrrpSocket:
         step = "SO_BINDTODEVICE"
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            step = "SO_TIMESTAMPNS"
+            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
             if family == socket.AF_INET:
                 step = "IPv4 socket options"
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
@@ -317,8 +324,12 @@ class VrrpSocket:
         ttl: int | None = None
         ifindex = self.ifindex
         dst6: ipaddress.IPv6Address | None = None
+        stamp: int | None = None
         for level, kind, value in ancdata:
-            if level == socket.IPPROTO_IP and kind == socket.IP_TTL and len(value) >= 4:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(value) >= 16:
+                sec, nsec = struct.unpack("@qq", value[:16])
+                stamp = sec * 1_000_000_000 + nsec
+            elif level == socket.IPPROTO_IP and kind == socket.IP_TTL and len(value) >= 4:
                 ttl = struct.unpack("@i", value[:4])[0]
             elif level == socket.IPPROTO_IP and kind == _IP_PKTINFO and len(value) >= 12:
                 ifindex = struct.unpack("@i", value[:4])[0]
@@ -332,11 +343,11 @@ class VrrpSocket:
             if header is None:
                 return None
             ihl, header_ttl, src4, dst4 = header
-            return Received(data[ihl:], src4, dst4, header_ttl if ttl is None else ttl, ifindex)
+            return Received(data[ihl:], src4, dst4, header_ttl if ttl is None else ttl, ifindex, stamp)
         if not isinstance(addr, tuple) or dst6 is None or ttl is None:
             return None
         src6 = ipaddress.IPv6Address(str(addr[0]).split("%", 1)[0])
-        return Received(bytes(data), src6, dst6, ttl, ifindex)
+        return Received(bytes(data), src6, dst6, ttl, ifindex, stamp)
 
     def fileno(self) -> int:
         return self.sock.fileno()
