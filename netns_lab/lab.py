@@ -23,6 +23,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import ipaddress
+import json
 import os
 import secrets
 import signal
@@ -472,6 +473,29 @@ class Lab:
     ) -> LabProcess:
         """Start ``argv`` in ``host`` as a real process; output goes to ``log_dir/<host>.<name>.log``."""
         return self._start(self.netns(host), host, argv, name=name, env=env)
+
+    def recreate_link(self, host: str, ifname: str = "eth0", *, missing_for: float = 0.0) -> int:
+        """Delete ``host``'s ``ifname`` veth and create it again: same name, addresses and bridge port, a new
+        ifindex and MAC (a hot-plugged NIC, a rebuilt bond, a veth a container runtime recreated).  The
+        interface stays missing for ``missing_for`` seconds; returns the new ifindex."""
+        self._require_active()
+        link = next((lk for lk in self.topology.links if lk.host == host and lk.ifname == ifname), None)
+        if link is None:
+            raise LabError(f"lab {self.prefix}: host {host!r} has no link {ifname!r}")
+        port = self.port_ifname(host, ifname)
+        self.exec(host, ["ip", "link", "del", ifname])
+        if missing_for > 0:
+            time.sleep(missing_for)
+        self.exec(host, ["ip", "link", "add", ifname, "type", "veth", "peer", "name", port,
+                         "netns", self.switch_netns(link.switch)])
+        self.exec(host, ["sysctl", "-qw", f"net/ipv6/conf/{ifname}/accept_dad=0"], check=False)
+        for addr in link.addresses:
+            nodad = ["nodad"] if ipaddress.ip_interface(addr).version == 6 else []
+            self.exec(host, ["ip", "addr", "add", addr, "dev", ifname, *nodad])
+        self.exec(host, ["ip", "link", "set", ifname, "up"])
+        self.switch_exec(link.switch, ["ip", "link", "set", port, "master", self.bridge_ifname(link.switch), "up"])
+        shown = json.loads(self.exec(host, ["ip", "-j", "link", "show", ifname]).stdout)
+        return int(shown[0]["ifindex"])
 
     def switch_exec(
         self, switch: str, argv: list[str], *, check: bool = True, timeout: float = 30

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import pwd
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any, TypeVar
@@ -61,11 +60,25 @@ def _find_executable(cmd: str) -> str | None:
 
 
 def _user_exists(name: str) -> bool:
+    from vrrp.io.scripts import user_exists  # only when a script is checked: keeps `-t` start-up lean
+
+    return user_exists(name)
+
+
+def _script_refusal(argv: Sequence[str], user: str | None, script_security: bool) -> str | None:
+    """The daemon's check (``vrrp.io.scripts.script_refusal``) for a script ``-t`` found, run on this host.
+
+    A user that cannot be resolved is reported by its own check; a path that vanished is not ours to judge.
+    """
+    from vrrp.io.scripts import ScriptError, resolve_user, script_refusal  # only when a script is checked
+
     try:
-        pwd.getpwnam(name)
-    except (KeyError, ValueError):  # ValueError: a NUL byte in the name
-        return False
-    return True
+        resolved = resolve_user(user) if user is not None else None
+    except (ScriptError, ValueError):  # ValueError: a NUL byte in the name
+        return None
+    if "/" in argv[0] and not os.path.exists(argv[0]):
+        return None
+    return script_refusal(argv, resolved, script_security=script_security)
 
 
 @dataclass
@@ -75,6 +88,8 @@ class HostView:
     interfaces: frozenset[str] | None = field(default_factory=_host_interfaces)
     find_executable: Callable[[str], str | None] = _find_executable
     user_exists: Callable[[str], bool] = _user_exists
+    #: why a found script is refused (its argv, its user's name or None), or None: the daemon's own check
+    script_refusal: Callable[[Sequence[str], str | None, bool], str | None] = _script_refusal
 
 
 def _extra(c: Ctx) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -708,6 +723,9 @@ class Builder:
                 continue
             if g.enable_script_security and user is None:
                 d.error(loc, f"Unable to set default user keepalived_script for {what} - removing")
+                continue
+            if g.enable_script_security and (why := self.host.script_refusal(script.argv, user, True)):
+                d.error(loc, f"Disabling {what} due to insecure: {why}")
                 continue
             if user in (None, "root") and not g.enable_script_security:
                 insecure = True

@@ -28,7 +28,15 @@ from vrrp.io.addresses import ROUTE_TYPES, RT_TABLE_MAIN, VirtualAddress, Virtua
 from vrrp.io.garp import AnnouncementSchedule
 from vrrp.io.notify import NotifyScripts
 from vrrp.io.realtime import ProcessSettingsError, parse_process_settings
-from vrrp.io.scripts import Script, ScriptError, ScriptUser, default_script_user, resolve_user
+from vrrp.io.scripts import (
+    DEFAULT_SCRIPT_USER,
+    Script,
+    ScriptError,
+    ScriptUser,
+    default_script_user,
+    resolve_user,
+    user_exists,
+)
 from vrrp.io.spec import DaemonSettings, InstanceSettings, SettingsError, SyncGroupSettings
 from vrrp.io.trackers import (
     FileTrackerSettings,
@@ -190,9 +198,14 @@ class _Builder:
             for member in sg.group:
                 self.group_of[member] = sg
 
-    def default_user(self) -> ScriptUser:
+    def default_user(self) -> ScriptUser | None:
+        """The user of scripts that name none; None when script security is on and no unprivileged user can
+        be set (no ``script_user``, no ``keepalived_script``): such scripts are refused, never run as root
+        (``vrrp.io.scripts.script_refusal``, the check ``-t`` reports with)."""
         if self._default_user is None:
             g = self.cfg.global_defs
+            if self.script_security and not g.script_user and not user_exists(DEFAULT_SCRIPT_USER):
+                return None
             try:
                 self._default_user = default_script_user(g.script_user, g.script_group)
             except ScriptError as exc:

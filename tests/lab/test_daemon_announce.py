@@ -98,8 +98,8 @@ def test_ipv6_master_sends_unsolicited_na_joins_solicited_node_and_honours_nodad
         time.sleep(0.5)
         found = nas()
         assert len(found) == 2, found  # garp_master_repeat 2, no second burst
-        for na in found:
-            assert (na.router, na.solicited, na.override) == (True, False, True), na
+        for na in found:  # lb1 does not forward IPv6 (a new namespace's default): R=0, as keepalived
+            assert (na.router, na.solicited, na.override) == (False, False, True), na
             assert (str(na.dst), na.hop_limit, str(na.src), na.checksum_ok) == ("ff02::1", 255, "fd00::100", True)
             assert na.target_mac == _mac(lab, "lb1") == na.eth_src
 
@@ -114,3 +114,23 @@ def test_ipv6_master_sends_unsolicited_na_joins_solicited_node_and_honours_nodad
         assert _maddr_users(lab, "lb1", group) == 2, lab.exec("lb1", ["ip", "-6", "maddr"]).stdout
         assert lb1.stop() == 0
         assert _maddr_users(lab, "lb1", group) == 0, lab.exec("lb1", ["ip", "-6", "maddr"]).stdout
+
+
+@pytest.mark.parametrize("forwarding", [0, 1])
+def test_na_router_flag_follows_the_interface_ipv6_forwarding(lab: Lab, forwarding: int) -> None:
+    """keepalived (vrrp_ndisc.c) sets the unsolicited NA's Router flag from net.ipv6.conf.IF.forwarding."""
+    lab.exec("lb1", ["sysctl", "-qw", f"net.ipv6.conf.eth0.forwarding={forwarding}"])
+    extra = "  garp_master_repeat 1\n  garp_master_delay 0\n"
+    with Capture.on_switch(lab, keep_frames=True) as cap:
+        t_start = time.time()
+        conf = keepalived_conf(instance_block(priority=150, vips=("fd00::100/64",), extra=extra))
+        lb1 = start_daemon(lab, DaemonSpec("lb1", conf))
+        assert wait_vip_holders(lab, "fd00::100", ["lb1"]) == ["lb1"], lb1.log()
+
+        def nas() -> list[NeighbourAdvert]:
+            return [na for _t, frame in cap.frames(t_start)
+                    if (na := parse_na(frame)) is not None and str(na.target) == "fd00::100"]
+
+        assert wait_until(lambda: len(nas()) >= 1, 3), lb1.log()
+        assert [na.router for na in nas()] == [bool(forwarding)], nas()
+        assert lb1.stop() == 0

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import socket
 import struct
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -81,9 +82,12 @@ def test_3_ipv4_multicast_advert_on_the_wire(net: WireNet) -> None:
             got = await recv(b)
             return got, await nothing(a)
 
+        sent_ns = time.time_ns()
         got, own = asyncio.run(go())
         assert own is None  # multicast loop is off: the sender never hears itself
         assert got.payload == PAYLOAD
+        # the kernel's receive stamp (SO_TIMESTAMPNS): between the send and the read, on the wall clock
+        assert got.stamp_ns is not None and sent_ns <= got.stamp_ns <= time.time_ns(), (sent_ns, got.stamp_ns)
         assert (got.src, got.dst, got.ttl) == (src, VRRP_MCAST_V4, 255)
         with inside(net.ns("b")):
             assert got.ifindex == socket.if_nametoindex("eth0")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +20,7 @@ from vrrp.io.garp import (
     build_garp,
     build_unsolicited_na,
     icmpv6_checksum,
+    ipv6_forwarding,
     mac_bytes,
     mac_str,
     parse_arp,
@@ -99,6 +101,24 @@ def test_solicited_node_group() -> None:
 def test_announcement_frame_picks_by_family() -> None:
     assert parse_arp(announcement_frame(ipaddress.ip_address("192.0.2.1"), MAC)) is not None
     assert parse_na(announcement_frame(ipaddress.ip_address("2001:db8::7"), MAC)) is not None
+
+
+@pytest.mark.parametrize("router", [False, True])
+def test_na_router_flag_is_the_flag_asked_for(router: bool) -> None:
+    """keepalived sets R from the interface's IPv6 forwarding; the builder carries exactly what it is given."""
+    frame = announcement_frame(ipaddress.ip_address("2001:db8::7"), MAC, router=router)
+    assert frame[54 + 4] == (0xA0 if router else 0x20)  # R? S=0 O=1
+    parsed = parse_na(frame)
+    assert parsed is not None and parsed.checksum_ok and parsed.router is router
+
+
+@pytest.mark.parametrize(("content", "want"), [("0\n", False), ("1\n", True), ("2\n", True), (None, False)])
+def test_ipv6_forwarding_reads_the_interface_setting(tmp_path: Path, content: str | None, want: bool) -> None:
+    """/proc/sys/net/ipv6/conf/IF/forwarding: 0 is a host, anything else forwards; no file (no IPv6) is a host."""
+    if content is not None:
+        (tmp_path / "eth0").mkdir()
+        (tmp_path / "eth0" / "forwarding").write_text(content)
+    assert ipv6_forwarding("eth0", proc=tmp_path) is want
 
 
 @pytest.mark.parametrize("bad", ["00:00:5e:00:01", "zz:00:5e:00:01:01", "00:00:5e:00:01:0100", ""])

@@ -8,7 +8,8 @@ events and the host's actions into the world, in the order the host returns them
 * packets: one raw socket per (interface, family) from ``vrrp.io.sockets.SocketRegistry``; a readable socket is
   drained at once and each message goes to ``Host.receive`` with the socket as its link;
 * time: the loop's monotonic clock, converted to integer microseconds at this edge only; one timer handle,
-  re-armed from ``Host.next_timer()`` after every event;
+  re-armed from ``Host.next_timer()`` after every event; a received packet's time is its kernel receive
+  stamp, and a Backup's long wait is armed in two stages around the kernel's timer slack (see ``_arm``);
 * trackers (``vrrp.io.trackers``) and the netlink reflector (``vrrp.io.reflector``) report changes that become
   host tracker events;
 * actions: adverts are sent synchronously (a send never waits for anything), VIP/route changes run on a
@@ -31,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
+import gc
 import ipaddress
 import json
 import logging
@@ -67,10 +70,10 @@ from vrrp.core.state import State
 from vrrp.io.accept import AcceptFilter, AcceptFilterError
 from vrrp.io.addresses import AddressError, NetlinkConfigurator
 from vrrp.io.garp import AnnouncementSchedule, AnnouncementSender, mac_bytes
-from vrrp.io.notify import Notifier, NotifyFifo, NotifyState
+from vrrp.io.notify import Notifier, NotifyFifo, NotifyScripts, NotifyState
 from vrrp.io.realtime import tune_gc_after_startup
 from vrrp.io.reflector import LinkEvent, Reflector
-from vrrp.io.scripts import Script, ScriptSecurityError, ensure_script_secure
+from vrrp.io.scripts import Script, script_refusal
 from vrrp.io.sockets import SocketRegistry, VrrpSocket
 from vrrp.io.spec import DaemonSettings, InstanceSettings
 from vrrp.io.trackers import FileTracker, ProcessTracker, ScriptTracker, TrackerKind, TrackerUpdate, deliver
@@ -87,6 +90,15 @@ _SOURCE_WAIT_S = 5.0
 _RELEASE_TIMEOUT_S = 4.0
 #: How early a Backup's Master_Down_Timer wakes the loop (then sleeps the rest precisely), in µs.
 _EARLY_US = 1000
+#: The kernel lets epoll_wait oversleep by 0.1 % of its timeout (``select_estimate_accuracy``: 3.6 ms on a
+#: 3.6 s Master_Down_Interval at 1 s adverts) unless the task is realtime.  A Backup's long wait is therefore
+#: cut in two: the first wake comes this fraction of the remaining time (twice the kernel's) before the
+#: precise stage, and the second wait is short enough for its slack to be a few µs.
+_SLACK_DIVISOR = 500
+#: A failing send (advert, GARP/NA) is logged at WARNING at most once per this many seconds per instance; every
+#: failure is counted (``send_errors`` in the dumps).  A deleted interface fails every advert: the log must say
+#: so without flooding.
+_SEND_ERROR_LOG_INTERVAL_S = 10.0
 #: Transitions kept per instance for the dumps.  keepalived keeps no history at all (its data dump shows the
 #: current state and the last transition's reason); 64 covers any failover story an operator reads off a
 #: dump, while a flapping instance (a transition per advert interval, for weeks) stays a few KiB.
@@ -127,6 +139,9 @@ class Instance:
     blocked: tuple[IPAddress, ...] = ()
     #: sending keepalived <= 1.3.6's v3 unicast checksum (over the multicast group): configured, or learnt
     old_checksum: bool = False
+    #: send failures not logged yet (rate limit: _SEND_ERROR_LOG_INTERVAL_S) and when the last one was logged
+    send_errors_unlogged: int = 0
+    send_error_logged_at: float = -_SEND_ERROR_LOG_INTERVAL_S
     #: (wall time, from, to, reason) of the latest transitions, for the dumps: bounded, a flapping instance
     #: must not grow the daemon for ever (see TRANSITION_HISTORY)
     transitions: deque[tuple[float, str, str, str]] = field(
@@ -157,6 +172,7 @@ class VrrpDaemon:
         self._group_notify = {g.name: g.notify for g in settings.sync_groups}
         self._timer: asyncio.TimerHandle | None = None
         self._armed: tuple[int, int] | None = None  # (deadline µs, how early it was armed µs)
+        self._gc_paused = False  # cyclic GC held off between a takeover's coarse and precise wake (_fire)
         self._readers: set[int] = set()
         self._registry = SocketRegistry()
         self._tasks: list[asyncio.Task[None]] = []
@@ -181,6 +197,18 @@ class VrrpDaemon:
     def now_us(self) -> int:
         """The loop's monotonic clock in integer microseconds: the router's time scale."""
         return int(self.loop.time() * 1_000_000)
+
+    def _arrival_us(self, stamp_ns: int | None) -> int:
+        """When a packet arrived, on the loop's clock: its kernel receive stamp (wall clock) moved onto the
+        monotonic scale, so a Backup's Master_Down_Timer starts when the advert arrived, not when the loop got
+        to it (a wake-up or scheduling delay would otherwise make the takeover that much late).  A stamp in
+        the future or older than a second (the wall clock was stepped) is not trusted: then it is now."""
+        now = self.now_us()
+        if stamp_ns is not None:
+            age = (time.time_ns() - stamp_ns) // 1000
+            if 0 < age < 1_000_000:
+                return now - age
+        return now
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -247,7 +275,10 @@ class VrrpDaemon:
     async def _start(self) -> None:
         s = self.settings
         for path, script in s.notify_fifos:
-            self._notifier.fifos.append(NotifyFifo(path, script=script))
+            allowed = script is None or self._script_allowed(script, f"notify_fifo {path} script")
+            self._notifier.fifos.append(NotifyFifo(path, script=script if allowed else None))
+        self._group_notify = {g.name: self._secure_scripts(g.notify, f"vrrp_sync_group {g.name} notify")
+                              for g in s.sync_groups}
         await self._notifier.start()
         self._reflector = Reflector()
         await self._reflector.open()
@@ -330,12 +361,14 @@ class VrrpDaemon:
 
     def _secure_notify(self, s: InstanceSettings) -> InstanceSettings:
         """Drop notify scripts that script security refuses (keepalived disables them and logs why)."""
-        n = s.notify
+        return dataclasses.replace(s, notify=self._secure_scripts(s.notify, f"({s.name}) notify"))
+
+    def _secure_scripts(self, n: NotifyScripts, what: str) -> NotifyScripts:
         kept: dict[str, Script | None] = {}
         for f in dataclasses.fields(n):
             script = getattr(n, f.name)
-            kept[f.name] = script if script is None or self._script_allowed(script, f"({s.name}) notify") else None
-        return dataclasses.replace(s, notify=dataclasses.replace(n, **kept))
+            kept[f.name] = script if script is None or self._script_allowed(script, f"{what}_{f.name}") else None
+        return dataclasses.replace(n, **kept)
 
     async def _source_address(self, s: InstanceSettings, dev: str) -> IPAddress:
         assert self._netlink is not None
@@ -447,7 +480,8 @@ class VrrpDaemon:
                 break
             if r is None:
                 break
-            self._carry_out(host.receive(r.payload, src=r.src, dst=r.dst, ttl=r.ttl, link=link, now=self.now_us()),
+            now = self._arrival_us(r.stamp_ns)
+            self._carry_out(host.receive(r.payload, src=r.src, dst=r.dst, ttl=r.ttl, link=link, now=now),
                             arm=False)
         self._arm()
 
@@ -464,6 +498,8 @@ class VrrpDaemon:
         async for event in self._reflector.events():
             if not isinstance(event, LinkEvent):
                 continue
+            if not event.deleted:
+                self._follow_interface(event)  # before tracking can bring an instance back through BACKUP
             now = self.now_us()
             for inst in self.instances:
                 tname = inst.settings.tracked_interfaces.get(event.ifname)
@@ -471,6 +507,47 @@ class VrrpDaemon:
                     continue
                 log.info("(%s) Interface %s is %s", inst.name, event.ifname, "up" if event.up else "down")
                 self._carry_out(self.host.set_tracker_state(inst.name, tname, event.up, now))
+
+    def _follow_interface(self, event: LinkEvent) -> None:
+        """An interface of ours came back under a new index (deleted and re-created: a hot-plugged NIC, a
+        rebuilt bond or VLAN, a veth a container runtime recreated): re-bind the VRRP sockets and re-join
+        their groups, re-open the GARP/NA sender and re-read the MAC, as keepalived re-reads its interface
+        (``vrrp_if``/netlink link handling).  The instance itself went FAULT while the interface was missing
+        (its interface is tracked) and comes back through BACKUP; a new Master adds its VIPs again."""
+        users = [i for i in self.instances if event.ifname in (i.settings.interface, i.settings.parent_interface)]
+        if not users:
+            return
+        try:
+            moved = self._registry.rebind(event.ifname)
+        except OSError as exc:  # ENODEV: a late event for an interface already gone again
+            level = logging.DEBUG if exc.errno == errno.ENODEV else logging.WARNING
+            log.log(level, "interface %s (index %d): cannot re-bind the VRRP sockets: %s", event.ifname,
+                    event.ifindex, exc)
+            return
+        old = self._announcers.get(event.ifname)
+        if not moved and (old is None or old.ifindex == event.ifindex):
+            return
+        log.warning("interface %s re-created (index %d): VRRP sockets re-bound", event.ifname, event.ifindex)
+        if old is not None and old.ifindex != event.ifindex:
+            old.close()
+            del self._announcers[event.ifname]
+        for inst in users:
+            if inst.settings.interface != event.ifname:
+                continue
+            if old is not None and inst.announcer is old:
+                try:
+                    inst.announcer = self._announcer(event.ifname)
+                except OSError as exc:
+                    inst.announcer = None
+                    log.warning("(%s) cannot send gratuitous ARP/NA on %s: %s", inst.name, event.ifname, exc)
+            self._tasks.append(asyncio.create_task(self._reread_mac(inst), name=f"mac {inst.name}"))
+
+    async def _reread_mac(self, inst: Instance) -> None:
+        """The re-created interface's MAC (a new veth or NIC has a new one): what GARP/NA announce."""
+        try:
+            inst.mac = await self._mac(inst.settings.interface)
+        except Exception as exc:  # gone again, or netlink failed: keep the old one, say why
+            log.warning("(%s) cannot re-read the MAC of %s: %s", inst.name, inst.settings.interface, exc)
 
     def _start_trackers(self) -> None:
         s = self.settings
@@ -492,13 +569,10 @@ class VrrpDaemon:
             self._tasks.append(asyncio.create_task(pt.run(), name="vrrp_track_process"))
 
     def _script_allowed(self, script: Script, what: str) -> bool:
-        user = script.user
-        if user is None:
-            return True
-        try:
-            ensure_script_secure(script.argv, user, script_security=self.settings.script_security)
-        except ScriptSecurityError as exc:
-            log.error("%s: %s - disabling", what, exc)
+        """The check ``pykeepalived -t`` reports with (``script_refusal``): a refused script never runs."""
+        why = script_refusal(script.argv, script.user, script_security=self.settings.script_security)
+        if why is not None:
+            log.error("%s: %s - disabling", what, why)
             return False
         return True
 
@@ -523,6 +597,15 @@ class VrrpDaemon:
         if self.host is None:
             return
         now = self.now_us()
+        if armed is not None and armed[1] and armed[0] - now > _EARLY_US + 1000:
+            # the coarse stage of a long wait (see _SLACK_DIVISOR): now the precise one.  No cyclic GC
+            # until the takeover is sent: a young-generation collection (up to GC_GEN0_THRESHOLD objects)
+            # triggered on the takeover path would delay the first advert by milliseconds
+            if gc.isenabled():
+                gc.disable()
+                self._gc_paused = True
+            self._arm()
+            return
         if armed is not None and 0 < armed[0] - now <= _EARLY_US + 1000:
             deadline, early = armed
             if early:
@@ -531,7 +614,12 @@ class VrrpDaemon:
                 now = max(self.now_us(), deadline)
             else:
                 now = deadline  # float rounding of the loop clock; an advert < 1 ms early is harmless
-        self._carry_out(self.host.handle_timers(now))
+        try:
+            self._carry_out(self.host.handle_timers(now))
+        finally:
+            if self._gc_paused:
+                self._gc_paused = False
+                gc.enable()
 
     # ------------------------------------------------------------------ actions out
 
@@ -551,13 +639,17 @@ class VrrpDaemon:
         if due is None:
             want = None
         else:
-            # epoll sleeps in whole milliseconds, rounded up: a Backup's Master_Down_Timer is armed 1 ms early
-            # and finished in _fire, so a takeover is not up to 1 ms late (Master adverts do not need it)
+            # epoll sleeps in whole milliseconds, rounded up, plus the kernel's slack: a Backup's
+            # Master_Down_Timer is armed early (1 ms, plus the slack of a long wait: _SLACK_DIVISOR) and
+            # finished in _fire, so a takeover is not late (Master adverts do not need it)
             assert host is not None
-            early = _EARLY_US if host.router(due[1]).state is State.BACKUP else 0
+            early = 0
+            if host.router(due[1]).state is State.BACKUP:
+                early = _EARLY_US + max(0, due[0] - self.now_us()) // _SLACK_DIVISOR
             want = (due[0], early)
-        if want == self._armed and self._timer is not None:
-            return
+        if want is not None and self._armed is not None and self._timer is not None \
+                and want[0] == self._armed[0] and (want[1] == 0) == (self._armed[1] == 0):
+            return  # the same deadline, already armed (a re-arm only moves the coarse stage)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -619,8 +711,19 @@ class VrrpDaemon:
             try:
                 inst.sock.send(payload, src=inst.src, dst=dst, ttl=s.unicast_ttl if s.unicast else None)
             except OSError as exc:
-                self.stats.send_errors += 1
-                log.debug("(%s) cannot send advert to %s: %s", inst.name, dst, exc)
+                self._send_failed(inst, f"advert to {dst}", exc)
+
+    def _send_failed(self, inst: Instance, what: str, exc: OSError) -> None:
+        """Count a failed send and say so at WARNING, at most once per _SEND_ERROR_LOG_INTERVAL_S."""
+        self.stats.send_errors += 1
+        inst.send_errors_unlogged += 1
+        now = time.monotonic()
+        if now - inst.send_error_logged_at < _SEND_ERROR_LOG_INTERVAL_S:
+            return
+        more = inst.send_errors_unlogged - 1
+        inst.send_errors_unlogged, inst.send_error_logged_at = 0, now
+        log.warning("(%s) cannot send %s on %s: %s%s", inst.name, what, inst.sock.ifname, exc.strerror or exc,
+                    f" (and {more} more send errors since the last report)" if more else "")
 
     def _state_changed(self, inst: Instance, change: StateChanged) -> None:
         inst.transitions.append((time.time(), change.old.value, change.new.value, change.reason.value))
@@ -743,8 +846,7 @@ class VrrpDaemon:
             try:
                 inst.announcer.announce(ip, inst.mac)
             except OSError as exc:
-                self.stats.send_errors += 1
-                log.debug("(%s) gratuitous ARP/NA for %s failed: %s", inst.name, ip, exc)
+                self._send_failed(inst, f"gratuitous ARP/NA for {ip}", exc)
 
     def _cancel_garp(self, inst: Instance) -> None:
         for h in inst.garp_handles:

@@ -11,7 +11,9 @@ Frame formats, following keepalived (``vrrp_arp.c``, ``vrrp_ndisc.c``):
 * GARP: Ethernet broadcast; ARP *request*, sender = target = VIP, sender MAC = announced MAC, target MAC
   ff:ff:ff:ff:ff:ff.
 * Unsolicited NA: Ethernet 33:33:00:00:00:01, IPv6 VIP -> ff02::1, hop limit 255, ICMPv6 136 with
-  R=1 (RFC 9568 §6.4.2: the sender is a router) S=0 O=1 and a Target Link-Layer Address option.
+  S=0 O=1, R from the sending interface's ``net.ipv6.conf.<if>.forwarding`` (as keepalived's ``vrrp_ndisc.c``:
+  a host that does not forward must not claim to be a router, RFC 4861 §4.4), and a Target Link-Layer
+  Address option.
 
 Timing belongs to the shell: :class:`AnnouncementSchedule` turns ``garp_master_repeat`` /
 ``garp_master_delay`` / ``vrrp_garp_interval`` / ``garp_master_refresh`` into absolute send times that the
@@ -25,6 +27,7 @@ import ipaddress
 import socket
 import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 ETH_BROADCAST: Final = b"\xff" * 6
@@ -200,11 +203,25 @@ def solicited_node_group(address: ipaddress.IPv6Address) -> ipaddress.IPv6Addres
     return ipaddress.IPv6Address(int(ipaddress.IPv6Address("ff02::1:ff00:0")) | (int(address) & 0xFFFFFF))
 
 
-def announcement_frame(vip: ipaddress.IPv4Address | ipaddress.IPv6Address, mac: str | bytes) -> bytes:
-    """The GARP (IPv4) or unsolicited NA (IPv6) frame that announces ``vip`` at ``mac``."""
+def announcement_frame(
+    vip: ipaddress.IPv4Address | ipaddress.IPv6Address, mac: str | bytes, *, router: bool = True
+) -> bytes:
+    """The GARP (IPv4) or unsolicited NA (IPv6, ``router`` its R flag) frame that announces ``vip`` at ``mac``."""
     if isinstance(vip, ipaddress.IPv4Address):
         return build_garp(vip, mac)
-    return build_unsolicited_na(vip, mac)
+    return build_unsolicited_na(vip, mac, router=router)
+
+
+def ipv6_forwarding(ifname: str, proc: Path = Path("/proc/sys/net/ipv6/conf")) -> bool:
+    """Whether ``ifname`` forwards IPv6 in the current network namespace (keepalived's ``get_ipv6_forwarding``).
+
+    Read at each announcement, as the operator may turn forwarding on or off while we are Master; an
+    unreadable setting (no IPv6 on the interface) counts as not forwarding.
+    """
+    try:
+        return (proc / ifname / "forwarding").read_text().strip() not in ("", "0")
+    except OSError:
+        return False
 
 
 # -- schedule ---------------------------------------------------------------------------------------
@@ -299,8 +316,9 @@ class AnnouncementSender:
         self.sock.send(frame)
 
     def announce(self, vip: ipaddress.IPv4Address | ipaddress.IPv6Address, mac: str | bytes) -> None:
-        """Send one GARP (IPv4) or unsolicited NA (IPv6) for ``vip`` at ``mac``."""
-        self.send_frame(announcement_frame(vip, mac))
+        """Send one GARP (IPv4) or unsolicited NA (IPv6; R set when this interface forwards IPv6) for ``vip``."""
+        router = isinstance(vip, ipaddress.IPv6Address) and ipv6_forwarding(self.ifname)
+        self.send_frame(announcement_frame(vip, mac, router=router))
 
     def join_solicited_node(self, address: ipaddress.IPv6Address) -> ipaddress.IPv6Address:
         """Join the solicited-node group of ``address`` on this interface (idempotent); returns the group.

@@ -227,6 +227,15 @@ def resolve_user(user: str, group: str | None = None) -> ScriptUser:
     return ScriptUser(uid=uid, gid=gid, name=user)
 
 
+def user_exists(name: str) -> bool:
+    """Whether the account ``name`` exists (``keepalived_script`` decides the default script user)."""
+    try:
+        pwd.getpwnam(name)
+    except (KeyError, ValueError):  # ValueError: a NUL byte in the name
+        return False
+    return True
+
+
 def default_script_user(script_user: str | None = None, script_group: str | None = None) -> ScriptUser:
     """The user scripts run as when they name none: ``script_user`` if configured, else ``keepalived_script``
     if that account exists, else the user we run as (keepalived's ``set_default_script_user``)."""
@@ -393,6 +402,28 @@ def ensure_script_secure(
     if not check.executable:
         raise ScriptSecurityError(f"script {check.path!r} is not executable for uid:gid {user.uid}:{user.gid}")
     return check
+
+
+def script_refusal(
+    argv: Sequence[str], user: ScriptUser | None, *, script_security: bool, path_env: str | None = None
+) -> str | None:
+    """Why keepalived disables this script, or None when it runs: the one check behind ``-t`` and the daemon.
+
+    ``user`` None is a script no user could be set for (no ``user``, no ``script_user`` and no
+    ``keepalived_script`` account): with ``enable_script_security`` it is removed, as keepalived's
+    "Unable to set default user keepalived_script", never run as root.  Otherwise the script must be found
+    and executable for its user, and, with script security, no part of its path may be writable by a
+    non-root user when it runs with root's rights (keepalived's "Disabling ... due to insecure").
+    """
+    if user is None:
+        if script_security:
+            return f"Unable to set default user {DEFAULT_SCRIPT_USER} (set script_user or the script's user)"
+        return None
+    try:
+        ensure_script_secure(argv, user, script_security=script_security, path_env=path_env)
+    except ScriptSecurityError as exc:
+        return str(exc)
+    return None
 
 
 # -------------------------------------------------------------------------------- running

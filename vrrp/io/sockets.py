@@ -21,6 +21,8 @@ Kernel facts this relies on (Linux):
   socket itself stays unbound (binding a raw socket to an address would filter *received* packets by
   destination and lose multicast).
 * ``IP_MULTICAST_ALL`` is switched off so a socket only hears the groups it joined itself.
+* ``SO_TIMESTAMPNS`` stamps each packet when the kernel received it: a Backup's Master_Down_Timer runs from
+  the advert's arrival, not from when a busy or descheduled process got round to reading it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ _IP_PKTINFO: Final = 8
 _IP_RECVTTL: Final = 12
 _IP_MULTICAST_ALL: Final = 49
 _IPV6_MULTICAST_ALL: Final = 29
+_SO_TIMESTAMPNS: Final = 35  # also the SCM_TIMESTAMPNS control message type
 
 _RECV_BUFSIZE: Final = 65535
 _CMSG_SPACE: Final = socket.CMSG_SPACE(64) * 4
@@ -71,6 +74,8 @@ class Received:
     dst: IPAddress
     ttl: int
     ifindex: int
+    #: when the kernel received it (CLOCK_REALTIME, ns), or None without the timestamp
+    stamp_ns: int | None = None
 
 
 def _ifindex(ifname: str) -> int:
@@ -133,6 +138,8 @@ class VrrpSocket:
         step = "SO_BINDTODEVICE"
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            step = "SO_TIMESTAMPNS"
+            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
             if family == socket.AF_INET:
                 step = "IPv4 socket options"
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
@@ -159,6 +166,30 @@ class VrrpSocket:
                 f"cannot configure the VRRP socket on {ifname!r} ({step}): {exc.strerror}",
             ) from exc
         return cls(ifname=ifname, ifindex=ifindex, family=family, sock=sock)
+
+    def rebind(self) -> bool:
+        """Follow ``ifname`` to its current interface index (it was deleted and re-created); True if it moved.
+
+        The same file descriptor stays (the loop's reader and the host's link id remain valid): the device
+        binding and the multicast interface are set again and every group is joined afresh on the new index
+        (the kernel dropped the memberships with the old device).  Raises OSError while the name is missing.
+        """
+        ifindex = _ifindex(self.ifname)
+        if ifindex == self.ifindex:
+            return False
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.ifname.encode())
+        if self.family == socket.AF_INET:
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _mreqn(ipaddress.IPv4Address(0), ifindex))
+        else:
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+        self.ifindex = ifindex
+        for group in self._groups:
+            with contextlib.suppress(OSError):  # EADDRINUSE: still joined (the old device was not removed)
+                if isinstance(group, ipaddress.IPv4Address):
+                    self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, _mreqn(group, ifindex))
+                else:
+                    self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, _mreq6(group, ifindex))
+        return True
 
     # -- multicast membership -------------------------------------------------------------------------------
 
@@ -293,8 +324,12 @@ class VrrpSocket:
         ttl: int | None = None
         ifindex = self.ifindex
         dst6: ipaddress.IPv6Address | None = None
+        stamp: int | None = None
         for level, kind, value in ancdata:
-            if level == socket.IPPROTO_IP and kind == socket.IP_TTL and len(value) >= 4:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(value) >= 16:
+                sec, nsec = struct.unpack("@qq", value[:16])
+                stamp = sec * 1_000_000_000 + nsec
+            elif level == socket.IPPROTO_IP and kind == socket.IP_TTL and len(value) >= 4:
                 ttl = struct.unpack("@i", value[:4])[0]
             elif level == socket.IPPROTO_IP and kind == _IP_PKTINFO and len(value) >= 12:
                 ifindex = struct.unpack("@i", value[:4])[0]
@@ -308,11 +343,11 @@ class VrrpSocket:
             if header is None:
                 return None
             ihl, header_ttl, src4, dst4 = header
-            return Received(data[ihl:], src4, dst4, header_ttl if ttl is None else ttl, ifindex)
+            return Received(data[ihl:], src4, dst4, header_ttl if ttl is None else ttl, ifindex, stamp)
         if not isinstance(addr, tuple) or dst6 is None or ttl is None:
             return None
         src6 = ipaddress.IPv6Address(str(addr[0]).split("%", 1)[0])
-        return Received(bytes(data), src6, dst6, ttl, ifindex)
+        return Received(bytes(data), src6, dst6, ttl, ifindex, stamp)
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -382,6 +417,19 @@ class SocketRegistry:
         if entry.users <= 0:
             sock.close()
             del self._entries[key]
+
+    def rebind(self, ifname: str) -> list[VrrpSocket]:
+        """Re-bind the sockets on ``ifname`` to its new index after it was re-created; those that moved.
+
+        A socket whose interface is still missing stays as it is (OSError is the caller's to log).
+        """
+        moved = []
+        for key, entry in list(self._entries.items()):
+            if entry.sock.ifname == ifname and entry.sock.rebind():
+                del self._entries[key]
+                self._entries[(entry.sock.ifindex, entry.sock.family)] = entry
+                moved.append(entry.sock)
+        return moved
 
     def sockets(self) -> list[VrrpSocket]:
         """The open sockets, for the shell's reader registration and for dumps."""
