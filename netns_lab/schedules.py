@@ -17,6 +17,8 @@ fault kinds listed (kill before the subtler ones).
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,9 @@ from hypothesis import strategies as st
 from netns_lab.checks import CheckContext, Verdict, run_checks
 from netns_lab.crosscheck import SIM_UNMODELLED, Script, ScriptRouter, ScriptStep, compare, run_lab, run_sim
 from netns_lab.history import History
+from netns_lab.lab_history import configured_instances
 from netns_lab.measure import master_down_interval, skew_time
+from netns_lab.scenario import Scenario, load_scenario
 
 __all__ = ["EPISODE_KINDS", "SOAK_EXAMPLES", "Agreement", "Episode", "Schedule", "agreement", "assert_holds", "check",
            "expectations", "lab_examples", "scenario_yaml", "schedules"]
@@ -175,6 +179,8 @@ def schedules(
         kind = draw(st.sampled_from(list(kinds)))
         role = draw(st.sampled_from(list(roles)))
         duration = draw(st.integers(1, round(max_duration * 10))) / 10
+        if kind == "reload":
+            duration = 0.1  # instant: the duration means nothing (and must not vary between equal schedules)
         if kind == "kill" and role == "master":
             # long enough for a takeover: a Master restarted sooner wins its own election back (its
             # Master_Down_Interval is the shortest), leaving nothing for failover_gap to judge
@@ -199,7 +205,8 @@ def expectations(s: Schedule, *, failover_tolerance: float | None = None) -> lis
     * ``one_master``, ``dual_master_only_under_fault``, ``final_master`` (the top router, all faults lifted):
       always;
     * ``failover_gap``: when a Master is killed, stopped or paused (the only faults it measures);
-    * ``transitions_per_fault``: unless frames are lost at random (partial loss may legitimately flap);
+    * ``transitions_per_fault`` (each router may become master once per fault): unless frames are lost at
+      random (partial loss may legitimately flap);
     * ``client_outage`` needs a workload and ``no_master_change`` a run without faults: never here.
     """
     out: list[tuple[str, dict[str, Any]]] = [("one_master", {}), ("dual_master_only_under_fault", {}),
@@ -207,7 +214,10 @@ def expectations(s: Schedule, *, failover_tolerance: float | None = None) -> lis
     if any(ep.kind in ("kill", "stop", "pause") and ep.role == "master" for ep in s.episodes):
         out.append(("failover_gap", {} if failover_tolerance is None else {"tolerance": failover_tolerance}))
     if not any(ep.kind == "loss" and ep.value < 1 for ep in s.episodes):
-        out.append(("transitions_per_fault", {}))
+        # each router may become master once per fault: two Backups whose Skew_Times differ by less than the
+        # LAN's delay may both take over after a priority-0 advert (RFC-legal), and the returning top one then
+        # preempts (found by this strategy: priorities 115/114/113, a 0.1 s stop of the Master)
+        out.append(("transitions_per_fault", {"max": max(2, len(s.priorities))}))
     return out
 
 
@@ -223,8 +233,9 @@ def check(s: Schedule, history: History, end_us: int, *, failover_tolerance: flo
 
 # ------------------------------------------------------------------ as a scenario file
 
-_FAULT = {"kill": "kill", "stop": "stop", "pause": "pause", "isolate": "partition", "loss": "loss",
-          "link-flap": "link-down", "reload": "reload", "priority": "priority"}  # fmt: skip
+_FAULT: dict[EpisodeKind, str] = {"kill": "kill", "stop": "stop", "pause": "pause", "isolate": "partition",
+                                  "loss": "loss", "link-flap": "link-down", "reload": "reload",
+                                  "priority": "priority"}  # fmt: skip
 
 
 def scenario_yaml(s: Schedule, *, name: str | None = None, failover_tolerance: float | None = None) -> str:
@@ -372,3 +383,90 @@ def agreement(s: Schedule, lab_history: History, lab_end: int, sim_history: Hist
     if not why:
         problems += compare(sim_history, lab_history, s.names, tolerance=tolerance)
     return Agreement(tuple(problems), tuple(why), v_lab, v_sim)
+
+
+# ------------------------------------------------------------------ replaying a printed schedule
+
+_KIND: dict[str, EpisodeKind] = {v: k for k, v in _FAULT.items()}
+
+
+def from_scenario(sc: Scenario) -> Schedule:
+    """The drawn schedule a :func:`scenario_yaml` file holds (so it replays in the simulator and in the lab by
+    :func:`replay` without the scenario runner).  Raises ValueError naming the file when it is not one."""
+    where = str(sc.path)
+    confs = [configured_instances(r.config) for r in sc.routers]
+    if any(len(c) != 1 for c in confs):
+        raise ValueError(f"{where}: not a drawn schedule (each router runs one instance)")
+    text = sc.routers[0].config
+    advert = float(_word(text, "advert_int", "1"))
+    version = int(_word(text, "version", "3"))
+    priorities = tuple(next(iter(c.values())).priority for c in confs)
+    names = [r.host for r in sc.routers]
+    episodes: list[Episode] = []
+    faults = list(sc.faults)
+    i = 0
+    while i < len(faults):
+        f = faults[i]
+        kind = _KIND.get(f.kind)
+        target = f.target or (f.targets[0] if f.targets else (f.groups[0][0] if f.groups else ""))
+        if kind is None or target not in names:
+            raise ValueError(f"{where}:{f.line}: fault {f.kind} is not one a drawn schedule holds")
+        role: Literal["master", "backup"] = "master" if target == names[0] else "backup"
+        if kind == "priority":
+            restore = faults[i + 1] if i + 1 < len(faults) else None
+            if restore is None or restore.kind != "priority":
+                raise ValueError(f"{where}:{f.line}: a drawn priority change is followed by its restoring")
+            episodes.append(Episode("priority", role, round(restore.at - f.at, 3), float(f.priority or 0)))
+            i += 2
+            continue
+        value = (f.probability or 0.0) if kind == "loss" else 0.0
+        episodes.append(Episode(kind, role, f.duration or 0.1, value))
+        i += 1
+    seed = int(sc.name.rsplit("-", 1)[-1]) if sc.name.rsplit("-", 1)[-1].isdigit() else 0
+    s = Schedule(priorities, version, advert, tuple(episodes), seed)
+    got = [round(f.at, 3) for f in sc.faults if f.note != "restored"]
+    want = [round(at - s.settled_at, 3) for at, _ in s.timed()]
+    if got != want:
+        raise ValueError(f"{where}: fault times {got} are not a drawn schedule's ({want})")
+    return s
+
+
+def _word(text: str, key: str, default: str) -> str:
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == key:
+            return words[1]
+    return default
+
+
+def replay(path: str | Path, *, executor: Literal["lab", "sim"] = "sim", entry: Sequence[str] = ()) -> list[Verdict]:
+    """Run the drawn schedule of a scenario file again (in the simulator or the lab); the verdicts."""
+    s = from_scenario(load_scenario(path))
+    tol = s.advert_int + LAB_REACTION_S if executor == "lab" else None
+    if executor == "lab":
+        run = run_lab(s.script(), entry=entry)
+        return check(s, run.history, run.end, failover_tolerance=tol)
+    return check(s, run_sim(s.script(), seed=s.seed), round(s.duration * US))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m netns_lab.schedules FILE [--executor sim|lab]``: replay a printed schedule; exit 1 on a
+    failed verdict."""
+    ap = argparse.ArgumentParser(prog="python -m netns_lab.schedules", description=main.__doc__)
+    ap.add_argument("file", help="a scenario file written for a drawn schedule")
+    ap.add_argument("--executor", choices=["sim", "lab"], default="sim")
+    args = ap.parse_args(argv)
+    try:
+        verdicts = replay(args.file, executor=args.executor)
+    except (ValueError, OSError) as exc:
+        print(f"netns_lab.schedules: {exc}", file=sys.stderr)
+        return 2
+    for v in verdicts:
+        print(v)
+        for e in v.evidence:
+            print(f"    {e}")
+    return 0 if all(v.ok for v in verdicts) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

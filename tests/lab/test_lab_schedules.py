@@ -1,8 +1,8 @@
 """Drawn fault schedules in the real lab (Hypothesis; ``--hypothesis-profile soak`` for a long run): every
 applicable checker passes after each; a broken daemon (ignores priority-0 adverts) is caught, its failing
-schedule printed as a scenario file that loads; and the simulator, replaying the lab's step times, agrees
-with the lab on the verdicts and the per-router transitions (within one advert interval + 0.15 s), except
-where :func:`netns_lab.schedules.caveats` says why they may differ."""
+schedule printed as a scenario file that loads and replays the failure in the lab and the simulator; and the
+simulator, replaying the lab's step times, agrees with the lab on the verdicts and the per-router transitions
+(within one advert interval + 0.15 s), except where :func:`netns_lab.schedules.caveats` says why they may differ."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 
+from netns_lab.broken_daemon import ignore_priority_zero
 from netns_lab.crosscheck import run_lab, run_sim
 from netns_lab.scenario import load_scenario
-from netns_lab.schedules import Schedule, agreement, assert_holds, lab_examples, schedules
+from netns_lab.schedules import Schedule, agreement, assert_holds, lab_examples, replay, schedules
 
 pytestmark = pytest.mark.lab
 
@@ -53,9 +54,14 @@ def test_a_daemon_that_ignores_priority_zero_is_caught_with_a_replayable_scenari
     assert "OUTSIDE" in text and "seed" in text
     m = re.search(r"replay: netns-lab run (\S+)", text)
     assert m, text
-    sc = load_scenario(Path(m.group(1)))
+    path = Path(m.group(1))
+    sc = load_scenario(path)
     assert [f.kind for f in sc.schedule()] == ["stop", "start"]
     assert "failover_gap" in {e.check for e in sc.expect}
+    # the printed file replays the failure, in the lab and in the simulator
+    assert not {v.check: v for v in replay(path, executor="lab", entry=BROKEN)}["failover_gap"].ok
+    with ignore_priority_zero():
+        assert not {v.check: v for v in replay(path, executor="sim")}["failover_gap"].ok
 
 
 @LAB

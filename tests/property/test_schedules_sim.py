@@ -4,6 +4,7 @@ graceful stop; a drawn schedule's scenario file loads with the scenario loader a
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,9 @@ from hypothesis import HealthCheck, find, given, settings
 
 from netns_lab.broken_daemon import ignore_priority_zero
 from netns_lab.crosscheck import run_sim
-from netns_lab.scenario import parse_scenario
-from netns_lab.schedules import Episode, Schedule, assert_holds, check, scenario_yaml, schedules
+from netns_lab.scenario import load_scenario, parse_scenario
+from netns_lab.schedules import Episode, Schedule, assert_holds, check, from_scenario, replay, scenario_yaml, schedules
+from netns_lab.schedules import main as schedules_main
 
 US = 1_000_000
 
@@ -61,3 +63,25 @@ def test_a_drawn_schedule_is_a_loadable_scenario_with_the_same_faults(tmp_path: 
     assert {e.check for e in sc.expect} == {"one_master", "dual_master_only_under_fault", "final_master",
                                             "failover_gap"}  # partial loss: transitions_per_fault does not apply
     assert "priority 200" in sc.router("r1").config and "advert_int 0.2" in sc.router("r1").config
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(schedules())
+def test_a_printed_schedule_reads_back_as_the_same_schedule(s: Schedule) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "s.yaml"
+        path.write_text(scenario_yaml(s))
+        assert from_scenario(load_scenario(path)) == s
+
+
+def test_a_failure_found_by_the_broken_router_replays_from_its_file(tmp_path: Path) -> None:
+    s = Schedule((200, 100), 3, 0.5, (Episode("stop", "master", 1.0),), seed=11)
+    with ignore_priority_zero(), pytest.raises(AssertionError, match="failover_gap") as err:
+        assert_holds(s, failure_dir=tmp_path, executor="sim")
+    path = tmp_path / "drawn-11.yaml"
+    assert f"replay: netns-lab run {path}" in str(err.value)
+    with ignore_priority_zero():
+        assert not {v.check: v for v in replay(path)}["failover_gap"].ok
+        assert schedules_main([str(path)]) == 1
+    assert all(v.ok for v in replay(path))  # the real router passes the same file
+    assert schedules_main([str(path)]) == 0
