@@ -37,7 +37,6 @@ from netns_lab.lab import Lab
 from netns_lab.lab_history import LabRecorder, VipWatcher, configured_instances
 from netns_lab.nemesis import Nemesis
 from netns_lab.scenario import Scenario, load_scenario, parse_scenario
-from netns_lab.timeline import Run, draw
 from netns_lab.waiting import wait_until
 
 __all__ = ["ScenarioRun", "lab", "lab_factory", "netns_scenario", "pytest_runtest_makereport"]
@@ -148,6 +147,7 @@ class ScenarioRun:
 
     def timeline(self, path: str | Path) -> list[Path]:
         """Draw the history so far (PNG and SVG at ``path``)."""
+        from netns_lab.timeline import Run, draw  # matplotlib only when a picture is wanted
         return draw(Run(self.scenario.name, self.history(), self.recorder.us(time.time())), path)
 
     def close(self) -> None:
