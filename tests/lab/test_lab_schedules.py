@@ -7,6 +7,7 @@ simulator, replaying the lab's step times, agrees with the lab on the verdicts a
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,7 +17,16 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from netns_lab.broken_daemon import ignore_priority_zero
 from netns_lab.crosscheck import run_lab, run_sim
 from netns_lab.scenario import load_scenario
-from netns_lab.schedules import Schedule, agreement, assert_holds, lab_examples, replay, schedules
+from netns_lab.schedules import (
+    Episode,
+    Schedule,
+    agreement,
+    assert_holds,
+    lab_examples,
+    replay,
+    scenario_yaml,
+    schedules,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -76,3 +86,14 @@ def test_the_simulator_agrees_with_the_lab_on_drawn_schedules(s: Schedule) -> No
     note("caveats: " + "; ".join(a.caveats))
     assert a.ok, "\n".join(a.problems) + "\n\nsim:\n" + sim.timeline() + "\n\nlab:\n" + lab.history.timeline()
     assert all(v.ok for v in a.verdicts_lab), [str(v) for v in a.verdicts_lab]
+
+
+def test_a_printed_schedule_replays_with_netns_lab_run(tmp_path: Path) -> None:
+    s = Schedule((200, 100), 3, 0.5, (Episode("stop", "master", 1.0),), seed=11)
+    path = tmp_path / "drawn-11.yaml"
+    path.write_text(scenario_yaml(s, failover_tolerance=s.advert_int + 0.1))
+    cp = subprocess.run([str(Path(sys.executable).with_name("netns-lab")), "run", str(path), "--out", str(tmp_path)],
+                        capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert "drawn-11 with pykeepalived: PASS" in cp.stdout
+    assert "ok   failover_gap" in cp.stdout
