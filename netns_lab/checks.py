@@ -222,15 +222,18 @@ def _failovers(h: History, ctx: CheckContext) -> list[tuple[FaultSpan, str, int,
             # the takeover as the wire saw it: the first advert of another router after the fault (the lab's
             # kernel timestamps; a daemon's log may stamp its transition a moment after that advert left)
             horizon = span.start + 2 * ctx.mdi_us + US
+            if span.kind == "pause":  # a paused master that resumed before anyone took over caused no takeover
+                horizon = min(horizon, span.stop)
             taker = next((a for a in wire if a.node != node and span.start < a.t <= horizon), None)
             if taker is not None:
                 out.append((span, node, last, taker.node, taker.t, taker.priority))
                 continue
+            until = span.stop if span.kind == "pause" else ctx.end + 1
             nxt = next(
                 (
                     t
                     for t in h.transitions
-                    if t.vrid == vrid and t.node != node and t.new is State.MASTER and t.t >= span.start
+                    if t.vrid == vrid and t.node != node and t.new is State.MASTER and span.start <= t.t < until
                 ),
                 None,
             )

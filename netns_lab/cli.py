@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
-_DELEGATED = {"demo": "netns_lab.demo", "sim": "netns_lab.sim"}
+_DELEGATED = {"demo": "netns_lab.demo", "sim": "netns_lab.sim", "mininet": "netns_lab.mn_adapter"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "sim", help="simulate a VRRP LAN in virtual time: what happens if... (netns-lab sim --help)", add_help=False
     )
+    sub.add_parser(
+        "mininet", help="the lab's default topology on Mininet: master-crash failover (netns-lab mininet --help)",
+        add_help=False,
+    )  # fmt: skip
     return p
 
 

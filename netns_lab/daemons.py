@@ -110,7 +110,8 @@ class DaemonSpec:
 
     ``label`` names the run directory and the log (default ``<host>-<impl>``; a second daemon with the same
     label in one lab gets ``-2``, ...). ``vrrp_only`` gives ``-P``; ``extra_args`` go after keepalived's
-    flags (e.g. ``("-X",)``); ``env`` adds variables.
+    flags (e.g. ``("-X",)``); ``env`` adds variables; ``entry`` replaces our daemon's command (a test variant
+    such as ``python -m netns_lab.broken_daemon``; ours only).
     """
 
     host: str
@@ -121,10 +122,13 @@ class DaemonSpec:
     log_detail: bool = True
     extra_args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    entry: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.impl not in IMPLS:
             raise ValueError(f"impl must be one of {', '.join(IMPLS)}, not {self.impl!r}")
+        if self.entry and self.impl != "pykeepalived":
+            raise ValueError("entry replaces our daemon's command; keepalived runs as installed")
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,7 @@ class Daemon:
                   "-c", str(self.checkers_pid_file)]
         if self.impl == "keepalived":
             return [KEEPALIVED, *flags, "-G", *self.spec.extra_args]
-        return [*_ours_command(), *flags, *self.spec.extra_args]
+        return [*(self.spec.entry or _ours_command()), *flags, *self.spec.extra_args]
 
     def env(self) -> dict[str, str]:
         """Dump files go to the run directory: ``$TMPDIR`` is keepalived's KA_TMP_DIR, ours reads its own."""

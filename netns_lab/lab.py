@@ -179,8 +179,12 @@ class Lab:
     # ------------------------------------------------------------------ naming
     @staticmethod
     def _free_prefix() -> str:
+        # under pytest-xdist each worker (gw0, gw1, ...) has its own prefix family (w0..., w1...), so two
+        # workers' labs can never pick the same name, even between the check below and the creation
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        family = f"w{worker[2:]}" if worker.startswith("gw") and worker[2:].isdigit() and len(worker) <= 7 else "nl"
         for _ in range(100):
-            prefix = "nl" + secrets.token_hex(2)
+            prefix = family + secrets.token_hex(2)
             if not (cleanup.STATE_DIR / f"{prefix}.json").exists() and not any(
                 cleanup.NETNS_DIR.glob(f"{prefix}-*")
             ):

@@ -225,9 +225,11 @@ class Nemesis:
             threshold = round(p * 1000)
             if threshold <= 0:
                 continue
+            # numgen's values are 0..999: "< 1000" is out of range for nft, and total loss needs no random draw
+            draw = "" if threshold >= 1000 else f"numgen random mod 1000 < {threshold} "
             for port in self._ports(switch, [host]):
-                rules.append(f'iifname "{port}" numgen random mod 1000 < {threshold} counter drop')
-                rules.append(f'oifname "{port}" numgen random mod 1000 < {threshold} counter drop')
+                rules.append(f'iifname "{port}" {draw}counter drop')
+                rules.append(f'oifname "{port}" {draw}counter drop')
         body = "\n".join(f"    {r}" for r in rules)
         return (
             f"table bridge {TABLE}\ndelete table bridge {TABLE}\n"

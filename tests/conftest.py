@@ -59,3 +59,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             if in_ci:
                 pytest.fail(f"CI must run the {tier} tier, but it {why}", pytrace=False)
             pytest.skip(f"{tier} tier {why}")
+
+
+# Hypothesis profiles (``--hypothesis-profile soak``): the drawn fault schedules of tests/lab/test_lab_schedules.py
+# run netns_lab.schedules.CI_LAB_EXAMPLES examples by default and SOAK_EXAMPLES under the soak profile.
+def _register_profiles() -> None:
+    from hypothesis import HealthCheck, settings
+
+    from netns_lab.schedules import SOAK_EXAMPLES
+
+    settings.register_profile("soak", max_examples=SOAK_EXAMPLES, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+
+
+_register_profiles()

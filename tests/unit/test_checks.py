@@ -158,6 +158,23 @@ def test_failover_gap_fails_when_nothing_was_measured() -> None:
     assert not CHECKS["failover_gap"](h, ctx()).ok
 
 
+def test_a_short_pause_is_not_blamed_for_a_later_takeover() -> None:
+    """a pauses for 1 s (shorter than Master_Down_Interval: nobody takes over), resumes, and is killed later:
+    b's takeover belongs to the kill, and the pause is judged as too short (the drawn schedules found this)."""
+    h = crash_history(3.61)
+    h.faults.insert(0, fault(2.2, "pause", "a", "SIGSTOP"))
+    h.faults.insert(1, fault(3.2, "resume", "a", "SIGCONT"))
+    v = CHECKS["failover_gap"](h, ctx())
+    assert v.ok, v.evidence
+    assert "too short for a takeover" in v.evidence[0] and "within" in v.evidence[1]
+    h.transitions.append(tr(2.5, "b", B, M, 100))  # now b does take over during the pause, too early
+    h.transitions.sort(key=lambda t: t.t)
+    h.adverts.append(AdvertSent(round(2.5 * S), "b", "VI_1", 51, "lan", 100))
+    h.adverts.sort(key=lambda a: a.t)
+    v = CHECKS["failover_gap"](h, ctx())
+    assert not v.ok and "OUTSIDE" in v.evidence[0]
+
+
 def test_graceful_stop_is_judged_against_skew_time() -> None:
     h = crash_history(0.4)
     h.faults[0] = fault(4.5, "stop", "a", "SIGTERM")
