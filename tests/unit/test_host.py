@@ -198,6 +198,17 @@ def test_old_unicast_checksum_is_learnt_in_auto_mode() -> None:
     assert [a.reason for _, a in out if isinstance(a, PacketDiscarded)] == [Reason.CHECKSUM]
 
 
+def test_an_unlisted_sender_cannot_switch_the_checksum_form() -> None:
+    """Learn keepalived's old form only from an advert the router accepts: a stranger's old-form advert is
+    discarded as an unlisted peer and the instance keeps verifying the normal form (RFC 9568 §7.1 first)."""
+    host = unicast_v3("auto")
+    out = host.receive(advert(1, src=OTHER, dst=MULTICAST_V4), src=OTHER, dst=ME, ttl=255, link="eth0", now=S)
+    assert [a.reason for _, a in out if isinstance(a, PacketDiscarded)] == [Reason.UNICAST_PEER]
+    assert not host.old_checksum("A")
+    assert host.receive(advert(1, dst=ME), src=PEER, dst=ME, ttl=255, link="eth0", now=2 * S) == []
+    assert host.router("A").stats.adverts_received == 1
+
+
 def test_old_unicast_checksum_never_and_always() -> None:
     never = unicast_v3("never")
     out = never.receive(advert(1, dst=MULTICAST_V4), src=PEER, dst=ME, ttl=255, link="eth0", now=S)

@@ -302,7 +302,7 @@ class Host:
                 and not s.old_checksum and s.member.old_checksum == "auto"):
             old = _decode(data, family, src, s.group_address, (family, s.group_address), cache)
             if not isinstance(old, PacketError):
-                s.old_checksum = learnt = True
+                learnt = True  # adopted below, only once the router accepts the advert (a listed peer, ...)
                 result = old
         if isinstance(result, PacketError):
             router.stats.discard(result.reason)
@@ -310,6 +310,8 @@ class Host:
         reason, actions = router.receive_verdict(result, src=src, ttl=ttl, now=now, dst=dst)
         if reason is not None:
             return [(s.name, PacketDiscarded(reason, src, f"ttl {ttl}" if reason is Reason.TTL else ""))]
+        if learnt:
+            s.old_checksum = True
         out: list[Pair] = [(s.name, OldChecksumAdopted())] if learnt else []
         if actions:  # a packet cannot change a fault, so an empty result needs no sync-group pass
             out += self._run(s, actions, now)
