@@ -232,13 +232,19 @@ class Daemon:
 
     @property
     def data_file(self) -> Path:
-        """Where SIGUSR1 writes (ours: JSON; keepalived: its text dump)."""
+        """Where SIGUSR1 writes keepalived's text dump (both implementations)."""
         return self.run_dir / "keepalived.data"
 
     @property
     def stats_file(self) -> Path:
-        """Where SIGUSR2 writes (ours: JSON; keepalived: its text stats)."""
+        """Where SIGUSR2 writes keepalived's text stats (both implementations)."""
         return self.run_dir / "keepalived.stats"
+
+    @property
+    def own_dump_file(self) -> Path:
+        """Our daemon's own JSON (state, counters, transitions), written on every dump signal beside
+        keepalived's files (which hold keepalived's formats)."""
+        return self.run_dir / "pykeepalived.json"
 
     def write_config(self, text: str) -> None:
         """Replace the config file (then :meth:`reload`, or start)."""
@@ -404,10 +410,10 @@ class Daemon:
         return self._dump(signal.SIGUSR2, self.stats_file, timeout)
 
     def stats(self, timeout: float = 5.0) -> dict[str, Any]:
-        """Our daemon's SIGUSR2 JSON (state and counters of every instance)."""
+        """Our daemon's own JSON (state and counters of every instance), written on SIGUSR2."""
         if self.impl != "pykeepalived":
             raise DaemonError(f"{self.label}: stats() reads pykeepalived's JSON dump; use dump_stats() for text")
-        data: dict[str, Any] = json.loads(self.dump_stats(timeout))
+        data: dict[str, Any] = json.loads(self._dump(signal.SIGUSR2, self.own_dump_file, timeout))
         return data
 
     def instance_states(self, timeout: float = 5.0) -> dict[str, str]:

@@ -105,7 +105,8 @@ def run_vrrp(options: DaemonOptions) -> int:
         return 4
     if result.config.virtual_servers and not options.vrrp:
         log.warning("virtual_server blocks found: the checker process is not implemented yet (VRRP only)")
-    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2):
+    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2, signal.SIGRTMAX - 1,
+                signal.SIGRTMAX):
         signal.signal(sig, signal.SIG_IGN)  # until the loop's handlers are installed: a dump request is no kill
     if not options.dont_fork:
         _daemonize()
@@ -130,7 +131,12 @@ def run_vrrp(options: DaemonOptions) -> int:
             pf.remove()
 
     try:
-        return asyncio.run(VrrpDaemon(settings, dump_dir=dump_dir, on_hard_exit=remove_pidfiles).run())
+        from pykeepalived.daemon.vrrp_main import VrrpProcess
+
+        process = VrrpProcess(path, result.config, config_id=options.config_id,
+                              metrics_listen=os.environ.get("PYKEEPALIVED_METRICS_LISTEN"))
+        daemon = VrrpDaemon(settings, dump_dir=dump_dir, on_hard_exit=remove_pidfiles, hooks=process.hooks())
+        return asyncio.run(daemon.run())
     except KeyboardInterrupt:
         return 0
     finally:

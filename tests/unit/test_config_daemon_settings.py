@@ -16,7 +16,7 @@ from pykeepalived.daemon.settings import SettingsError, build_settings
 from vrrp.core.actions import StateChanged
 from vrrp.core.router import VirtualRouter
 from vrrp.core.state import State, TransitionReason
-from vrrp.io.driver import TRANSITION_HISTORY, Instance, VrrpDaemon
+from vrrp.io.driver import OWN_DUMP, TRANSITION_HISTORY, Instance, VrrpDaemon
 
 HOST = HostView(interfaces=frozenset({"eth0", "lo"}), find_executable=lambda _: None, user_exists=lambda _: False)
 
@@ -89,8 +89,9 @@ def test_transition_history_is_bounded_and_still_dumped(tmp_path: Path) -> None:
         old, new = flips[n % 2]
         daemon._state_changed(inst, StateChanged(old, new, TransitionReason.PRIORITY, 100))
     assert len(inst.transitions) == TRANSITION_HISTORY
-    daemon._dump("pk.data")
-    dumped = json.loads((tmp_path / "pk.data").read_text())["instances"]["V"]["transitions"]
+    daemon._write_own_dump()
+    dumped = json.loads((tmp_path / OWN_DUMP).read_text())["instances"]["V"]["transitions"]
+    assert (tmp_path / OWN_DUMP).stat().st_mode & 0o777 == 0o600
     assert len(dumped) == TRANSITION_HISTORY
     assert dumped[-1] == {"t": dumped[-1]["t"], "from": "BACKUP", "to": "MASTER", "reason": "priority"}
 

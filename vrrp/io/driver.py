@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import signal
+import tempfile
 import threading
 import time
 from collections import deque
@@ -62,14 +63,14 @@ from vrrp.core.actions import (
 )
 from vrrp.core.host import Host, Member, OldChecksum, Pair
 from vrrp.core.packet import encode
-from vrrp.core.router import VirtualRouter
+from vrrp.core.router import RouterStats, VirtualRouter
 from vrrp.core.state import State
 from vrrp.io.accept import AcceptFilter, AcceptFilterError
 from vrrp.io.addresses import AddressError, NetlinkConfigurator
 from vrrp.io.garp import AnnouncementSchedule, AnnouncementSender, mac_bytes
 from vrrp.io.notify import Notifier, NotifyFifo, NotifyState
 from vrrp.io.realtime import tune_gc_after_startup
-from vrrp.io.reflector import LinkEvent, Reflector
+from vrrp.io.reflector import LinkEvent, Reflector, link_event
 from vrrp.io.scripts import Script, ScriptSecurityError, ensure_script_secure
 from vrrp.io.sockets import SocketRegistry, VrrpSocket
 from vrrp.io.spec import DaemonSettings, InstanceSettings
@@ -97,6 +98,52 @@ _SHUTDOWN_WATCHDOG_S = 12.0
 
 class DaemonError(RuntimeError):
     """Start-up failed in a way the user can fix; the message names the instance and the interface."""
+
+
+class ReloadError(Exception):
+    """The new configuration cannot run; the message names the file and line.  The old one keeps running."""
+
+
+#: The dump signals and what each asks for ("stats_clear": write the stats, then zero the counters).
+DUMP_SIGNALS: dict[int, str] = {
+    int(signal.SIGUSR1): "data",
+    int(signal.SIGUSR2): "stats",
+    int(signal.SIGRTMIN) + 2: "json",
+    int(signal.SIGRTMAX) - 1: "stats_clear",
+}
+#: Our own rich JSON (state, counters, transition history), written on every dump signal.  keepalived's file
+#: names hold keepalived's formats (written by the ``dump`` hook); tools of ours read this one.
+OWN_DUMP = "pykeepalived.json"
+
+
+@dataclass
+class DaemonHooks:
+    """What the process around the driver adds (``vrrp`` never imports ``pykeepalived``: it hands these in).
+
+    ``reload`` re-reads the configuration (in a worker thread) and returns the new settings, or raises
+    ``ReloadError``; ``dump(kind, daemon)`` writes keepalived's dump file for ``kind`` (a ``DUMP_SIGNALS``
+    value); ``state_changed(instance, old state, new state)`` / ``group_changed(group, state)`` see every transition
+    (e-mail alerts, metrics); ``ready`` / ``reloading`` / ``stopping`` are the life-cycle points (sd_notify);
+    ``closing`` runs last in shutdown (e.g. to flush queued e-mail).
+    """
+
+    reload: Callable[[], DaemonSettings] | None = None
+    dump: Callable[[str, VrrpDaemon], None] | None = None
+    state_changed: list[Callable[[str, State, State], object]] = field(default_factory=list)
+    group_changed: list[Callable[[str, State], object]] = field(default_factory=list)
+    ready: list[Callable[[], object]] = field(default_factory=list)
+    reloading: list[Callable[[], object]] = field(default_factory=list)
+    stopping: list[Callable[[], object]] = field(default_factory=list)
+    started: list[Callable[[VrrpDaemon], Awaitable[None]]] = field(default_factory=list)
+    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+def _call_all(callbacks: list[Callable[..., object]], *args: object) -> None:
+    for cb in callbacks:
+        try:
+            cb(*args)
+        except Exception:  # a hook must never take the VRRP loop down
+            log.exception("hook %s failed", getattr(cb, "__qualname__", cb))
 
 
 @dataclass
@@ -145,9 +192,18 @@ class VrrpDaemon:
     """Runs the instances of ``settings`` until :meth:`request_stop` (signals call it)."""
 
     def __init__(
-        self, settings: DaemonSettings, *, dump_dir: Path = Path("/tmp"), on_hard_exit: Callable[[], None] | None = None
+        self,
+        settings: DaemonSettings,
+        *,
+        dump_dir: Path = Path("/tmp"),
+        on_hard_exit: Callable[[], None] | None = None,
+        hooks: DaemonHooks | None = None,
     ) -> None:
         self.settings = settings
+        self.hooks = hooks or DaemonHooks()
+        self._reload_task: asyncio.Task[None] | None = None
+        self._reload_wanted = False
+        self.reloads = 0
         self.on_hard_exit = on_hard_exit
         self.dump_dir = dump_dir
         self.stats = DaemonStats()
@@ -203,13 +259,24 @@ class VrrpDaemon:
                     await self._shutdown()
                     return 1
                 tune_gc_after_startup(self.settings.process)
+                for start_hook in self.hooks.started:
+                    try:
+                        await start_hook(self)
+                    except Exception:
+                        log.exception("start hook failed")
                 log.info("VRRP started: %d instance(s)", len(self.instances))
+                _call_all(self.hooks.ready)
                 await self._stop.wait()
                 log.info("Stopping")
+                _call_all(self.hooks.stopping)
                 watchdog = threading.Timer(_SHUTDOWN_WATCHDOG_S, self._hard_exit)
                 watchdog.daemon = True
                 watchdog.start()
+                await self._finish_reload()
                 await self._shutdown()
+                for close_hook in self.hooks.closing:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(close_hook(), 2.0)
                 watchdog.cancel()
         finally:
             self._remove_signals()
@@ -225,24 +292,188 @@ class VrrpDaemon:
         os._exit(1)
 
     def _install_signals(self) -> None:
+        """keepalived's signals (``keepalived --signum``): none of them is ever fatal to us but STOP."""
         loop = self.loop
         loop.add_signal_handler(signal.SIGTERM, self.request_stop)
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self._on_reload)
-        loop.add_signal_handler(signal.SIGUSR1, self._dump, "keepalived.data")
-        loop.add_signal_handler(signal.SIGUSR2, self._dump, "keepalived.stats")
-        loop.add_signal_handler(signal.SIGRTMIN + 2, self._dump, "keepalived.json")
+        for signum, kind in DUMP_SIGNALS.items():
+            loop.add_signal_handler(signum, self._on_dump, kind)
+        # TDUMP (SIGRTMAX) exists only in keepalived builds with THREAD_DUMP: a no-op here, never a kill
+        loop.add_signal_handler(signal.SIGRTMAX, log.info, "thread dump (SIGRTMAX) is not supported; ignored")
         # vrrp_rlimit_rttime's soft limit: say so (keepalived logs it too); the hard limit still kills
         loop.add_signal_handler(signal.SIGXCPU, log.warning,
                                 "realtime CPU limit (vrrp_rlimit_rttime) exceeded without blocking")
 
     def _remove_signals(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2,
-                    signal.SIGRTMIN + 2, signal.SIGXCPU):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, *DUMP_SIGNALS, signal.SIGRTMAX, signal.SIGXCPU):
             self.loop.remove_signal_handler(sig)
+        for sig in (signal.SIGHUP, *DUMP_SIGNALS, signal.SIGRTMAX):  # late signals during exit: not a kill
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(sig, signal.SIG_IGN)
+
+    # ------------------------------------------------------------------ reload (SIGHUP)
 
     def _on_reload(self) -> None:
-        log.warning("Reload (SIGHUP) is not implemented yet; configuration unchanged")
+        """SIGHUP: re-read and apply the difference.  Reloads are serialized: a SIGHUP while one is being
+        applied runs one more reload after it (several queued SIGHUPs collapse into that one)."""
+        if self.hooks.reload is None:
+            log.warning("Reload (SIGHUP): no configuration source; configuration unchanged")
+            return
+        if self._stop.is_set():
+            return
+        self._reload_wanted = True
+        if self._reload_task is None or self._reload_task.done():
+            self._reload_task = asyncio.create_task(self._reload_loop(), name="reload")
+
+    async def _finish_reload(self) -> None:
+        task = self._reload_task
+        if task is not None and not task.done():
+            self._reload_wanted = False
+            try:
+                await asyncio.wait_for(asyncio.shield(task), 5.0)
+            except (TimeoutError, Exception):
+                task.cancel()
+
+    async def _reload_loop(self) -> None:
+        reload = self.hooks.reload
+        assert reload is not None
+        while self._reload_wanted and not self._stop.is_set():
+            self._reload_wanted = False
+            started = time.monotonic()
+            log.info("Reloading ...")
+            _call_all(self.hooks.reloading)
+            log.info("Reloading")
+            try:
+                new = await asyncio.to_thread(reload)
+            except ReloadError as exc:
+                log.error("%s", exc)
+                log.error("Reload failed: keeping the running configuration")
+                _call_all(self.hooks.ready)
+                continue
+            except Exception:
+                log.exception("Reload failed: keeping the running configuration")
+                _call_all(self.hooks.ready)
+                continue
+            if self._stop.is_set():
+                return
+            try:
+                await self._apply(new)
+            except (DaemonError, AddressError, VmacError, OSError, ValueError) as exc:
+                log.error("Reload: %s", exc)
+            except Exception:
+                log.exception("Reload failed while applying the new configuration")
+            self.reloads += 1
+            log.info("Reload complete")  # keepalived 2.2.7's words
+            log.info("Reload finished in %d usec", int((time.monotonic() - started) * 1_000_000))
+            _call_all(self.hooks.ready)
+
+    def _member(self, inst: Instance, s: InstanceSettings) -> Member:
+        """The host member of ``s`` on the sockets ``inst`` already holds."""
+        mode = _old_checksum_mode(s)
+        return Member(s.router_config(inst.src), inst.rx.fileno(), group=s.dst_group, old_checksum=mode)
+
+    async def _apply(self, new: DaemonSettings) -> None:
+        """Apply ``new`` as a difference (``Host.reconfigure`` decides per instance; this carries it out).
+
+        Instances whose sockets would change (interface, VMAC, family, multicast/unicast, group, source) first
+        leave as removed ones (their own ``reconfigure``), then come back as new ones.
+        """
+        host = self.host
+        assert host is not None
+        old = {i.name: i for i in self.instances}
+        same_io = {s.name for s in new.instances if s.name in old and _same_io(old[s.name].settings, s)}
+        now = self.now_us()
+        if any(i.name not in same_io for i in self.instances):
+            staying = [i for i in self.instances if i.name in same_io]
+            groups = [(g.name, [n for n in g.members if n in same_io]) for g in self.settings.sync_groups]
+            first = host.reconfigure([self._member(i, i.settings) for i in staying],
+                                     [(n, m) for n, m in groups if m], now)
+            self._carry_out(first.stopped)
+            gone = [i for i in self.instances if i.name not in same_io]
+            self.instances = staying
+            await self._release_instances(gone)
+            self._by_name = {i.name: i for i in self.instances}
+        links: dict[str, bool] = {}
+        members: list[Member] = []
+        instances: list[Instance] = []
+        fresh: list[Instance] = []
+        current = {i.name: i for i in self.instances}
+        try:
+            for s in new.instances:
+                inst = current.get(s.name)
+                if inst is None:
+                    inst, member = await self._make_instance(s)
+                    fresh.append(inst)
+                else:
+                    member = self._member(inst, s)
+                members.append(member)
+                instances.append(inst)
+            result = host.reconfigure(members, [(g.name, g.members) for g in new.sync_groups], self.now_us())
+        except Exception:
+            await self._release_instances(fresh)
+            raise
+        self._carry_out(result.stopped)  # against the old instances (a restarted one keeps its companion)
+        self.settings = new
+        self._group_notify = {g.name: g.notify for g in new.sync_groups}
+        self.instances = instances
+        self._by_name = {i.name: i for i in instances}
+        for inst, s in zip(instances, new.instances, strict=True):
+            inst.settings = self._secure_notify(s)
+            inst.router = host.router(inst.name)
+            inst.old_checksum = host.old_checksum(inst.name)
+        now = self.now_us()
+        for inst in fresh:
+            inst.worker = asyncio.create_task(self._netlink_worker(inst), name=f"netlink {inst.name}")
+            fd = inst.rx.fileno()
+            if fd not in self._readers:
+                self._readers.add(fd)
+                self.loop.add_reader(fd, self._on_readable, inst.rx)
+        restarted = set(result.restarted) | set(result.added)
+        for inst in instances:
+            if inst.name not in restarted:
+                continue
+            for ifname, tname in inst.settings.tracked_interfaces.items():
+                if ifname not in links:
+                    links[ifname] = await self._link_up(ifname)
+                host.set_tracker_state(inst.name, tname, links[ifname], now)
+        self._carry_out(result.pairs)
+        log.info("Reload: %d unchanged, %d updated, %d restarted, %d added, %d removed", len(result.unchanged),
+                 len(result.updated), len(result.restarted), len(result.added), len(result.removed))
+
+    async def _link_up(self, ifname: str) -> bool:
+        index = await self._ipr.link_lookup(ifname=ifname)
+        if not index:
+            return False
+        for msg in await self._ipr.link("get", index=index[0]):
+            event = link_event(msg)
+            if event is not None:
+                return event.up
+        return False
+
+    async def _release_instances(self, gone: list[Instance]) -> None:
+        """Stop the workers (after their queued VIP removals) and release the sockets and VMACs of ``gone``."""
+        for inst in gone:
+            self._cancel_garp(inst)
+            await inst.jobs.put(None)
+        workers = [i.worker for i in gone if i.worker is not None]
+        if workers:
+            _done, pending = await asyncio.wait(workers, timeout=5)
+            for w in pending:
+                w.cancel()
+        in_use = {i.rx.fileno() for i in self.instances if i not in gone}
+        for inst in gone:
+            s = inst.settings
+            fd = inst.rx.fileno()
+            if fd in self._readers and fd not in in_use:
+                self.loop.remove_reader(fd)
+                self._readers.discard(fd)
+            self._registry.release(inst.rx, group=s.dst_group, multicast=not s.unicast)
+            if inst.sock is not inst.rx:
+                self._registry.release(inst.sock, multicast=False)
+            if s.vmac is not None and self._vmacs is not None:
+                with contextlib.suppress(Exception):
+                    await self._vmacs.remove(s.vmac)
 
     async def _start(self) -> None:
         s = self.settings
@@ -305,11 +536,7 @@ class VrrpDaemon:
             raise DaemonError(f"({s.name}) cannot open the VRRP socket on {s.interface}: {exc}") from exc
         mac = await self._mac(s.interface)
         inst = Instance(s, router, sock, rx, src, mac)
-        modes: dict[str, OldChecksum] = {"auto": "auto", "never": "never", "always": "always"}
-        mode = modes.get(s.old_unicast_checksum)
-        if mode is None:
-            raise DaemonError(f"({s.name}) old_unicast_checksum must be auto, never or always, "
-                              f"not {s.old_unicast_checksum!r}")
+        mode = _old_checksum_mode(s)
         member = Member(cfg, rx.fileno(), group=s.dst_group, old_checksum=mode)
         try:
             inst.announcer = self._announcer(s.interface)
@@ -602,6 +829,7 @@ class VrrpDaemon:
                     self._notifier.priority_change(inst.name, NotifyState(action.state.value), action.new)
             case SyncGroupStateChanged():
                 log.info("VRRP_Group(%s) Syncing instances to %s state", action.group, action.state.value)
+                _call_all(self.hooks.group_changed, action.group, action.state)
                 self._notifier.group(action.group, NotifyState(action.state.value), self._group_notify[action.group])
             case OldChecksumAdopted():
                 assert inst is not None
@@ -624,7 +852,9 @@ class VrrpDaemon:
 
     def _state_changed(self, inst: Instance, change: StateChanged) -> None:
         inst.transitions.append((time.time(), change.old.value, change.new.value, change.reason.value))
+        _call_all(self.hooks.state_changed, inst.name, change.old, change.new)
         if change.new is State.INIT:
+            self._cancel_garp(inst)
             if change.old is State.MASTER:
                 log.info("(%s) sent 0 priority", inst.name)
             log.info("(%s) Entering STOP STATE (%s)", inst.name, change.reason.value)
@@ -799,13 +1029,54 @@ class VrrpDaemon:
             "unknown_vrid": discards.get("vrid", 0),
         }
 
-    def _dump(self, filename: str) -> None:
-        path = self.dump_dir / filename
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    def _on_dump(self, kind: str) -> None:
+        """A dump signal: keepalived's file (the ``dump`` hook), our own JSON, and for STATS_CLEAR the counters
+        zeroed afterwards (keepalived writes the stats, then clears them)."""
+        if self.hooks.dump is not None:
+            try:
+                self.hooks.dump(kind, self)
+            except Exception:
+                log.exception("cannot write the %s dump", kind)
+        self._write_own_dump()
+        if kind == "stats_clear":
+            for inst in self.instances:
+                inst.router.stats = RouterStats()
+            if self.host is not None:
+                self.host.stats.discards.clear()
+                self.host.stats.own_packets = 0
+            self.stats = DaemonStats()
+
+    def _write_own_dump(self) -> None:
+        """``OWN_DUMP`` in the dump directory, mode 0600: written to a fresh temporary name (``mkstemp``:
+        O_EXCL, so a planted link is never followed) and renamed over the target (a rename replaces a link,
+        it does not write through it)."""
+        path = self.dump_dir / OWN_DUMP
         try:
-            tmp.write_text(json.dumps(self.snapshot(), indent=2, sort_keys=True) + "\n")
-            os.replace(tmp, path)
+            fd, tmp = tempfile.mkstemp(prefix=f".{OWN_DUMP}.", dir=self.dump_dir)
         except OSError as exc:
             log.error("cannot write %s: %s", path, exc.strerror)
             return
-        log.info("Wrote %s", path)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self.snapshot(), indent=2, sort_keys=True) + "\n")
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            log.error("cannot write %s: %s", path, exc.strerror)
+            return
+        log.debug("Wrote %s", path)
+
+def _old_checksum_mode(s: InstanceSettings) -> OldChecksum:
+    modes: dict[str, OldChecksum] = {"auto": "auto", "never": "never", "always": "always"}
+    mode = modes.get(s.old_unicast_checksum)
+    if mode is None:
+        raise DaemonError(f"({s.name}) old_unicast_checksum must be auto, never or always, "
+                          f"not {s.old_unicast_checksum!r}")
+    return mode
+
+
+def _same_io(a: InstanceSettings, b: InstanceSettings) -> bool:
+    """The instance keeps its sockets, source address and VMAC across a reload."""
+    return (a.interface, a.parent_interface, a.family, a.vmac, a.unicast, a.dst_group, a.src_ip) == (
+        b.interface, b.parent_interface, b.family, b.vmac, b.unicast, b.dst_group, b.src_ip)
