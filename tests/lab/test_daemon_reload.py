@@ -103,6 +103,12 @@ def test_reload_adds_and_removes_an_instance(lab: Lab) -> None:
 def test_reload_with_a_broken_config_keeps_the_running_one(lab: Lab) -> None:
     lb1 = start_daemon(lab, DaemonSpec("lb1", _conf(150)), wait=True)
     assert wait_vip_holders(lab, VIP, ["lb1"], timeout=10) == ["lb1"], lb1.log()
+    # keepalived's words, where users grep for them
+    words = [ln.split(": ", 1)[1] for ln in lb1.log().splitlines() if ": (VI_1) " in ln]
+    for line in ("(VI_1) Entering BACKUP STATE (init)", "(VI_1) Receive advertisement timeout",
+                 "(VI_1) Entering MASTER STATE", "(VI_1) setting VIPs.",
+                 "(VI_1) Sending/queueing gratuitous ARPs on eth0 for 10.0.0.100"):
+        assert line in words, (line, words)
     lb1.write_config(_conf(150).replace("virtual_router_id 51", "virtual_router_id 999"))
     lb1.reload()
     assert wait_until(lambda: "Reload failed" in lb1.log(), 5), lb1.log()
@@ -115,3 +121,4 @@ def test_reload_with_a_broken_config_keeps_the_running_one(lab: Lab) -> None:
     lb1.reload()
     assert wait_until(lambda: lb1.stats()["instances"]["VI_1"]["base_priority"] == 120, 5), lb1.log()
     assert lb1.state() == "MASTER" and lb1.stop() == 0
+    assert "(VI_1) removing VIPs." in lb1.log()

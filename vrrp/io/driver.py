@@ -64,7 +64,7 @@ from vrrp.core.actions import (
 from vrrp.core.host import Host, Member, OldChecksum, Pair
 from vrrp.core.packet import encode
 from vrrp.core.router import RouterStats, VirtualRouter
-from vrrp.core.state import State
+from vrrp.core.state import State, TransitionReason
 from vrrp.io.accept import AcceptFilter, AcceptFilterError
 from vrrp.io.addresses import AddressError, NetlinkConfigurator
 from vrrp.io.garp import AnnouncementSchedule, AnnouncementSender, mac_bytes
@@ -813,8 +813,9 @@ class VrrpDaemon:
             case ReceivedLowerPriority():
                 # keepalived's notify_master_rx_lower_pri: the router decided (valid advert, handled as Master)
                 assert inst is not None
-                log.info("(%s) Master received lower priority (%d) advert from %s", inst.name, action.priority,
-                         action.src)
+                log.info("(%s) Received advert from %s with lower priority %d, ours %d%s", inst.name, action.src,
+                         action.priority, inst.router.effective_priority,
+                         "" if inst.settings.lower_prio_no_advert else ", forcing new election")
                 self._notifier.master_rx_lower_pri(inst.name, inst.router.effective_priority, inst.settings.notify)
             case PacketDiscarded():
                 if inst is None:
@@ -853,16 +854,22 @@ class VrrpDaemon:
     def _state_changed(self, inst: Instance, change: StateChanged) -> None:
         inst.transitions.append((time.time(), change.old.value, change.new.value, change.reason.value))
         _call_all(self.hooks.state_changed, inst.name, change.old, change.new)
+        # keepalived's words where users grep for them ("(VI_1) Entering MASTER STATE"); the reason on its own line
         if change.new is State.INIT:
             self._cancel_garp(inst)
             if change.old is State.MASTER:
                 log.info("(%s) sent 0 priority", inst.name)
-            log.info("(%s) Entering STOP STATE (%s)", inst.name, change.reason.value)
+            log.info("(%s) transition reason: %s", inst.name, change.reason.value)
+            log.info("(%s) Entering STOP STATE", inst.name)
             self._notifier.instance(inst.name, NotifyState.STOP, change.priority, inst.settings.notify)
             return
         if change.old is State.MASTER:
             self._cancel_garp(inst)
-        log.info("(%s) Entering %s STATE (%s)", inst.name, change.new.value, change.reason.value)
+        if change.reason in (TransitionReason.MASTER_NO_RESPONSE, TransitionReason.PRIORITY_ZERO):
+            log.info("(%s) Receive advertisement timeout", inst.name)
+        log.info("(%s) transition reason: %s", inst.name, change.reason.value)
+        init = " (init)" if change.old is State.INIT and change.new is State.BACKUP else ""
+        log.info("(%s) Entering %s STATE%s", inst.name, change.new.value, init)
         self._notifier.instance(inst.name, NotifyState(change.new.value), change.priority, inst.settings.notify)
 
     # ------------------------------------------------------------------ netlink worker
@@ -891,7 +898,7 @@ class VrrpDaemon:
             await self._accept.block(ips)
             inst.blocked = ips
             log.info("(%s) accept mode off: dropping traffic addressed to the VIPs", inst.name)
-        log.info("(%s) Setting VIPs.", inst.name)
+        log.info("(%s) setting VIPs.", inst.name)
         self._join_solicited_nodes(inst, ips)
         for va in action.install:
             await self._netlink.add_address(va)
@@ -902,6 +909,7 @@ class VrrpDaemon:
 
     async def _remove_vips(self, inst: Instance, action: RemoveVips) -> None:
         assert self._netlink is not None
+        log.info("(%s) removing VIPs.", inst.name)
         for rule in reversed(action.rules):
             await self._netlink.remove_rule(rule)
         for route in reversed(action.routes):
@@ -912,7 +920,6 @@ class VrrpDaemon:
         if inst.blocked:
             ips, inst.blocked = inst.blocked, ()
             await self._accept.unblock(ips)
-        log.info("(%s) Removed VIPs.", inst.name)
 
     def _join_solicited_nodes(self, inst: Instance, ips: tuple[IPAddress, ...]) -> None:
         """RFC 9568 §6.4.2: a new Master joins the Solicited-Node group of each IPv6 VIP.
@@ -949,6 +956,9 @@ class VrrpDaemon:
             refresh=action.refresh_us / 1_000_000,
             refresh_repeat=action.refresh_repeat,
         )
+        for ip in action.addresses:
+            kind = "gratuitous ARPs" if ip.version == 4 else "Unsolicited Neighbour Adverts"
+            log.info("(%s) Sending/queueing %s on %s for %s", inst.name, kind, inst.settings.interface, ip)
         now = self.loop.time()
         inst.garp_handles = [h for h in inst.garp_handles if not h.cancelled() and h.when() > now]
         for t in schedule.on_master(now):
@@ -970,6 +980,8 @@ class VrrpDaemon:
         if inst.router.state is not State.MASTER or inst.announcer is None:
             return
         for ip in addresses:
+            what = "gratuitous ARP" if ip.version == 4 else "Unsolicited Neighbour Advert"
+            log.debug("Sending %s on %s for %s", what, inst.settings.interface, ip)
             try:
                 inst.announcer.announce(ip, inst.mac)
             except OSError as exc:
