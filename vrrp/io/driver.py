@@ -414,6 +414,7 @@ class VrrpDaemon:
             await self._release_instances(fresh)
             raise
         self._carry_out(result.stopped)  # against the old instances (a restarted one keeps its companion)
+        await self._set_static(self.settings, new)
         self.settings = new
         self._group_notify = {g.name: g.notify for g in new.sync_groups}
         self.instances = instances
@@ -475,8 +476,47 @@ class VrrpDaemon:
                 with contextlib.suppress(Exception):
                     await self._vmacs.remove(s.vmac)
 
+    async def _set_static(self, old: DaemonSettings | None, new: DaemonSettings) -> None:
+        """Global static addresses, routes and rules: add what ``new`` has and ``old`` had not, remove the rest
+        (``old`` None: start).  Errors are logged, never fatal (keepalived carries on too).  What was added is
+        removed at stop with everything else the configurator added (``remove_all_added``)."""
+        assert self._netlink is not None
+        nl = self._netlink
+        before = (old.static_addresses, old.static_routes, old.static_rules) if old is not None else ((), (), ())
+        try:
+            for rule in reversed([r for r in before[2] if r not in new.static_rules]):
+                await nl.remove_rule(rule)
+            for route in reversed([r for r in before[1] if r not in new.static_routes]):
+                await nl.remove_route(route)
+            for va in [a for a in before[0] if a not in new.static_addresses]:
+                await nl.remove_address(va)
+        except (AddressError, OSError) as exc:
+            log.error("static: %s", exc)
+        for va in new.static_addresses:
+            if va not in before[0]:
+                try:
+                    await nl.add_address(va)
+                except (AddressError, OSError) as exc:
+                    log.error("static_ipaddress %s: %s", va, exc)
+        for route in new.static_routes:
+            if route not in before[1]:
+                try:
+                    await nl.add_route(route)
+                except (AddressError, OSError) as exc:
+                    log.error("static_routes %s: %s", route, exc)
+        for rule in new.static_rules:
+            if rule not in before[2]:
+                try:
+                    await nl.add_rule(rule)
+                except (AddressError, OSError) as exc:
+                    log.error("static_rules %s: %s", rule, exc)
+        if new.static_addresses or new.static_routes or new.static_rules:
+            log.info("static: %d address(es), %d route(s), %d rule(s)", len(new.static_addresses),
+                     len(new.static_routes), len(new.static_rules))
+
     async def _start(self) -> None:
         s = self.settings
+        await self._set_static(None, s)
         for path, script in s.notify_fifos:
             self._notifier.fifos.append(NotifyFifo(path, script=script))
         await self._notifier.start()
