@@ -933,11 +933,14 @@ class VrrpDaemon:
         if inst.router.state is not State.MASTER:
             return  # a later transition already took mastership away: its RemoveVips follows
         ips = tuple(dict.fromkeys(va.address.ip for va in action.install))
-        if not action.accept and not inst.blocked:
-            # Accept_Mode off: the drop rules go in before the addresses, so no packet slips through
-            await self._accept.block(ips)
-            inst.blocked = ips
-            log.info("(%s) accept mode off: dropping traffic addressed to the VIPs", inst.name)
+        new = tuple(ip for ip in ips if ip not in inst.blocked)
+        if not action.accept and new:
+            # Accept_Mode off: the drop rules go in before the addresses, so no packet slips through (a reload
+            # that adds VIPs to a Master blocks just the new ones)
+            await self._accept.block(new)
+            if not inst.blocked:
+                log.info("(%s) accept mode off: dropping traffic addressed to the VIPs", inst.name)
+            inst.blocked += new
         log.info("(%s) setting VIPs.", inst.name)
         self._join_solicited_nodes(inst, ips)
         for va in action.install:
@@ -957,9 +960,11 @@ class VrrpDaemon:
         for va in action.install:
             await self._netlink.remove_address(va)
         self._leave_solicited_nodes(inst, tuple(dict.fromkeys(va.address.ip for va in action.install)))
-        if inst.blocked:
-            ips, inst.blocked = inst.blocked, ()
-            await self._accept.unblock(ips)
+        removed = set(va.address.ip for va in action.install)
+        gone = tuple(ip for ip in inst.blocked if ip in removed)
+        if gone:  # all of them when leaving MASTER; the removed ones on a reload
+            inst.blocked = tuple(ip for ip in inst.blocked if ip not in removed)
+            await self._accept.unblock(gone)
 
     def _join_solicited_nodes(self, inst: Instance, ips: tuple[IPAddress, ...]) -> None:
         """RFC 9568 §6.4.2: a new Master joins the Solicited-Node group of each IPv6 VIP.
