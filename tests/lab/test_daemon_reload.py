@@ -160,3 +160,22 @@ def test_reload_changes_the_vips_of_a_master_in_place(lab: Lab) -> None:
         assert vip_holders(lab, "10.0.0.102", ["lb1"]) == ["lb1"]
     assert [t.state for t in lb1.transitions()] == ["BACKUP", "MASTER"], lb1.transitions()
     assert lb1.stop() == 0
+
+
+def test_a_burst_of_reloads_is_serialized_and_ends_on_the_last_config(lab: Lab) -> None:
+    """SIGHUPs while a reload is being applied queue one more reload (not one per signal, never two at once):
+    every reload completes, the last configuration wins, nothing transitions."""
+    two = _conf(150, instance_block("VI_2", vrid=52, priority=150, advert_int=ADVERT, vips=("10.0.0.101/24",)))
+    lb1 = start_daemon(lab, DaemonSpec("lb1", _conf(150)), wait=True)
+    assert wait_vip_holders(lab, VIP, ["lb1"], timeout=10) == ["lb1"], lb1.log()
+    lb1.write_config(two)
+    for _ in range(10):
+        lb1.reload()
+    assert wait_vip_holders(lab, "10.0.0.101", ["lb1"], timeout=5) == ["lb1"], lb1.log()
+    time.sleep(0.5)
+    started, done = lb1.log().count("Reloading ..."), lb1.log().count("Reload complete")
+    assert 1 <= done == started <= 10, (started, done)
+    assert "Reload failed" not in lb1.log()
+    assert [t.state for t in lb1.transitions() if t.instance == "VI_1"] == ["BACKUP", "MASTER"]
+    assert set(lb1.instance_states()) == {"VI_1", "VI_2"}
+    assert lb1.stop() == 0

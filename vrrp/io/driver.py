@@ -360,7 +360,7 @@ class VrrpDaemon:
             try:
                 await self._apply(new)
             except (DaemonError, AddressError, VmacError, OSError, ValueError) as exc:
-                log.error("Reload: %s", exc)
+                log.error("Reload failed while applying the new configuration: %s", exc)
             except Exception:
                 log.exception("Reload failed while applying the new configuration")
             self.reloads += 1
