@@ -179,3 +179,20 @@ def test_a_burst_of_reloads_is_serialized_and_ends_on_the_last_config(lab: Lab) 
     assert [t.state for t in lb1.transitions() if t.instance == "VI_1"] == ["BACKUP", "MASTER"]
     assert set(lb1.instance_states()) == {"VI_1", "VI_2"}
     assert lb1.stop() == 0
+
+
+def test_reload_of_a_changed_vrrp_script_restarts_its_tracker_not_the_instance(lab: Lab) -> None:
+    def conf(command: str) -> str:
+        script = f'vrrp_script chk {{\n  script "{command}"\n  interval 0.2\n  weight 10\n}}\n'
+        return keepalived_conf(script, instance_block(priority=150, advert_int=ADVERT,
+                                                      extra="  track_script {\n    chk\n  }\n"))
+
+    lb1 = start_daemon(lab, DaemonSpec("lb1", conf("/bin/true")), wait=True)
+    assert wait_until(lambda: lb1.stats()["instances"]["VI_1"]["effective_priority"] == 160, 5), lb1.log()
+    assert wait_vip_holders(lab, VIP, ["lb1"], timeout=10) == ["lb1"], lb1.log()
+    lb1.write_config(conf("/bin/false"))
+    lb1.reload()
+    assert wait_until(lambda: lb1.stats()["instances"]["VI_1"]["effective_priority"] == 150, 5), lb1.log()
+    assert "Reload: trackers restarted" in lb1.log()
+    assert [t.state for t in lb1.transitions()] == ["BACKUP", "MASTER"], lb1.transitions()
+    assert lb1.stop() == 0

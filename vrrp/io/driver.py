@@ -216,6 +216,7 @@ class VrrpDaemon:
         self._readers: set[int] = set()
         self._registry = SocketRegistry()
         self._tasks: list[asyncio.Task[None]] = []
+        self._tracker_tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ipr: Any = None
@@ -381,6 +382,7 @@ class VrrpDaemon:
         """
         host = self.host
         assert host is not None
+        trackers_before = self._tracker_key()
         old = {i.name: i for i in self.instances}
         same_io = {s.name for s in new.instances if s.name in old and _same_io(old[s.name].settings, s)}
         now = self.now_us()
@@ -439,6 +441,12 @@ class VrrpDaemon:
                     links[ifname] = await self._link_up(ifname)
                 host.set_tracker_state(inst.name, tname, links[ifname], now)
         self._carry_out(result.pairs)
+        if self._tracker_key() != trackers_before:
+            # changed vrrp_script / track_file / track_process definitions: the trackers start afresh and
+            # report their first results (a router only moves if a result differs from what it holds)
+            await self._stop_trackers()
+            self._start_trackers()
+            log.info("Reload: trackers restarted")
         log.info("Reload: %d unchanged, %d updated, %d restarted, %d added, %d removed", len(result.unchanged),
                  len(result.updated), len(result.restarted), len(result.added), len(result.removed))
 
@@ -672,6 +680,7 @@ class VrrpDaemon:
 
     async def _release(self) -> None:
         log.debug("shutdown: stopping trackers and the reflector task")
+        await self._stop_trackers()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -739,6 +748,20 @@ class VrrpDaemon:
                 log.info("(%s) Interface %s is %s", inst.name, event.ifname, "up" if event.up else "down")
                 self._carry_out(self.host.set_tracker_state(inst.name, tname, event.up, now))
 
+    async def _stop_trackers(self) -> None:
+        tasks, self._tracker_tasks = self._tracker_tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _tracker_key(self) -> tuple[object, ...]:
+        """What the running trackers depend on: their definitions and which of them instances track."""
+        s = self.settings
+        used = [(k, n) for i in self.instances
+                for k, names in (("s", i.settings.tracked_scripts), ("f", i.settings.tracked_files),
+                                 ("p", i.settings.tracked_processes)) for n in names]
+        return s.scripts, s.files, s.processes, s.script_security, tuple(sorted(set(used)))
+
     def _start_trackers(self) -> None:
         s = self.settings
         for sc in s.scripts:
@@ -747,16 +770,16 @@ class VrrpDaemon:
             if not self._script_allowed(sc.script, f"vrrp_script {sc.name}"):
                 continue
             tracker = ScriptTracker(sc, self._on_tracker)
-            self._tasks.append(asyncio.create_task(tracker.run(), name=f"vrrp_script {sc.name}"))
+            self._tracker_tasks.append(asyncio.create_task(tracker.run(), name=f"vrrp_script {sc.name}"))
         for fs in s.files:
             if not any(fs.name in i.settings.tracked_files for i in self.instances):
                 continue
             ft = FileTracker(fs, self._on_tracker)
-            self._tasks.append(asyncio.create_task(ft.run(), name=f"track_file {fs.name}"))
+            self._tracker_tasks.append(asyncio.create_task(ft.run(), name=f"track_file {fs.name}"))
         procs = [p for p in s.processes if any(p.name in i.settings.tracked_processes for i in self.instances)]
         if procs:
             pt = ProcessTracker(procs, self._on_tracker)
-            self._tasks.append(asyncio.create_task(pt.run(), name="vrrp_track_process"))
+            self._tracker_tasks.append(asyncio.create_task(pt.run(), name="vrrp_track_process"))
 
     def _script_allowed(self, script: Script, what: str) -> bool:
         user = script.user
