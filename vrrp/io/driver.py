@@ -22,6 +22,11 @@ events and the host's actions into the world, in the order the host returns them
 * keepalived's old v3 unicast checksum (``old_unicast_checksum``): the host decides which form verifies and
   reports when it learns the old one; this shell sums what it sends over the group in that mode.
 
+Reload (SIGHUP): ``DaemonHooks.reload`` re-reads the configuration in a worker thread; ``Host.reconfigure``
+decides per instance (unchanged: untouched; priority / installed addresses: in place; anything else: that
+instance restarts) and this shell carries it out, opening sockets only for new instances.  Reloads are
+serialized.  Dump signals call ``DaemonHooks.dump`` (keepalived's formats) and write our own ``OWN_DUMP``.
+
 Shutdown (SIGTERM/SIGINT): each router's ``shutdown`` sends priority 0 and removes its VIPs, STOP is
 notified, then VMACs, sockets, trackers and the notifier are closed, so nothing is left on the host.
 """
