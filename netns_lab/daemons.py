@@ -8,7 +8,8 @@ The lab, the demo, bench/ and the tests all start daemons here, so every run get
   to ``$TMPDIR`` (``/tmp`` when unset), ours to ``$PYKEEPALIVED_TMP_DIR``, and both are pointed at the run
   directory, so parallel runs never read each other's files;
 * start, wait until ready, signals (stop = SIGTERM, kill = SIGKILL, pause/resume, reload = SIGHUP, dumps);
-* the state transitions it logged (both log ``(VI_1) Entering MASTER STATE``), for the history;
+* the state transitions it logged (both log ``(VI_1) Entering MASTER STATE``; ours logs the reason on the line
+  before), for the history;
 * which host holds a VIP, asked over netlink inside each host's namespace.
 
 Example::
@@ -157,6 +158,8 @@ _LOG_LINE = re.compile(
     r"^(?P<stamp>\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d)(?:\.(?P<ms>\d{3}))?(?: (?P<year>\d{4}))?: (?P<msg>.*)$"
 )
 _ENTERING = re.compile(r"\((?P<inst>[^)]+)\) Entering (?P<state>[A-Z]+) STATE(?: \((?P<reason>[^)]*)\))?")
+#: ours logs the reason of a transition on the line before keepalived's "Entering ... STATE" words
+_REASON = re.compile(r"\((?P<inst>[^)]+)\) transition reason: (?P<reason>\S+)")
 _PRIORITY = re.compile(r"\((?P<inst>[^)]+)\) Changing effective priority from (?P<old>\d+) to (?P<new>\d+)")
 
 
@@ -171,13 +174,17 @@ def parse_transitions(log: str) -> tuple[list[LoggedTransition], list[LoggedPrio
     """State changes and effective-priority changes found in a daemon's console log, in log order."""
     states: list[LoggedTransition] = []
     prios: list[LoggedPriority] = []
+    reasons: dict[str, str] = {}
     for line in log.splitlines():
         m = _LOG_LINE.match(line)
         if m is None:
             continue
         msg = m.group("msg")
-        if (e := _ENTERING.search(msg)) is not None:
-            states.append(LoggedTransition(_log_time(m), e.group("inst"), e.group("state"), e.group("reason") or ""))
+        if (r := _REASON.search(msg)) is not None:
+            reasons[r.group("inst")] = r.group("reason")
+        elif (e := _ENTERING.search(msg)) is not None:
+            reason = reasons.pop(e.group("inst"), None) or e.group("reason") or ""
+            states.append(LoggedTransition(_log_time(m), e.group("inst"), e.group("state"), reason))
         elif (p := _PRIORITY.search(msg)) is not None:
             prios.append(LoggedPriority(_log_time(m), p.group("inst"), int(p.group("old")), int(p.group("new"))))
     return states, prios
@@ -236,13 +243,19 @@ class Daemon:
 
     @property
     def data_file(self) -> Path:
-        """Where SIGUSR1 writes (ours: JSON; keepalived: its text dump)."""
+        """Where SIGUSR1 writes keepalived's text dump (both implementations)."""
         return self.run_dir / "keepalived.data"
 
     @property
     def stats_file(self) -> Path:
-        """Where SIGUSR2 writes (ours: JSON; keepalived: its text stats)."""
+        """Where SIGUSR2 writes keepalived's text stats (both implementations)."""
         return self.run_dir / "keepalived.stats"
+
+    @property
+    def own_dump_file(self) -> Path:
+        """Our daemon's own JSON (state, counters, transitions), written on every dump signal beside
+        keepalived's files (which hold keepalived's formats)."""
+        return self.run_dir / "pykeepalived.json"
 
     def write_config(self, text: str) -> None:
         """Replace the config file (then :meth:`reload`, or start)."""
@@ -408,10 +421,10 @@ class Daemon:
         return self._dump(signal.SIGUSR2, self.stats_file, timeout)
 
     def stats(self, timeout: float = 5.0) -> dict[str, Any]:
-        """Our daemon's SIGUSR2 JSON (state and counters of every instance)."""
+        """Our daemon's own JSON (state and counters of every instance), written on SIGUSR2."""
         if self.impl != "pykeepalived":
             raise DaemonError(f"{self.label}: stats() reads pykeepalived's JSON dump; use dump_stats() for text")
-        data: dict[str, Any] = json.loads(self.dump_stats(timeout))
+        data: dict[str, Any] = json.loads(self._dump(signal.SIGUSR2, self.own_dump_file, timeout))
         return data
 
     def instance_states(self, timeout: float = 5.0) -> dict[str, str]:

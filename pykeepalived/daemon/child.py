@@ -52,7 +52,13 @@ def _vrrp(options: DaemonOptions, pidfile: PidFile) -> int:
         log.warning("cannot apply %s", problem)
     if settings.process != ProcessSettings():
         log.info("process scheduling: %s priority %d, nice %d", *current_policy())
-    status = asyncio.run(VrrpDaemon(settings, dump_dir=dump_dir(options), on_hard_exit=pidfile.remove).run())
+    from pykeepalived.daemon.vrrp_main import VrrpProcess
+
+    # reload (SIGHUP, forwarded by the parent), keepalived's dump files, mail, sd_notify and metrics
+    process = VrrpProcess(options.config_file, checked.result.config, config_id=options.config_id,
+                          metrics_listen=os.environ.get("PYKEEPALIVED_METRICS_LISTEN"))
+    daemon = VrrpDaemon(settings, dump_dir=dump_dir(options), on_hard_exit=pidfile.remove, hooks=process.hooks())
+    status = asyncio.run(daemon.run())
     return EXIT_FATAL if status else 0
 
 

@@ -561,6 +561,10 @@ class _Builder:
             script_security=self.script_security,
             notify_fifos=tuple(fifos),
             router_id=g.router_id,
+            static_addresses=tuple(self.vip(v, g.default_interface, "static_ipaddress", excluded=False)
+                                   for v in self.cfg.static_ipaddress),
+            static_routes=tuple(self.route(r, g.default_interface, "static_routes") for r in self.cfg.static_routes),
+            static_rules=tuple(self.rule(r, "static_rules") for r in self.cfg.static_rules),
         )
 
 

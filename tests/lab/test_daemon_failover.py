@@ -84,7 +84,7 @@ def test_two_routers_election_graceful_stop_preempt_and_crash(lab: Lab) -> None:
         # Skew_Time is 61 ms here; Master_Down_Interval 361 ms.  "Clearly faster than MDI":
         assert gap < skew_time(3, 100, ADVERT) + 0.5 * (mdi - skew_time(3, 100, ADVERT)), gap
         assert wait_vip_holders(lab, VIP, ["lb2"]) == ["lb2"]
-        assert "Entering STOP STATE" in lb1.log() and "Removed VIPs" in lb1.log()
+        assert "Entering STOP STATE" in lb1.log() and "(VI_1) removing VIPs." in lb1.log()
         # notify: keepalived's four arguments, in order of the transitions, STOP last; the FIFO is removed
         lines = notify_log.read_text().splitlines()
         assert lines[0] in ("INSTANCE VI_1 BACKUP 150", "INSTANCE VI_1 BACKUP 152"), lines

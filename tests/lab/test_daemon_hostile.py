@@ -99,7 +99,8 @@ def test_malformed_and_hostile_packets_are_dropped_and_counted(lab: Lab) -> None
 
     # control: the same path with a valid priority-254 advert does move the Master
     _inject(lab, [dict(base2)])
-    assert wait_until(lambda: "(VI_2) Entering BACKUP STATE (priority)" in lb1.log(), 3), lb1.log()
+    assert wait_until(lambda: "(VI_2) Entering BACKUP STATE" in lb1.log(), 3), lb1.log()
+    assert [t.reason for t in lb1.transitions() if t.instance == "VI_2"][-1] == "priority"
 
 
 def test_a_packet_shorter_than_the_header_is_counted_alike_by_the_daemon_and_the_simulator(lab: Lab) -> None:
@@ -144,7 +145,7 @@ def test_master_receiving_a_lower_priority_advert_runs_notify_master_rx_lower_pr
     _inject(lab, [{"version": 3, "vrid": 51, "vip": "10.0.0.100", "interval_cs": 10, "priority": 50}])
     assert wait_until(marker.exists, 3), lb1.log()
     assert marker.read_text() == "rx-lower\n"
-    assert "(VI_1) Master received lower priority (50) advert from 10.0.0.10" in lb1.log()
+    assert "(VI_1) Received advert from 10.0.0.10 with lower priority 50, ours " in lb1.log()
     assert lb1.state() == "MASTER"
     # a bad (TTL 254) lower-priority advert is dropped before it can notify
     _inject(lab, [{"version": 3, "vrid": 51, "vip": "10.0.0.100", "interval_cs": 10, "priority": 50, "ttl": 254}])

@@ -16,7 +16,7 @@ from pykeepalived.daemon.settings import SettingsError, build_settings
 from vrrp.core.actions import StateChanged
 from vrrp.core.router import VirtualRouter
 from vrrp.core.state import State, TransitionReason
-from vrrp.io.driver import TRANSITION_HISTORY, Instance, VrrpDaemon
+from vrrp.io.driver import OWN_DUMP, TRANSITION_HISTORY, Instance, VrrpDaemon
 
 HOST = HostView(interfaces=frozenset({"eth0", "lo"}), find_executable=lambda _: None, user_exists=lambda _: False)
 
@@ -89,8 +89,9 @@ def test_transition_history_is_bounded_and_still_dumped(tmp_path: Path) -> None:
         old, new = flips[n % 2]
         daemon._state_changed(inst, StateChanged(old, new, TransitionReason.PRIORITY, 100))
     assert len(inst.transitions) == TRANSITION_HISTORY
-    daemon._dump("pk.data")
-    dumped = json.loads((tmp_path / "pk.data").read_text())["instances"]["V"]["transitions"]
+    daemon._write_own_dump()
+    dumped = json.loads((tmp_path / OWN_DUMP).read_text())["instances"]["V"]["transitions"]
+    assert (tmp_path / OWN_DUMP).stat().st_mode & 0o777 == 0o600
     assert len(dumped) == TRANSITION_HISTORY
     assert dumped[-1] == {"t": dumped[-1]["t"], "from": "BACKUP", "to": "MASTER", "reason": "priority"}
 
@@ -111,3 +112,15 @@ def test_strict_mode_reaches_the_router_and_refuses_a_global_first_ipv6_vip(tmp_
     assert [i.strict_mode for i in loose.instances] == [False]
     with pytest.raises(SettingsError, match=r"keepalived\.conf:\d+: vrrp_instance V6: .*must be link local"):
         build_settings(load(tmp_path, "global_defs {\n vrrp_strict\n}\n" + text).config)
+
+
+def test_static_addresses_routes_and_rules_reach_the_settings(tmp_path: Path) -> None:
+    static = ("static_ipaddress {\n 192.168.77.1/24 dev eth1\n 192.168.79.1/24\n}\n"
+              "static_routes {\n 192.168.78.0/24 via 10.0.0.12\n}\nstatic_rules {\n from 192.168.77.1 table 177\n}\n")
+    s = build_settings(load(tmp_path, instance("V", "eth0", 1) + static).config)
+    assert [(str(a.address), a.dev) for a in s.static_addresses] == [("192.168.77.1/24", "eth1"),
+                                                                     ("192.168.79.1/24", "eth0")]
+    assert [(str(r.dst), str(r.via)) for r in s.static_routes] == [("192.168.78.0/24", "10.0.0.12")]
+    assert [(r.table, str(r.src)) for r in s.static_rules] == [(177, "192.168.77.1/32")]
+    plain = build_settings(load(tmp_path, instance("V", "eth0", 1)).config)
+    assert (plain.static_addresses, plain.static_routes, plain.static_rules) == ((), (), ())

@@ -22,11 +22,22 @@ from netns_lab.lab_history import configured_instances
 OURS_LOG = """\
 # 04:10:57 start in lb1 (nl1-lb1): ['pykeepalived', '-n']
 Fri Dec 04 04:10:57.123: Starting pykeepalived VRRP process (pid 7), config /x/keepalived.conf
-Fri Dec 04 04:10:57.130: (VI_1) Entering BACKUP STATE (startup)
+Fri Dec 04 04:10:57.130: (VI_1) transition reason: startup
+Fri Dec 04 04:10:57.130: (VI_1) Entering BACKUP STATE (init)
 Fri Dec 04 04:10:57.135: VRRP started: 1 instance(s)
-Fri Dec 04 04:10:57.800: (VI_1) Entering MASTER STATE (master_no_response)
+Fri Dec 04 04:10:57.800: (VI_1) Receive advertisement timeout
+Fri Dec 04 04:10:57.800: (VI_1) transition reason: master_no_response
+Fri Dec 04 04:10:57.800: (VI_1) Entering MASTER STATE
+Fri Dec 04 04:10:57.801: (VI_1) setting VIPs.
 Fri Dec 04 04:10:59.001: (VI_1) Changing effective priority from 250 to 150
-Fri Dec 04 04:10:59.700: (VI_1) Entering BACKUP STATE (priority)
+Fri Dec 04 04:10:59.700: (VI_1) transition reason: priority
+Fri Dec 04 04:10:59.700: (VI_1) Entering BACKUP STATE
+"""
+
+#: the form before ours spoke keepalived's words (the reason in brackets): still read
+OURS_OLD_LOG = """\
+Fri Dec 04 04:10:57.130: (VI_1) Entering BACKUP STATE (startup)
+Fri Dec 04 04:10:57.800: (VI_1) Entering MASTER STATE (master_no_response)
 """
 
 KEEPALIVED_LOG = """\
@@ -51,6 +62,8 @@ def test_both_logs_parse_to_the_same_transitions() -> None:
     ka, _ = parse_transitions(KEEPALIVED_LOG)
     assert [(t.state, t.reason) for t in ka] == [("BACKUP", "init"), ("MASTER", ""), ("FAULT", "")]
     assert ka[2].t - ka[0].t == 2.0
+    old, _ = parse_transitions(OURS_OLD_LOG)
+    assert [(t.state, t.reason) for t in old] == [("BACKUP", "startup"), ("MASTER", "master_no_response")]
 
 
 def test_command_lines_keep_every_file_in_the_run_directory(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ packets are valid; the second decode happens only for a packet that already fail
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from vrrp.core.actions import (
@@ -99,6 +99,21 @@ class HostStats:
     own_packets: int = 0
 
 
+@dataclass
+class Reconfiguration:
+    """What ``Host.reconfigure`` did.  ``stopped``: the actions of the routers that stopped (removed instances and
+    the old routers of restarted ones), to carry out against the OLD instances first; ``pairs``: everything
+    else (updates, then starts), to carry out once the shell switched to the new set."""
+
+    unchanged: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    restarted: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    stopped: list[Pair] = field(default_factory=list)
+    pairs: list[Pair] = field(default_factory=list)
+
+
 @dataclass(eq=False)
 class _Slot:
     """Run-time companion of one member."""
@@ -118,34 +133,53 @@ class Host:
     def __init__(self, members: Sequence[Member], sync_groups: Sequence[tuple[str, Sequence[str]]] = ()) -> None:
         self.stats = HostStats()
         self._slots: dict[str, _Slot] = {}
-        self._table: dict[Hashable, dict[int, list[_Slot]]] = {}
+        self.groups: dict[str, SyncGroup] = {}
+        self._group_state: dict[str, State] = {}
+        self._build(members, sync_groups, {})
+
+    def _build(self, members: Sequence[Member], sync_groups: Sequence[tuple[str, Sequence[str]]],
+               kept: dict[str, _Slot]) -> None:
+        """(Re)build the tables from ``members``; ``kept`` are slots (with their running routers) to reuse."""
+        slots: dict[str, _Slot] = {}
+        table: dict[Hashable, dict[int, list[_Slot]]] = {}
         own: list[IPAddress] = []
         for m in members:
             cfg = m.config
-            if cfg.name in self._slots:
+            if cfg.name in slots:
                 raise ValueError(f"instance {cfg.name!r} is configured twice")
-            router = VirtualRouter(cfg)
-            applies = cfg.version == 3 and cfg.family == 4 and bool(cfg.unicast_peer)
-            slot = _Slot(m, router, cfg.name, m.destination_group, applies,
-                         applies and m.old_checksum == "always", router.effective_priority)
-            self._slots[cfg.name] = slot
-            self._table.setdefault(m.link, {}).setdefault(cfg.vrid, []).append(slot)
+            slot = kept.get(cfg.name)
+            if slot is None:
+                router = VirtualRouter(cfg)
+                applies = cfg.version == 3 and cfg.family == 4 and bool(cfg.unicast_peer)
+                slot = _Slot(m, router, cfg.name, m.destination_group, applies,
+                             applies and m.old_checksum == "always", router.effective_priority)
+            slots[cfg.name] = slot
+            table.setdefault(m.link, {}).setdefault(cfg.vrid, []).append(slot)
             if cfg.primary_address not in own:
                 own.append(cfg.primary_address)
-        # A tuple: a host has a handful of addresses, and comparing is cheaper than hashing an ipaddress object.
-        self._own = tuple(own)
-        self._only = next(iter(self._slots.values())).router if len(self._slots) == 1 else None
-        self.groups: dict[str, SyncGroup] = {}
-        self._group_of: dict[str, SyncGroup] = {}
-        self._group_state: dict[str, State] = {}
+        groups: dict[str, SyncGroup] = {}
+        group_of: dict[str, SyncGroup] = {}
         for gname, names in sync_groups:
-            unknown = [n for n in names if n not in self._slots]
+            unknown = [n for n in names if n not in slots]
             if unknown:
                 raise ValueError(f"sync group {gname!r}: unknown instance(s) {', '.join(unknown)}")
-            group = SyncGroup(gname, [self._slots[n].router for n in names])
-            self.groups[gname] = group
+        for slot in slots.values():
+            slot.router.sync_gate = None  # the groups are rebuilt below (a reload may regroup kept routers)
+        for gname, names in sync_groups:
+            group = SyncGroup(gname, [slots[n].router for n in names])
+            groups[gname] = group
             for n in names:
-                self._group_of[n] = group
+                group_of[n] = group
+        self._slots = slots
+        self._table = table
+        # A tuple: a host has a handful of addresses, and comparing is cheaper than hashing an ipaddress object.
+        self._own = tuple(own)
+        self._only = next(iter(slots.values())).router if len(slots) == 1 else None
+        old_groups = {name: [m.name for m in g.members] for name, g in self.groups.items()}
+        self.groups = groups
+        self._group_of = group_of
+        self._group_state = {name: st for name, st in self._group_state.items()
+                             if name in groups and old_groups.get(name) == [m.name for m in groups[name].members]}
 
     # ------------------------------------------------------------------ views
 
@@ -276,6 +310,66 @@ class Host:
         s = self._slot(name)
         return _ordered(self._run(s, event(s.router, now), now))
 
+    def reconfigure(
+        self, members: Sequence[Member], sync_groups: Sequence[tuple[str, Sequence[str]]], now: int
+    ) -> Reconfiguration:
+        """A reload: apply the difference between the running instances and ``members`` (see ``Reconfiguration``).
+
+        An instance whose member is equal keeps its router untouched (state, timers, counters: no transition and
+        no extra advert).  Only its priority differs -> a priority event; only what it installs differs (VIPs,
+        routes, rules) -> ``VirtualRouter.replace_addresses``; anything else (VRID, interval, version, link,
+        trackers, ...) -> it stops (priority 0 as Master) and starts afresh.  Instances no longer configured stop;
+        new ones start.  Sync groups are rebuilt around the routers.  Raises ValueError (nothing changed) when
+        the new set is inconsistent.
+        """
+        names = [m.config.name for m in members]
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise ValueError(f"instance {dup!r} is configured twice")
+        for gname, gnames in sync_groups:
+            unknown = [n for n in gnames if n not in names]
+            if unknown:
+                raise ValueError(f"sync group {gname!r}: unknown instance(s) {', '.join(unknown)}")
+        result = Reconfiguration()
+        kept: dict[str, _Slot] = {}
+        changes: list[tuple[_Slot, Member]] = []
+        for m in members:
+            s = self._slots.get(m.config.name)
+            if s is None:
+                result.added.append(m.config.name)
+                continue
+            kind = _difference(s.member, m)
+            if kind == "restart":
+                result.restarted.append(m.config.name)
+                continue
+            kept[s.name] = s
+            if kind == "same":
+                result.unchanged.append(s.name)
+            else:
+                result.updated.append(s.name)
+                changes.append((s, m))
+        for s in self._slots.values():
+            if s.name not in kept:
+                if s.name not in names:
+                    result.removed.append(s.name)
+                result.stopped += self._run(s, s.router.shutdown(now), now, dispatch=False)
+        result.stopped = _ordered(result.stopped)
+        self._build(members, sync_groups, kept)
+        out: list[Pair] = []
+        for s, m in changes:
+            old, s.member = s.member, m
+            if old.config.priority != m.config.priority:
+                out += self._run(s, s.router.set_priority(m.config.priority, now), now)
+            if _differing(old.config, m.config) & _ADDRESS_FIELDS:
+                out += self._run(s, s.router.replace_addresses(m.config, now), now)
+            s.router.config = m.config
+        for name in result.added + result.restarted:
+            s = self._slots[name]
+            s.priority = s.router.effective_priority
+            out += self._run(s, s.router.start(now), now)
+        result.pairs = _ordered(out)
+        return result
+
     # ------------------------------------------------------------------ internals
 
     def _slot(self, name: str) -> _Slot:
@@ -370,3 +464,22 @@ def _decode(
             result = exc
         cache[key] = result
     return result
+
+
+#: RouterConfig fields a reload may change on a running router without restarting it.
+_ADDRESS_FIELDS = frozenset({"virtual_ipaddress", "install_addresses", "virtual_routes", "virtual_rules"})
+
+
+def _differing(a: RouterConfig, b: RouterConfig) -> set[str]:
+    return {f.name for f in fields(a) if getattr(a, f.name) != getattr(b, f.name)}
+
+
+def _difference(old: Member, new: Member) -> Literal["same", "update", "restart"]:
+    """How a reload treats an instance: equal, updatable in place (priority, installed addresses), or not."""
+    if old == new:
+        return "same"
+    if (old.link, old.group, old.old_checksum) != (new.link, new.group, new.old_checksum):
+        return "restart"
+    if _differing(old.config, new.config) - _ADDRESS_FIELDS - {"priority"}:
+        return "restart"
+    return "update"

@@ -438,6 +438,39 @@ class VirtualRouter:
             return [self._advert(self.effective_priority)]
         return []
 
+    def replace_addresses(self, config: RouterConfig, now: int) -> list[Action]:
+        """A reload changed only what this router installs (VIPs, excluded VIPs, routes, rules): take ``config``
+        and, as Master, install and remove just the difference, advertise the new list at once and announce the
+        new addresses.  No transition, no gap in the adverts (keepalived's reload does the same diff)."""
+        old = self.config
+        self.config = config
+        self._vip_list = list(config.virtual_ipaddress)
+        self._vip_set = frozenset(config.virtual_ipaddress)
+        if self._state is not State.MASTER:
+            return []
+        gone = RemoveVips(
+            tuple(a for a in old.virtual_ipaddress if a not in self._vip_set),
+            tuple(a for a in old.install_addresses if a not in config.install_addresses),
+            tuple(r for r in old.virtual_routes if r not in config.virtual_routes),
+            tuple(r for r in old.virtual_rules if r not in config.virtual_rules),
+        )
+        added = AddVips(
+            tuple(a for a in config.virtual_ipaddress if a not in old.virtual_ipaddress),
+            config.accept or self._is_owner(),
+            tuple(a for a in config.install_addresses if a not in old.install_addresses),
+            tuple(r for r in config.virtual_routes if r not in old.virtual_routes),
+            tuple(r for r in config.virtual_rules if r not in old.virtual_rules),
+        )
+        out: list[Action] = [self._advert(self.effective_priority)]
+        if gone.install or gone.routes or gone.rules or gone.addresses:
+            out.append(gone)
+        if added.install or added.routes or added.rules or added.addresses:
+            out.append(added)
+            new = tuple(a for a in config.announced_addresses if a not in old.announced_addresses)
+            if new and config.garp_master_repeat:
+                out.append(SendGratuitous(new, config.garp_master_repeat, config.garp_interval_us))
+        return out
+
     # ------------------------------------------------------------------ sync-group hooks
 
     def force_state(self, new: State, now: int) -> list[Action]:

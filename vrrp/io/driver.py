@@ -23,6 +23,11 @@ events and the host's actions into the world, in the order the host returns them
 * keepalived's old v3 unicast checksum (``old_unicast_checksum``): the host decides which form verifies and
   reports when it learns the old one; this shell sums what it sends over the group in that mode.
 
+Reload (SIGHUP): ``DaemonHooks.reload`` re-reads the configuration in a worker thread; ``Host.reconfigure``
+decides per instance (unchanged: untouched; priority / installed addresses: in place; anything else: that
+instance restarts) and this shell carries it out, opening sockets only for new instances.  Reloads are
+serialized.  Dump signals call ``DaemonHooks.dump`` (keepalived's formats) and write our own ``OWN_DUMP``.
+
 Shutdown (SIGTERM/SIGINT): each router's ``shutdown`` sends priority 0 and removes its VIPs, STOP is
 notified, then VMACs, sockets, trackers and the notifier are closed, so nothing is left on the host.
 """
@@ -39,6 +44,7 @@ import json
 import logging
 import os
 import signal
+import tempfile
 import threading
 import time
 from collections import deque
@@ -65,14 +71,14 @@ from vrrp.core.actions import (
 )
 from vrrp.core.host import Host, Member, OldChecksum, Pair
 from vrrp.core.packet import encode
-from vrrp.core.router import VirtualRouter
-from vrrp.core.state import State
+from vrrp.core.router import RouterStats, VirtualRouter
+from vrrp.core.state import State, TransitionReason
 from vrrp.io.accept import AcceptFilter, AcceptFilterError
 from vrrp.io.addresses import AddressError, NetlinkConfigurator
 from vrrp.io.garp import AnnouncementSchedule, AnnouncementSender, mac_bytes
 from vrrp.io.notify import Notifier, NotifyFifo, NotifyScripts, NotifyState
 from vrrp.io.realtime import tune_gc_after_startup
-from vrrp.io.reflector import LinkEvent, Reflector
+from vrrp.io.reflector import LinkEvent, Reflector, link_event
 from vrrp.io.scripts import Script, script_refusal
 from vrrp.io.sockets import SocketRegistry, VrrpSocket
 from vrrp.io.spec import DaemonSettings, InstanceSettings
@@ -109,6 +115,52 @@ _SHUTDOWN_WATCHDOG_S = 12.0
 
 class DaemonError(RuntimeError):
     """Start-up failed in a way the user can fix; the message names the instance and the interface."""
+
+
+class ReloadError(Exception):
+    """The new configuration cannot run; the message names the file and line.  The old one keeps running."""
+
+
+#: The dump signals and what each asks for ("stats_clear": write the stats, then zero the counters).
+DUMP_SIGNALS: dict[int, str] = {
+    int(signal.SIGUSR1): "data",
+    int(signal.SIGUSR2): "stats",
+    int(signal.SIGRTMIN) + 2: "json",
+    int(signal.SIGRTMAX) - 1: "stats_clear",
+}
+#: Our own rich JSON (state, counters, transition history), written on every dump signal.  keepalived's file
+#: names hold keepalived's formats (written by the ``dump`` hook); tools of ours read this one.
+OWN_DUMP = "pykeepalived.json"
+
+
+@dataclass
+class DaemonHooks:
+    """What the process around the driver adds (``vrrp`` never imports ``pykeepalived``: it hands these in).
+
+    ``reload`` re-reads the configuration (in a worker thread) and returns the new settings, or raises
+    ``ReloadError``; ``dump(kind, daemon)`` writes keepalived's dump file for ``kind`` (a ``DUMP_SIGNALS``
+    value); ``state_changed(instance, old state, new state)`` / ``group_changed(group, state)`` see every transition
+    (e-mail alerts, metrics); ``ready`` / ``reloading`` / ``stopping`` are the life-cycle points (sd_notify);
+    ``closing`` runs last in shutdown (e.g. to flush queued e-mail).
+    """
+
+    reload: Callable[[], DaemonSettings] | None = None
+    dump: Callable[[str, VrrpDaemon], None] | None = None
+    state_changed: list[Callable[[str, State, State], object]] = field(default_factory=list)
+    group_changed: list[Callable[[str, State], object]] = field(default_factory=list)
+    ready: list[Callable[[], object]] = field(default_factory=list)
+    reloading: list[Callable[[], object]] = field(default_factory=list)
+    stopping: list[Callable[[], object]] = field(default_factory=list)
+    started: list[Callable[[VrrpDaemon], Awaitable[None]]] = field(default_factory=list)
+    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+def _call_all(callbacks: list[Callable[..., object]], *args: object) -> None:
+    for cb in callbacks:
+        try:
+            cb(*args)
+        except Exception:  # a hook must never take the VRRP loop down
+            log.exception("hook %s failed", getattr(cb, "__qualname__", cb))
 
 
 @dataclass
@@ -160,9 +212,18 @@ class VrrpDaemon:
     """Runs the instances of ``settings`` until :meth:`request_stop` (signals call it)."""
 
     def __init__(
-        self, settings: DaemonSettings, *, dump_dir: Path = Path("/tmp"), on_hard_exit: Callable[[], None] | None = None
+        self,
+        settings: DaemonSettings,
+        *,
+        dump_dir: Path = Path("/tmp"),
+        on_hard_exit: Callable[[], None] | None = None,
+        hooks: DaemonHooks | None = None,
     ) -> None:
         self.settings = settings
+        self.hooks = hooks or DaemonHooks()
+        self._reload_task: asyncio.Task[None] | None = None
+        self._reload_wanted = False
+        self.reloads = 0
         self.on_hard_exit = on_hard_exit
         self.dump_dir = dump_dir
         self.stats = DaemonStats()
@@ -176,6 +237,7 @@ class VrrpDaemon:
         self._readers: set[int] = set()
         self._registry = SocketRegistry()
         self._tasks: list[asyncio.Task[None]] = []
+        self._tracker_tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ipr: Any = None
@@ -231,13 +293,24 @@ class VrrpDaemon:
                     await self._shutdown()
                     return 1
                 tune_gc_after_startup(self.settings.process)
+                for start_hook in self.hooks.started:
+                    try:
+                        await start_hook(self)
+                    except Exception:
+                        log.exception("start hook failed")
                 log.info("VRRP started: %d instance(s)", len(self.instances))
+                _call_all(self.hooks.ready)
                 await self._stop.wait()
                 log.info("Stopping")
+                _call_all(self.hooks.stopping)
                 watchdog = threading.Timer(_SHUTDOWN_WATCHDOG_S, self._hard_exit)
                 watchdog.daemon = True
                 watchdog.start()
+                await self._finish_reload()
                 await self._shutdown()
+                for close_hook in self.hooks.closing:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(close_hook(), 2.0)
                 watchdog.cancel()
         finally:
             self._remove_signals()
@@ -253,27 +326,238 @@ class VrrpDaemon:
         os._exit(1)
 
     def _install_signals(self) -> None:
+        """keepalived's signals (``keepalived --signum``): none of them is ever fatal to us but STOP."""
         loop = self.loop
         loop.add_signal_handler(signal.SIGTERM, self.request_stop)
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self._on_reload)
-        loop.add_signal_handler(signal.SIGUSR1, self._dump, "keepalived.data")
-        loop.add_signal_handler(signal.SIGUSR2, self._dump, "keepalived.stats")
-        loop.add_signal_handler(signal.SIGRTMIN + 2, self._dump, "keepalived.json")
+        for signum, kind in DUMP_SIGNALS.items():
+            loop.add_signal_handler(signum, self._on_dump, kind)
+        # TDUMP (SIGRTMAX) exists only in keepalived builds with THREAD_DUMP: a no-op here, never a kill
+        loop.add_signal_handler(signal.SIGRTMAX, log.info, "thread dump (SIGRTMAX) is not supported; ignored")
         # vrrp_rlimit_rttime's soft limit: say so (keepalived logs it too); the hard limit still kills
         loop.add_signal_handler(signal.SIGXCPU, log.warning,
                                 "realtime CPU limit (vrrp_rlimit_rttime) exceeded without blocking")
 
     def _remove_signals(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2,
-                    signal.SIGRTMIN + 2, signal.SIGXCPU):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, *DUMP_SIGNALS, signal.SIGRTMAX, signal.SIGXCPU):
             self.loop.remove_signal_handler(sig)
+        for sig in (signal.SIGHUP, *DUMP_SIGNALS, signal.SIGRTMAX):  # late signals during exit: not a kill
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(sig, signal.SIG_IGN)
+
+    # ------------------------------------------------------------------ reload (SIGHUP)
 
     def _on_reload(self) -> None:
-        log.warning("Reload (SIGHUP) is not implemented yet; configuration unchanged")
+        """SIGHUP: re-read and apply the difference.  Reloads are serialized: a SIGHUP while one is being
+        applied runs one more reload after it (several queued SIGHUPs collapse into that one)."""
+        if self.hooks.reload is None:
+            log.warning("Reload (SIGHUP): no configuration source; configuration unchanged")
+            return
+        if self._stop.is_set():
+            return
+        self._reload_wanted = True
+        if self._reload_task is None or self._reload_task.done():
+            self._reload_task = asyncio.create_task(self._reload_loop(), name="reload")
+
+    async def _finish_reload(self) -> None:
+        task = self._reload_task
+        if task is not None and not task.done():
+            self._reload_wanted = False
+            try:
+                await asyncio.wait_for(asyncio.shield(task), 5.0)
+            except (TimeoutError, Exception):
+                task.cancel()
+
+    async def _reload_loop(self) -> None:
+        reload = self.hooks.reload
+        assert reload is not None
+        while self._reload_wanted and not self._stop.is_set():
+            self._reload_wanted = False
+            started = time.monotonic()
+            log.info("Reloading ...")
+            _call_all(self.hooks.reloading)
+            log.info("Reloading")
+            try:
+                new = await asyncio.to_thread(reload)
+            except ReloadError as exc:
+                log.error("%s", exc)
+                log.error("Reload failed: keeping the running configuration")
+                _call_all(self.hooks.ready)
+                continue
+            except Exception:
+                log.exception("Reload failed: keeping the running configuration")
+                _call_all(self.hooks.ready)
+                continue
+            if self._stop.is_set():
+                return
+            try:
+                await self._apply(new)
+            except (DaemonError, AddressError, VmacError, OSError, ValueError) as exc:
+                log.error("Reload failed while applying the new configuration: %s", exc)
+            except Exception:
+                log.exception("Reload failed while applying the new configuration")
+            self.reloads += 1
+            log.info("Reload complete")  # keepalived 2.2.7's words
+            log.info("Reload finished in %d usec", int((time.monotonic() - started) * 1_000_000))
+            _call_all(self.hooks.ready)
+
+    def _member(self, inst: Instance, s: InstanceSettings) -> Member:
+        """The host member of ``s`` on the sockets ``inst`` already holds."""
+        mode = _old_checksum_mode(s)
+        return Member(s.router_config(inst.src), inst.rx.fileno(), group=s.dst_group, old_checksum=mode)
+
+    async def _apply(self, new: DaemonSettings) -> None:
+        """Apply ``new`` as a difference (``Host.reconfigure`` decides per instance; this carries it out).
+
+        Instances whose sockets would change (interface, VMAC, family, multicast/unicast, group, source) first
+        leave as removed ones (their own ``reconfigure``), then come back as new ones.
+        """
+        host = self.host
+        assert host is not None
+        trackers_before = self._tracker_key()
+        old = {i.name: i for i in self.instances}
+        same_io = {s.name for s in new.instances if s.name in old and _same_io(old[s.name].settings, s)}
+        now = self.now_us()
+        if any(i.name not in same_io for i in self.instances):
+            staying = [i for i in self.instances if i.name in same_io]
+            groups = [(g.name, [n for n in g.members if n in same_io]) for g in self.settings.sync_groups]
+            first = host.reconfigure([self._member(i, i.settings) for i in staying],
+                                     [(n, m) for n, m in groups if m], now)
+            self._carry_out(first.stopped)
+            gone = [i for i in self.instances if i.name not in same_io]
+            self.instances = staying
+            await self._release_instances(gone)
+            self._by_name = {i.name: i for i in self.instances}
+        links: dict[str, bool] = {}
+        members: list[Member] = []
+        instances: list[Instance] = []
+        fresh: list[Instance] = []
+        current = {i.name: i for i in self.instances}
+        try:
+            for s in new.instances:
+                inst = current.get(s.name)
+                if inst is None:
+                    inst, member = await self._make_instance(s)
+                    fresh.append(inst)
+                else:
+                    member = self._member(inst, s)
+                members.append(member)
+                instances.append(inst)
+            result = host.reconfigure(members, [(g.name, g.members) for g in new.sync_groups], self.now_us())
+        except Exception:
+            await self._release_instances(fresh)
+            raise
+        self._carry_out(result.stopped)  # against the old instances (a restarted one keeps its companion)
+        await self._set_static(self.settings, new)
+        self.settings = new
+        self._group_notify = {g.name: g.notify for g in new.sync_groups}
+        self.instances = instances
+        self._by_name = {i.name: i for i in instances}
+        for inst, s in zip(instances, new.instances, strict=True):
+            inst.settings = self._secure_notify(s)
+            inst.router = host.router(inst.name)
+            inst.old_checksum = host.old_checksum(inst.name)
+        now = self.now_us()
+        for inst in fresh:
+            inst.worker = asyncio.create_task(self._netlink_worker(inst), name=f"netlink {inst.name}")
+            fd = inst.rx.fileno()
+            if fd not in self._readers:
+                self._readers.add(fd)
+                self.loop.add_reader(fd, self._on_readable, inst.rx)
+        restarted = set(result.restarted) | set(result.added)
+        for inst in instances:
+            if inst.name not in restarted:
+                continue
+            for ifname, tname in inst.settings.tracked_interfaces.items():
+                if ifname not in links:
+                    links[ifname] = await self._link_up(ifname)
+                host.set_tracker_state(inst.name, tname, links[ifname], now)
+        self._carry_out(result.pairs)
+        if self._tracker_key() != trackers_before:
+            # changed vrrp_script / track_file / track_process definitions: the trackers start afresh and
+            # report their first results (a router only moves if a result differs from what it holds)
+            await self._stop_trackers()
+            self._start_trackers()
+            log.info("Reload: trackers restarted")
+        log.info("Reload: %d unchanged, %d updated, %d restarted, %d added, %d removed", len(result.unchanged),
+                 len(result.updated), len(result.restarted), len(result.added), len(result.removed))
+
+    async def _link_up(self, ifname: str) -> bool:
+        index = await self._ipr.link_lookup(ifname=ifname)
+        if not index:
+            return False
+        for msg in await self._ipr.link("get", index=index[0]):
+            event = link_event(msg)
+            if event is not None:
+                return event.up
+        return False
+
+    async def _release_instances(self, gone: list[Instance]) -> None:
+        """Stop the workers (after their queued VIP removals) and release the sockets and VMACs of ``gone``."""
+        for inst in gone:
+            self._cancel_garp(inst)
+            await inst.jobs.put(None)
+        workers = [i.worker for i in gone if i.worker is not None]
+        if workers:
+            _done, pending = await asyncio.wait(workers, timeout=5)
+            for w in pending:
+                w.cancel()
+        in_use = {i.rx.fileno() for i in self.instances if i not in gone}
+        for inst in gone:
+            s = inst.settings
+            fd = inst.rx.fileno()
+            if fd in self._readers and fd not in in_use:
+                self.loop.remove_reader(fd)
+                self._readers.discard(fd)
+            self._registry.release(inst.rx, group=s.dst_group, multicast=not s.unicast)
+            if inst.sock is not inst.rx:
+                self._registry.release(inst.sock, multicast=False)
+            if s.vmac is not None and self._vmacs is not None:
+                with contextlib.suppress(Exception):
+                    await self._vmacs.remove(s.vmac)
+
+    async def _set_static(self, old: DaemonSettings | None, new: DaemonSettings) -> None:
+        """Global static addresses, routes and rules: add what ``new`` has and ``old`` had not, remove the rest
+        (``old`` None: start).  Errors are logged, never fatal (keepalived carries on too).  What was added is
+        removed at stop with everything else the configurator added (``remove_all_added``)."""
+        assert self._netlink is not None
+        nl = self._netlink
+        before = (old.static_addresses, old.static_routes, old.static_rules) if old is not None else ((), (), ())
+        try:
+            for rule in reversed([r for r in before[2] if r not in new.static_rules]):
+                await nl.remove_rule(rule)
+            for route in reversed([r for r in before[1] if r not in new.static_routes]):
+                await nl.remove_route(route)
+            for va in [a for a in before[0] if a not in new.static_addresses]:
+                await nl.remove_address(va)
+        except (AddressError, OSError) as exc:
+            log.error("static: %s", exc)
+        for va in new.static_addresses:
+            if va not in before[0]:
+                try:
+                    await nl.add_address(va)
+                except (AddressError, OSError) as exc:
+                    log.error("static_ipaddress %s: %s", va, exc)
+        for route in new.static_routes:
+            if route not in before[1]:
+                try:
+                    await nl.add_route(route)
+                except (AddressError, OSError) as exc:
+                    log.error("static_routes %s: %s", route, exc)
+        for rule in new.static_rules:
+            if rule not in before[2]:
+                try:
+                    await nl.add_rule(rule)
+                except (AddressError, OSError) as exc:
+                    log.error("static_rules %s: %s", rule, exc)
+        if new.static_addresses or new.static_routes or new.static_rules:
+            log.info("static: %d address(es), %d route(s), %d rule(s)", len(new.static_addresses),
+                     len(new.static_routes), len(new.static_rules))
 
     async def _start(self) -> None:
         s = self.settings
+        await self._set_static(None, s)
         for path, script in s.notify_fifos:
             allowed = script is None or self._script_allowed(script, f"notify_fifo {path} script")
             self._notifier.fifos.append(NotifyFifo(path, script=script if allowed else None))
@@ -336,11 +620,7 @@ class VrrpDaemon:
             raise DaemonError(f"({s.name}) cannot open the VRRP socket on {s.interface}: {exc}") from exc
         mac = await self._mac(s.interface)
         inst = Instance(s, router, sock, rx, src, mac)
-        modes: dict[str, OldChecksum] = {"auto": "auto", "never": "never", "always": "always"}
-        mode = modes.get(s.old_unicast_checksum)
-        if mode is None:
-            raise DaemonError(f"({s.name}) old_unicast_checksum must be auto, never or always, "
-                              f"not {s.old_unicast_checksum!r}")
+        mode = _old_checksum_mode(s)
         member = Member(cfg, rx.fileno(), group=s.dst_group, old_checksum=mode)
         try:
             inst.announcer = self._announcer(s.interface)
@@ -438,6 +718,7 @@ class VrrpDaemon:
 
     async def _release(self) -> None:
         log.debug("shutdown: stopping trackers and the reflector task")
+        await self._stop_trackers()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -549,6 +830,20 @@ class VrrpDaemon:
         except Exception as exc:  # gone again, or netlink failed: keep the old one, say why
             log.warning("(%s) cannot re-read the MAC of %s: %s", inst.name, inst.settings.interface, exc)
 
+    async def _stop_trackers(self) -> None:
+        tasks, self._tracker_tasks = self._tracker_tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _tracker_key(self) -> tuple[object, ...]:
+        """What the running trackers depend on: their definitions and which of them instances track."""
+        s = self.settings
+        used = [(k, n) for i in self.instances
+                for k, names in (("s", i.settings.tracked_scripts), ("f", i.settings.tracked_files),
+                                 ("p", i.settings.tracked_processes)) for n in names]
+        return s.scripts, s.files, s.processes, s.script_security, tuple(sorted(set(used)))
+
     def _start_trackers(self) -> None:
         s = self.settings
         for sc in s.scripts:
@@ -557,16 +852,16 @@ class VrrpDaemon:
             if not self._script_allowed(sc.script, f"vrrp_script {sc.name}"):
                 continue
             tracker = ScriptTracker(sc, self._on_tracker)
-            self._tasks.append(asyncio.create_task(tracker.run(), name=f"vrrp_script {sc.name}"))
+            self._tracker_tasks.append(asyncio.create_task(tracker.run(), name=f"vrrp_script {sc.name}"))
         for fs in s.files:
             if not any(fs.name in i.settings.tracked_files for i in self.instances):
                 continue
             ft = FileTracker(fs, self._on_tracker)
-            self._tasks.append(asyncio.create_task(ft.run(), name=f"track_file {fs.name}"))
+            self._tracker_tasks.append(asyncio.create_task(ft.run(), name=f"track_file {fs.name}"))
         procs = [p for p in s.processes if any(p.name in i.settings.tracked_processes for i in self.instances)]
         if procs:
             pt = ProcessTracker(procs, self._on_tracker)
-            self._tasks.append(asyncio.create_task(pt.run(), name="vrrp_track_process"))
+            self._tracker_tasks.append(asyncio.create_task(pt.run(), name="vrrp_track_process"))
 
     def _script_allowed(self, script: Script, what: str) -> bool:
         """The check ``pykeepalived -t`` reports with (``script_refusal``): a refused script never runs."""
@@ -678,8 +973,9 @@ class VrrpDaemon:
             case ReceivedLowerPriority():
                 # keepalived's notify_master_rx_lower_pri: the router decided (valid advert, handled as Master)
                 assert inst is not None
-                log.info("(%s) Master received lower priority (%d) advert from %s", inst.name, action.priority,
-                         action.src)
+                log.info("(%s) Received advert from %s with lower priority %d, ours %d%s", inst.name, action.src,
+                         action.priority, inst.router.effective_priority,
+                         "" if inst.settings.lower_prio_no_advert else ", forcing new election")
                 self._notifier.master_rx_lower_pri(inst.name, inst.router.effective_priority, inst.settings.notify)
             case PacketDiscarded():
                 if inst is None:
@@ -694,6 +990,7 @@ class VrrpDaemon:
                     self._notifier.priority_change(inst.name, NotifyState(action.state.value), action.new)
             case SyncGroupStateChanged():
                 log.info("VRRP_Group(%s) Syncing instances to %s state", action.group, action.state.value)
+                _call_all(self.hooks.group_changed, action.group, action.state)
                 self._notifier.group(action.group, NotifyState(action.state.value), self._group_notify[action.group])
             case OldChecksumAdopted():
                 assert inst is not None
@@ -727,15 +1024,23 @@ class VrrpDaemon:
 
     def _state_changed(self, inst: Instance, change: StateChanged) -> None:
         inst.transitions.append((time.time(), change.old.value, change.new.value, change.reason.value))
+        _call_all(self.hooks.state_changed, inst.name, change.old, change.new)
+        # keepalived's words where users grep for them ("(VI_1) Entering MASTER STATE"); the reason on its own line
         if change.new is State.INIT:
+            self._cancel_garp(inst)
             if change.old is State.MASTER:
                 log.info("(%s) sent 0 priority", inst.name)
-            log.info("(%s) Entering STOP STATE (%s)", inst.name, change.reason.value)
+            log.info("(%s) transition reason: %s", inst.name, change.reason.value)
+            log.info("(%s) Entering STOP STATE", inst.name)
             self._notifier.instance(inst.name, NotifyState.STOP, change.priority, inst.settings.notify)
             return
         if change.old is State.MASTER:
             self._cancel_garp(inst)
-        log.info("(%s) Entering %s STATE (%s)", inst.name, change.new.value, change.reason.value)
+        if change.reason in (TransitionReason.MASTER_NO_RESPONSE, TransitionReason.PRIORITY_ZERO):
+            log.info("(%s) Receive advertisement timeout", inst.name)
+        log.info("(%s) transition reason: %s", inst.name, change.reason.value)
+        init = " (init)" if change.old is State.INIT and change.new is State.BACKUP else ""
+        log.info("(%s) Entering %s STATE%s", inst.name, change.new.value, init)
         self._notifier.instance(inst.name, NotifyState(change.new.value), change.priority, inst.settings.notify)
 
     # ------------------------------------------------------------------ netlink worker
@@ -759,12 +1064,15 @@ class VrrpDaemon:
         if inst.router.state is not State.MASTER:
             return  # a later transition already took mastership away: its RemoveVips follows
         ips = tuple(dict.fromkeys(va.address.ip for va in action.install))
-        if not action.accept and not inst.blocked:
-            # Accept_Mode off: the drop rules go in before the addresses, so no packet slips through
-            await self._accept.block(ips)
-            inst.blocked = ips
-            log.info("(%s) accept mode off: dropping traffic addressed to the VIPs", inst.name)
-        log.info("(%s) Setting VIPs.", inst.name)
+        new = tuple(ip for ip in ips if ip not in inst.blocked)
+        if not action.accept and new:
+            # Accept_Mode off: the drop rules go in before the addresses, so no packet slips through (a reload
+            # that adds VIPs to a Master blocks just the new ones)
+            await self._accept.block(new)
+            if not inst.blocked:
+                log.info("(%s) accept mode off: dropping traffic addressed to the VIPs", inst.name)
+            inst.blocked += new
+        log.info("(%s) setting VIPs.", inst.name)
         self._join_solicited_nodes(inst, ips)
         for va in action.install:
             await self._netlink.add_address(va)
@@ -775,6 +1083,7 @@ class VrrpDaemon:
 
     async def _remove_vips(self, inst: Instance, action: RemoveVips) -> None:
         assert self._netlink is not None
+        log.info("(%s) removing VIPs.", inst.name)
         for rule in reversed(action.rules):
             await self._netlink.remove_rule(rule)
         for route in reversed(action.routes):
@@ -782,10 +1091,11 @@ class VrrpDaemon:
         for va in action.install:
             await self._netlink.remove_address(va)
         self._leave_solicited_nodes(inst, tuple(dict.fromkeys(va.address.ip for va in action.install)))
-        if inst.blocked:
-            ips, inst.blocked = inst.blocked, ()
-            await self._accept.unblock(ips)
-        log.info("(%s) Removed VIPs.", inst.name)
+        removed = set(va.address.ip for va in action.install)
+        gone = tuple(ip for ip in inst.blocked if ip in removed)
+        if gone:  # all of them when leaving MASTER; the removed ones on a reload
+            inst.blocked = tuple(ip for ip in inst.blocked if ip not in removed)
+            await self._accept.unblock(gone)
 
     def _join_solicited_nodes(self, inst: Instance, ips: tuple[IPAddress, ...]) -> None:
         """RFC 9568 §6.4.2: a new Master joins the Solicited-Node group of each IPv6 VIP.
@@ -822,6 +1132,9 @@ class VrrpDaemon:
             refresh=action.refresh_us / 1_000_000,
             refresh_repeat=action.refresh_repeat,
         )
+        for ip in action.addresses:
+            kind = "gratuitous ARPs" if ip.version == 4 else "Unsolicited Neighbour Adverts"
+            log.info("(%s) Sending/queueing %s on %s for %s", inst.name, kind, inst.settings.interface, ip)
         now = self.loop.time()
         inst.garp_handles = [h for h in inst.garp_handles if not h.cancelled() and h.when() > now]
         for t in schedule.on_master(now):
@@ -843,6 +1156,8 @@ class VrrpDaemon:
         if inst.router.state is not State.MASTER or inst.announcer is None:
             return
         for ip in addresses:
+            what = "gratuitous ARP" if ip.version == 4 else "Unsolicited Neighbour Advert"
+            log.debug("Sending %s on %s for %s", what, inst.settings.interface, ip)
             try:
                 inst.announcer.announce(ip, inst.mac)
             except OSError as exc:
@@ -901,13 +1216,54 @@ class VrrpDaemon:
             "unknown_vrid": discards.get("vrid", 0),
         }
 
-    def _dump(self, filename: str) -> None:
-        path = self.dump_dir / filename
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    def _on_dump(self, kind: str) -> None:
+        """A dump signal: keepalived's file (the ``dump`` hook), our own JSON, and for STATS_CLEAR the counters
+        zeroed afterwards (keepalived writes the stats, then clears them)."""
+        if self.hooks.dump is not None:
+            try:
+                self.hooks.dump(kind, self)
+            except Exception:
+                log.exception("cannot write the %s dump", kind)
+        self._write_own_dump()
+        if kind == "stats_clear":
+            for inst in self.instances:
+                inst.router.stats = RouterStats()
+            if self.host is not None:
+                self.host.stats.discards.clear()
+                self.host.stats.own_packets = 0
+            self.stats = DaemonStats()
+
+    def _write_own_dump(self) -> None:
+        """``OWN_DUMP`` in the dump directory, mode 0600: written to a fresh temporary name (``mkstemp``:
+        O_EXCL, so a planted link is never followed) and renamed over the target (a rename replaces a link,
+        it does not write through it)."""
+        path = self.dump_dir / OWN_DUMP
         try:
-            tmp.write_text(json.dumps(self.snapshot(), indent=2, sort_keys=True) + "\n")
-            os.replace(tmp, path)
+            fd, tmp = tempfile.mkstemp(prefix=f".{OWN_DUMP}.", dir=self.dump_dir)
         except OSError as exc:
             log.error("cannot write %s: %s", path, exc.strerror)
             return
-        log.info("Wrote %s", path)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self.snapshot(), indent=2, sort_keys=True) + "\n")
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            log.error("cannot write %s: %s", path, exc.strerror)
+            return
+        log.debug("Wrote %s", path)
+
+def _old_checksum_mode(s: InstanceSettings) -> OldChecksum:
+    modes: dict[str, OldChecksum] = {"auto": "auto", "never": "never", "always": "always"}
+    mode = modes.get(s.old_unicast_checksum)
+    if mode is None:
+        raise DaemonError(f"({s.name}) old_unicast_checksum must be auto, never or always, "
+                          f"not {s.old_unicast_checksum!r}")
+    return mode
+
+
+def _same_io(a: InstanceSettings, b: InstanceSettings) -> bool:
+    """The instance keeps its sockets, source address and VMAC across a reload."""
+    return (a.interface, a.parent_interface, a.family, a.vmac, a.unicast, a.dst_group, a.src_ip) == (
+        b.interface, b.parent_interface, b.family, b.vmac, b.unicast, b.dst_group, b.src_ip)

@@ -159,3 +159,8 @@ class DaemonSettings:
     notify_fifos: tuple[tuple[str, Script | None], ...] = ()
     router_id: str | None = None
     process: ProcessSettings = field(default_factory=ProcessSettings)
+    #: global ``static_ipaddress`` / ``static_routes`` / ``static_rules``: set at start, removed at stop, whatever
+    #: the instances' states (keepalived's documentation: "addresses that are not moved by VRRP")
+    static_addresses: tuple[VirtualAddress, ...] = ()
+    static_routes: tuple[VirtualRoute, ...] = ()
+    static_rules: tuple[VirtualRule, ...] = ()
