@@ -42,7 +42,8 @@ _PERMANENT = {EXIT_FATAL: "FATAL", EXIT_CONFIG: "CONFIG"}
 
 #: signals the parent forwards to its children (keepalived's propagate_signal): RELOAD, DATA, STATS, JSON,
 #: STATS_CLEAR; STOP (SIGTERM/SIGINT) becomes a SIGTERM to each child.
-FORWARDED = (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2, signal.SIGRTMAX - 1)
+FORWARDED = (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2, signal.SIGRTMAX - 1,
+             signal.SIGRTMAX)  # the last one: TDUMP of later keepalived versions; the VRRP child ignores it
 STOPS = (signal.SIGTERM, signal.SIGINT)
 #: how long the parent waits for its children at stop before it SIGKILLs them (keepalived's child_wait_time is
 #: 5 s; ours covers the VRRP child's own shutdown watchdog)
@@ -200,6 +201,10 @@ class Watchdog:
                     self._reap()
                 elif sig in STOPS:
                     self.stop()
+                elif sig == signal.SIGHUP:  # systemctl reload: RELOADING, the children re-read, READY again
+                    self.notifier.reloading()
+                    self._signal_children(sig)
+                    self.notifier.ready("reload requested from the children")
                 else:
                     self._signal_children(sig)
         finally:

@@ -100,7 +100,7 @@ def test_sigkill_of_the_parent_stops_the_children_and_leaves_no_vip(lab: Lab) ->
     os.kill(main, signal.SIGKILL)
     assert wait_until(lambda: not _alive(vrrp), 10), lb1.log()  # PR_SET_PDEATHSIG: SIGTERM, the clean stop
     assert wait_vip_holders(lab, VIP, []) == [], lb1.log()
-    assert "Removed VIPs" in lb1.log().split("Stopping")[-1]
+    assert "removing VIPs." in lb1.log().split("Stopping")[-1]
     assert not (lb1.vrrp_pid_file).exists()  # the child removed its own file
 
 
