@@ -10,8 +10,10 @@ class, so :func:`ignore_priority_zero` breaks it there too.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from vrrp.core import router as _router
@@ -52,8 +54,13 @@ def ignore_priority_zero() -> Iterator[None]:
 
 
 def main() -> None:
-    """Patch, then hand over to the real daemon's console entry point (argv unchanged)."""
+    """Patch, then hand over to the real daemon's console entry point (argv unchanged).
+
+    The daemon's watchdog starts its VRRP child as a new interpreter: ``broken_site/sitecustomize.py``, first on
+    the inherited PYTHONPATH, patches that interpreter too."""
     patch()
+    site = str(Path(__file__).with_name("broken_site"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p)
     # the installed console script's target, found by name: netns_lab runs our daemon, it does not import it
     (script,) = entry_points(group="console_scripts", name="pykeepalived")
     script.load()()
