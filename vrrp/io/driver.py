@@ -523,34 +523,26 @@ class VrrpDaemon:
         removed at stop with everything else the configurator added (``remove_all_added``)."""
         assert self._netlink is not None
         nl = self._netlink
-        before = (old.static_addresses, old.static_routes, old.static_rules) if old is not None else ((), (), ())
-        try:
-            for rule in reversed([r for r in before[2] if r not in new.static_rules]):
-                await nl.remove_rule(rule)
-            for route in reversed([r for r in before[1] if r not in new.static_routes]):
-                await nl.remove_route(route)
-            for va in [a for a in before[0] if a not in new.static_addresses]:
-                await nl.remove_address(va)
-        except (AddressError, OSError) as exc:
-            log.error("static: %s", exc)
-        for va in new.static_addresses:
-            if va not in before[0]:
+        # (keyword, before, after, add, remove), in the order things are added; removals run in reverse
+        kinds: list[tuple[str, tuple[Any, ...], tuple[Any, ...], Callable[[Any], Awaitable[object]],
+                          Callable[[Any], Awaitable[object]]]] = [
+            ("static_ipaddress", old.static_addresses if old else (), new.static_addresses, nl.add_address,
+             nl.remove_address),
+            ("static_routes", old.static_routes if old else (), new.static_routes, nl.add_route, nl.remove_route),
+            ("static_rules", old.static_rules if old else (), new.static_rules, nl.add_rule, nl.remove_rule),
+        ]
+        for keyword, before, after, _, remove in reversed(kinds):
+            for item in reversed([x for x in before if x not in after]):
                 try:
-                    await nl.add_address(va)
+                    await remove(item)
                 except (AddressError, OSError) as exc:
-                    log.error("static_ipaddress %s: %s", va, exc)
-        for route in new.static_routes:
-            if route not in before[1]:
+                    log.error("%s %s: %s", keyword, item, exc)
+        for keyword, before, after, add, _ in kinds:
+            for item in [x for x in after if x not in before]:
                 try:
-                    await nl.add_route(route)
+                    await add(item)
                 except (AddressError, OSError) as exc:
-                    log.error("static_routes %s: %s", route, exc)
-        for rule in new.static_rules:
-            if rule not in before[2]:
-                try:
-                    await nl.add_rule(rule)
-                except (AddressError, OSError) as exc:
-                    log.error("static_rules %s: %s", rule, exc)
+                    log.error("%s %s: %s", keyword, item, exc)
         if new.static_addresses or new.static_routes or new.static_rules:
             log.info("static: %d address(es), %d route(s), %d rule(s)", len(new.static_addresses),
                      len(new.static_routes), len(new.static_rules))
