@@ -1,5 +1,6 @@
-"""What the VRRP process adds around ``vrrp.io.driver.VrrpDaemon``: reload, keepalived's dumps, e-mail alerts,
-sd_notify and the opt-in metrics endpoint, handed to the driver as ``DaemonHooks`` (``vrrp`` never imports
+"""What the VRRP process adds around ``vrrp.io.driver.VrrpDaemon``: reload, keepalived's dumps, e-mail alerts and
+the opt-in metrics endpoint (systemd is told by the watchdog parent, which owns NOTIFY_SOCKET), handed to the
+driver as ``DaemonHooks`` (``vrrp`` never imports
 ``pykeepalived``, so the configuration model, the dump formats and the mailers are composed here).
 """
 
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING
 from pykeepalived.config import load_config
 from pykeepalived.config.errors import Severity
 from pykeepalived.config.model import KeepalivedConfig
-from pykeepalived.daemon.sd_notify import SystemdNotifier
 from pykeepalived.daemon.settings import SettingsError, build_settings
 from vrrp.core.state import State
 from vrrp.io.driver import DaemonHooks, ReloadError, VrrpDaemon
@@ -42,7 +42,6 @@ class VrrpProcess:
         self.config = config
         self.metrics_listen = metrics_listen
         self.metrics: MetricsServer | None = None
-        self.systemd = SystemdNotifier.from_environ()
         self.alerter: SmtpAlerter | None = None
         self.mailer: TransitionMailer | None = None
         self.released: Counter[str] = Counter()  # transitions out of MASTER, per instance (keepalived's stat)
@@ -165,7 +164,6 @@ class VrrpProcess:
         self._configure_mail()
         if self.alerter is not None:
             self.alerter.start()
-        self.systemd.ready()
 
     async def closing(self) -> None:
         if self.metrics is not None:
@@ -181,8 +179,6 @@ class VrrpProcess:
             state_changed=[self.state_changed],
             group_changed=[self.group_changed],
             ready=[self.ready],
-            reloading=[self.systemd.reloading],
-            stopping=[self.systemd.stopping],
             started=[self.started],
             closing=[self.closing],
         )
