@@ -291,9 +291,9 @@ LAB_REACTION_S = 0.1
 
 
 def lab_examples() -> int:
-    """Examples for a lab test: :data:`CI_LAB_EXAMPLES`, or the loaded profile's when it is a soak."""
+    """Examples for a lab test: :data:`CI_LAB_EXAMPLES`, or :data:`SOAK_EXAMPLES` under a soak profile."""
     n = settings.default.max_examples if settings.default is not None else 0
-    return n if n >= SOAK_EXAMPLES else CI_LAB_EXAMPLES
+    return SOAK_EXAMPLES if n >= SOAK_EXAMPLES else CI_LAB_EXAMPLES
 
 
 def assert_holds(

@@ -17,7 +17,8 @@ pytest_plugins = ["netns_lab.fixtures"]
 # Hypothesis profiles: tests that set no example count take it from here. "ci" (the default) keeps the suite
 # bounded; "soak" is the long fuzzing campaign (tests/property/test_config_grammar_fuzz.py):
 #   pytest tests/property --hypothesis-profile soak     or     HYPOTHESIS_PROFILE=soak pytest tests/property
-# (HYPOTHESIS_SOAK_EXAMPLES sets its example count, 20,000 by default)
+# (HYPOTHESIS_SOAK_EXAMPLES sets its example count, 20,000 by default; the lab's drawn fault schedules take
+# netns_lab.schedules.SOAK_EXAMPLES of them, each a real run: netns_lab.schedules.lab_examples)
 settings.register_profile("ci", max_examples=100, deadline=None)
 settings.register_profile("soak", max_examples=int(os.environ.get("HYPOTHESIS_SOAK_EXAMPLES", "20000")), deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -59,17 +60,3 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             if in_ci:
                 pytest.fail(f"CI must run the {tier} tier, but it {why}", pytrace=False)
             pytest.skip(f"{tier} tier {why}")
-
-
-# Hypothesis profiles (``--hypothesis-profile soak``): the drawn fault schedules of tests/lab/test_lab_schedules.py
-# run netns_lab.schedules.CI_LAB_EXAMPLES examples by default and SOAK_EXAMPLES under the soak profile.
-def _register_profiles() -> None:
-    from hypothesis import HealthCheck, settings
-
-    from netns_lab.schedules import SOAK_EXAMPLES
-
-    settings.register_profile("soak", max_examples=SOAK_EXAMPLES, deadline=None,
-                              suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
-
-
-_register_profiles()
