@@ -3,7 +3,7 @@ order and the next deadline, on a virtual clock (``now`` in µs; no wall clock a
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 
@@ -19,8 +19,8 @@ from vrrp.core.actions import (
 )
 from vrrp.core.config import RouterConfig
 from vrrp.core.host import Host, Member
-from vrrp.core.packet import MULTICAST_V4, Advertisement, Reason, encode
-from vrrp.core.state import State
+from vrrp.core.packet import MULTICAST_V4, Advertisement, PacketError, Reason, encode
+from vrrp.core.state import State, TransitionReason
 from vrrp.core.tracking import Tracker
 
 ME = IPv4Address("10.0.0.2")
@@ -343,3 +343,151 @@ def test_a_sync_group_naming_an_unknown_instance_is_refused() -> None:
     with pytest.raises(ValueError) as err:
         Host([Member(cfg("A", 1), "eth0")], [("G", ("A", "X", "Y"))])
     assert str(err.value) == "sync group 'G': unknown instance(s) X, Y"
+
+
+# ----------------------------------------------------------------- what the mutation run showed untested
+
+
+def test_a_shared_decode_cache_is_filled_and_trusted() -> None:
+    """The simulator hands one cache to every host of a LAN (``receive(cache=)``): the codec's verdict is stored
+    under the family (under (family, group) for keepalived's old unicast checksum) and a stored verdict is used as
+    it is, not decoded again."""
+    host = Host([Member(cfg("A", 1), "eth0")])
+    host.start(0)
+    cache: dict[object, object] = {}
+    data = advert(1)
+    assert host.receive(data, src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=S, cache=cache) == []  # type: ignore[arg-type]
+    assert list(cache) == [4] and isinstance(cache[4], Advertisement)
+    trusted = {4: PacketError(Reason.CHECKSUM, "judged by another host")}
+    out = host.receive(data, src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=S, cache=trusted)  # type: ignore[arg-type]
+    assert out == [("A", PacketDiscarded(Reason.CHECKSUM, PEER, "judged by another host"))]
+    always = unicast_v3("always")
+    old_form = advert(1, dst=MULTICAST_V4)
+    cache = {}
+    assert always.receive(old_form, src=PEER, dst=ME, ttl=255, link="eth0", now=S, cache=cache) == []  # type: ignore[arg-type]
+    assert list(cache) == [(4, MULTICAST_V4)] and isinstance(cache[(4, MULTICAST_V4)], Advertisement)
+    trusted_old = {(4, MULTICAST_V4): PacketError(Reason.CHECKSUM, "judged by another host")}
+    out = always.receive(old_form, src=PEER, dst=ME, ttl=255, link="eth0", now=2 * S, cache=trusted_old)  # type: ignore[arg-type]
+    assert out == [("A", PacketDiscarded(Reason.CHECKSUM, PEER, "judged by another host"))]
+    auto = unicast_v3("auto")
+    cache = {}
+    assert auto.receive(old_form, src=PEER, dst=ME, ttl=255, link="eth0", now=S, cache=cache) == [  # type: ignore[arg-type]
+        ("A", OldChecksumAdopted())]
+    assert list(cache) == [4, (4, MULTICAST_V4)]
+    assert isinstance(cache[4], PacketError) and isinstance(cache[(4, MULTICAST_V4)], Advertisement)
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_the_old_unicast_checksum_is_only_for_v3_ipv4_unicast(family: int) -> None:
+    """keepalived's old_unicast_checksum concerns the VRRPv3 IPv4 pseudo-header only: an IPv6 unicast instance and
+    a VRRPv2 unicast instance (no pseudo-header) never use it, even in "always" mode, and accept the normal form."""
+    if family == 6:
+        me, peer = IPv6Address("fe80::2"), IPv6Address("fe80::3")
+        vips: tuple[IPv4Address | IPv6Address, ...] = (IPv6Address("fe80::100"),)
+        settings: dict[str, object] = {"primary_address": me, "virtual_ipaddress": vips, "unicast_peer": (peer,)}
+        adv = Advertisement(3, 1, 200, list(vips), 100)
+    else:
+        me, peer = ME, PEER  # type: ignore[assignment]
+        settings = {"version": 2, "unicast_peer": (peer,)}
+        adv = Advertisement(2, 1, 200, [IPv4Address("10.0.1.100")], 100)
+    host = Host([Member(cfg("A", 1, **settings), "eth0", old_checksum="always")])
+    host.start(0)
+    assert not host.old_checksum("A")
+    data = encode(adv, family=family, src=peer, dst=me)
+    assert host.receive(data, src=peer, dst=me, ttl=255, link="eth0", now=S) == []
+    assert host.router("A").stats.adverts_received == 1
+
+
+def test_an_event_with_two_actions_still_puts_the_advert_first() -> None:
+    """A Master learning the old checksum from a priority-0 advert answers with its own advert at once: two pairs,
+    the advert first (the host's one order holds for every length)."""
+    host = unicast_v3("auto")
+    host.handle_timers(host.next_deadline() or 0)
+    assert host.router("A").state is State.MASTER
+    out = host.receive(advert(1, priority=0, dst=MULTICAST_V4), src=PEER, dst=ME, ttl=255, link="eth0", now=5 * S)
+    assert [(n, type(a)) for n, a in out] == [("A", SendAdvertisement), ("A", OldChecksumAdopted)]
+
+
+def test_the_earliest_timer_wins_whichever_instance_holds_it_and_ties_go_to_the_first() -> None:
+    host = Host([Member(cfg("A", 1, priority=10), "eth0"), Member(cfg("B", 2, priority=250), "eth0")])
+    host.start(0)
+    b_timer = host.router("B").get_timer()
+    assert b_timer is not None and b_timer < (host.router("A").get_timer() or 0)
+    assert host.next_deadline() == b_timer and host.next_timer() == (b_timer, "B")
+    same = Host([Member(cfg("A", 1), "eth0"), Member(cfg("B", 2), "eth0")])
+    same.start(0)
+    assert same.router("A").get_timer() == same.router("B").get_timer()
+    assert same.next_timer() == (same.next_deadline(), "A")
+
+
+def test_start_reports_no_priority_change_even_after_one_before_start() -> None:
+    host = Host([Member(cfg("A", 1, trackers=(Tracker("chk", weight=-20),)), "eth0")])
+    host.set_tracker_state("A", "chk", False, 0)
+    assert host.start(0) == [("A", StateChanged(State.INIT, State.BACKUP, TransitionReason.STARTUP, 80))]
+
+
+def test_an_owner_started_after_its_partner_pulls_it_to_master_at_that_moment() -> None:
+    """Sync group (keepalived's vrrp_sync_group): B starts Backup, then the address owner A starts Master and B
+    follows at once, its Adver_Timer armed from the start time."""
+    host = Host([Member(cfg("B", 2), "eth1"), Member(cfg("A", 1, priority=255), "eth0")], [("G", ("B", "A"))])
+    out = host.start(7 * S)
+    assert {host.router(n).state for n in ("A", "B")} == {State.MASTER}
+    assert host.router("B").get_timer() == 7 * S + S
+    assert (None, SyncGroupStateChanged("G", State.MASTER)) in out
+
+
+def grouped_pair(a: RouterConfig) -> Host:
+    host = Host([Member(a, "eth0"), Member(cfg("B", 2), "eth1")], [("G", ("A", "B"))])
+    host.start(0)
+    return host
+
+
+def test_priority_events_move_the_instance_and_its_group_at_their_time() -> None:
+    """A priority event that makes A the address owner makes it Master now; its group partner follows now."""
+    for event in ("set_priority", "event"):
+        host = grouped_pair(cfg("A", 1))
+        if event == "set_priority":
+            out = host.set_priority("A", 255, 3 * S)
+        else:
+            out = host.event("A", lambda r, now: r.set_priority(255, now), 3 * S)
+        assert {host.router(n).state for n in ("A", "B")} == {State.MASTER}, event
+        assert [host.router(n).get_timer() for n in ("A", "B")] == [4 * S, 4 * S], event
+        assert (None, SyncGroupStateChanged("G", State.MASTER)) in out
+
+
+def test_a_track_file_fault_clears_at_its_time_for_the_whole_group() -> None:
+    host = grouped_pair(cfg("A", 1, trackers=(Tracker("f", kind="value", weight=0),)))
+    host.set_tracker_value("A", "f", 1, S)
+    assert {host.router(n).state for n in ("A", "B")} == {State.FAULT}
+    out = host.set_tracker_value("A", "f", 0, 3 * S)
+    assert {host.router(n).state for n in ("A", "B")} == {State.BACKUP}
+    mdi = host.router("A").master_down_interval_us()
+    assert [host.router(n).get_timer() for n in ("A", "B")] == [3 * S + mdi] * 2
+    assert (None, SyncGroupStateChanged("G", State.BACKUP)) in out
+
+
+def test_the_group_reports_fault_once_as_soon_as_a_member_faults() -> None:
+    """A member starting faulted puts the group in FAULT at once (reported right after it); a member that recovers
+    while another is still faulted goes back to FAULT without the group reporting FAULT again."""
+    a = cfg("A", 1, trackers=(Tracker("chk", weight=0, initial_up=False),))
+    c = cfg("C", 3, trackers=(Tracker("chk", weight=0),))
+    host = Host([Member(a, "eth0"), Member(cfg("B", 2), "eth1"), Member(c, "eth2")], [("G", ("A", "B", "C"))])
+    out = host.start(0)
+    assert [(n, type(x).__name__) for n, x in out] == [
+        ("A", "StateChanged"), (None, "SyncGroupStateChanged"), ("B", "StateChanged"), ("C", "StateChanged")]
+    assert host.group_states() == {"G": State.FAULT}
+    host.set_tracker_state("C", "chk", False, S)
+    out = host.set_tracker_state("A", "chk", True, 2 * S)
+    assert host.router("A").state is State.FAULT
+    assert not any(isinstance(x, SyncGroupStateChanged) for _, x in out)
+
+
+def test_a_preempted_master_takes_its_group_to_backup_at_that_moment() -> None:
+    host = Host([Member(cfg("A", 1), "eth0"), Member(cfg("B", 2), "eth1")], [("G", ("A", "B"))])
+    host.start(0)
+    host.handle_timers(host.next_deadline() or 0)
+    assert {host.router(n).state for n in ("A", "B")} == {State.MASTER}
+    out = host.receive(advert(1, priority=250), src=PEER, dst=MULTICAST_V4, ttl=255, link="eth0", now=9 * S)
+    assert {host.router(n).state for n in ("A", "B")} == {State.BACKUP}
+    assert host.router("B").get_timer() == 9 * S + host.router("B").master_down_interval_us()
+    assert (None, SyncGroupStateChanged("G", State.BACKUP)) in out

@@ -367,6 +367,7 @@ class Host:
             s = self._slots[name]
             s.priority = s.router.effective_priority
             out += self._run(s, s.router.start(now), now)
+        out += self._regroup_faults(now)
         result.pairs = _ordered(out)
         return result
 
@@ -377,6 +378,22 @@ class Host:
             return self._slots[name]
         except KeyError:
             raise KeyError(f"no instance {name!r}; instances are {', '.join(self._slots)}") from None
+
+    def _regroup_faults(self, now: int) -> list[Pair]:
+        """After a reload rebuilt the sync groups: hold in FAULT exactly the members whose (new) group has another
+        member faulted by its own trackers (keepalived's sync-group rule).  A reload that removes the faulted
+        member or dissolves its group must release its former partners (nothing else ever would), and one that
+        groups a member with a faulted one must put it in FAULT."""
+        out: list[Pair] = []
+        for s in self._slots.values():
+            router = s.router
+            group = self._group_of.get(s.name)
+            hold = group is not None and any(m.own_fault for m in group.members if m is not router)
+            if router.held_in_fault and not hold:
+                out += self._run(s, router.release_fault(now), now)
+            elif hold and not router.held_in_fault and router.state is not State.INIT:
+                out += self._run(s, router.force_state(State.FAULT, now), now)
+        return out
 
     def _host_discard(self, reason: Reason, src: IPAddress, detail: str) -> Pair:
         self.stats.discards[reason.value] = self.stats.discards.get(reason.value, 0) + 1
