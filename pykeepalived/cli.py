@@ -10,7 +10,9 @@ keepalived's parsing quirks kept on purpose, since scripts depend on them: ``-t`
 missing ``-f`` file under ``-t`` is "Config files missing" with status 0, ``--signum=NAME`` prints the number,
 ``-T``/``--genhash`` as the first option runs genhash with the rest.  ``-d`` runs the daemon and logs the
 resolved configuration; with ``-t`` it prints it as JSON (ours).  ``--dump-dir DIR`` (ours) says where the
-daemon's SIGUSR1/SIGUSR2/JSON dumps go.
+daemon's SIGUSR1/SIGUSR2/JSON dumps go; ``--metrics-listen=HOST:PORT`` (ours) turns on the Prometheus endpoint
+(``$PYKEEPALIVED_METRICS_LISTEN`` is the alternative; the flag wins).  keepalived 2.2.7 has neither, and both
+are long options only, so no keepalived flag or abbreviation can mean them.
 
 This module is the one command-line parser: ``pykeepalived``, ``python -m pykeepalived`` and the
 ``python -m pykeepalived.daemon`` alias all come here; the daemon never imports it.
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from .daemon.options import DaemonOptions
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
+METRICS_ENV = "PYKEEPALIVED_METRICS_LISTEN"
 VERSION = "0.1.0"
 
 
@@ -115,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="enter genhash utility mode (must be the first option)")
     p.add_argument("--dump-dir", dest="dump_dir", default=None, metavar="DIR",
                    help="where SIGUSR1/SIGUSR2/JSON dumps go (default $PYKEEPALIVED_TMP_DIR or /tmp) [ours]")
+    p.add_argument("--metrics-listen", dest="metrics_listen", default=None, metavar="HOST:PORT",
+                   help="serve Prometheus metrics on HOST:PORT ([V6]:PORT; host 127.0.0.1, port 9650 when left "
+                        f"out); default ${METRICS_ENV}, else off [ours]")
     p.add_argument("-v", "--version", action="version", version=f"pykeepalived {VERSION} "
                    "(keepalived 2.2.7 configuration compatible)")
     for flag in FLAGS:
@@ -221,10 +227,30 @@ def _main(argv: Sequence[str] | None, keep: list[object] | None) -> int:
         if umask is None or umask > 0o777:
             print(f"Invalid --umask option {args.umask}", file=sys.stderr)  # keepalived: reported, then ignored
             umask = None
+    if args.metrics_listen is not None and _metrics_problem("--metrics-listen", args.metrics_listen):
+        return 1
     if args.config_test is None:
+        if args.metrics_listen is None and os.environ.get(METRICS_ENV):
+            args.metrics_listen = os.environ[METRICS_ENV]
+            if _metrics_problem(METRICS_ENV, args.metrics_listen):
+                return 1
         return _run_daemon(args, facility, umask)
     status = _config_test(args, keep)
     return max(status, 5) if problems else status
+
+
+def _metrics_problem(source: str, value: str) -> bool:
+    """Print why ``value`` (from ``source``, the flag or the environment variable) is no listen address."""
+    from pykeepalived.daemon.metrics import MetricsListenError, parse_listen
+
+    try:
+        if not value:  # parse_listen's defaults would make it 127.0.0.1:9650, the daemon's "" means off
+            raise MetricsListenError(f"metrics address {value!r}: expected HOST:PORT")
+        parse_listen(value)
+    except MetricsListenError as exc:
+        print(f"pykeepalived: {source}: {exc}", file=sys.stderr)
+        return True
+    return False
 
 
 def daemon_options(args: argparse.Namespace, facility: str = "daemon", umask: int | None = None) -> DaemonOptions:
@@ -238,6 +264,7 @@ def daemon_options(args: argparse.Namespace, facility: str = "daemon", umask: in
         pid_file=args.pid, vrrp_pid_file=args.vrrp_pid, checkers_pid_file=args.checkers_pid,
         dump_dir=args.dump_dir, dont_respawn=args.dont_respawn, dont_release_ipvs=args.dont_release_ipvs,
         namespace=args.namespace, umask=umask, core_dump=args.core_dump, dump_conf=args.dump,
+        metrics_listen=args.metrics_listen,
     )
 
 

@@ -56,7 +56,7 @@ def _vrrp(options: DaemonOptions, pidfile: PidFile) -> int:
 
     # reload (SIGHUP, forwarded by the parent), keepalived's dump files, mail, sd_notify and metrics
     process = VrrpProcess(options.config_file, checked.result.config, config_id=options.config_id,
-                          metrics_listen=os.environ.get("PYKEEPALIVED_METRICS_LISTEN"))
+                          metrics_listen=options.metrics_listen)
     daemon = VrrpDaemon(settings, dump_dir=dump_dir(options), on_hard_exit=pidfile.remove, hooks=process.hooks())
     status = asyncio.run(daemon.run())
     return EXIT_FATAL if status else 0

@@ -40,6 +40,8 @@ class DaemonOptions:
         umask: the file-creation mask [``-u``]; None: inherited.
         core_dump: raise the core-size limit so a crash leaves a core [``-m``].
         dump_conf: log the resolved configuration at start [``-d``].
+        metrics_listen: ``HOST:PORT`` the VRRP child serves Prometheus metrics on [``--metrics-listen``, ours,
+            or ``$PYKEEPALIVED_METRICS_LISTEN``; the CLI checked it]; None: no endpoint.
     """
 
     config_file: str
@@ -63,3 +65,4 @@ class DaemonOptions:
     umask: int | None = None
     core_dump: bool = False
     dump_conf: bool = False
+    metrics_listen: str | None = None

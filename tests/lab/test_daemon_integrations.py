@@ -91,10 +91,14 @@ def test_sd_notify_ready_reloading_stopping(lab: Lab) -> None:
         path.unlink(missing_ok=True)
 
 
-def test_metrics_endpoint_answers_a_real_scrape(lab: Lab) -> None:
+@pytest.mark.parametrize("via", ["flag", "env"])
+def test_metrics_endpoint_answers_a_real_scrape(lab: Lab, via: str) -> None:
+    """Turned on by ``--metrics-listen`` (the watchdog hands it to the VRRP child) or by the environment."""
     lab.exec("lb1", ["ip", "link", "set", "lo", "up"])
-    lb1 = start_daemon(lab, DaemonSpec("lb1", keepalived_conf(instance_block(priority=150)),
-                                       env={"PYKEEPALIVED_METRICS_LISTEN": "127.0.0.1:9650"}))
+    conf = keepalived_conf(instance_block(priority=150))
+    spec = (DaemonSpec("lb1", conf, extra_args=("--metrics-listen=127.0.0.1:9650",)) if via == "flag"
+            else DaemonSpec("lb1", conf, env={"PYKEEPALIVED_METRICS_LISTEN": "127.0.0.1:9650"}))
+    lb1 = start_daemon(lab, spec)
     assert wait_vip_holders(lab, "10.0.0.100", ["lb1"], timeout=10) == ["lb1"], lb1.log()
     time.sleep(0.3)
 

@@ -126,3 +126,60 @@ def test_genhash_mode(capsys: pytest.CaptureFixture[str]) -> None:
     assert "-u" in out.out + out.err and "Traceback" not in out.err
     assert main(["-f", "x", "-T"]) == 1
     assert "-T/--genhash must be the first option" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- --metrics-listen (ours; keepalived has none)
+
+
+def _daemon_options_of(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, list[object]]:
+    """Run ``main`` up to the hand-off to the daemon and return its status and the options it would have run."""
+    import pykeepalived.daemon
+
+    seen: list[object] = []
+    monkeypatch.setattr(pykeepalived.daemon, "run_daemon", lambda options: seen.append(options) or 0)
+    return main(argv), seen
+
+
+def test_metrics_listen_reaches_the_daemon_and_its_children(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+    import json
+
+    from pykeepalived.daemon.options import DaemonOptions
+
+    conf = tmp_path / "k.conf"
+    conf.write_text(CONF)
+    monkeypatch.delenv("PYKEEPALIVED_METRICS_LISTEN", raising=False)
+    assert "--metrics-listen HOST:PORT" in build_parser().format_help()
+    status, seen = _daemon_options_of(["-f", str(conf), "--metrics-listen=[::1]:9651"], monkeypatch)
+    assert status == 0 and len(seen) == 1
+    options = seen[0]
+    assert isinstance(options, DaemonOptions) and options.metrics_listen == "[::1]:9651"
+    # the watchdog hands the children its options as JSON (pykeepalived.daemon.watchdog / child)
+    assert DaemonOptions(**json.loads(json.dumps(dataclasses.asdict(options)))) == options
+    status, seen = _daemon_options_of(["-f", str(conf)], monkeypatch)
+    assert status == 0 and seen[0].metrics_listen is None  # type: ignore[attr-defined]
+    # the environment variable is the alternative; the flag wins over it
+    monkeypatch.setenv("PYKEEPALIVED_METRICS_LISTEN", "127.0.0.1:9652")
+    status, seen = _daemon_options_of(["-f", str(conf)], monkeypatch)
+    assert seen[0].metrics_listen == "127.0.0.1:9652"  # type: ignore[attr-defined]
+    status, seen = _daemon_options_of(["-f", str(conf), "--metrics-listen", ":9653"], monkeypatch)
+    assert seen[0].metrics_listen == ":9653"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", ["localhost:9650", "127.0.0.1:99999", "127.0.0.1:x", "[::1", "1.2.3.4:5:6", ""])
+def test_a_bad_metrics_listen_is_refused_before_anything_runs(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = tmp_path / "k.conf"
+    conf.write_text(CONF)
+    monkeypatch.delenv("PYKEEPALIVED_METRICS_LISTEN", raising=False)
+    for argv in (["-f", str(conf), f"--metrics-listen={value}"], ["-t", "-f", str(conf), f"--metrics-listen={value}"]):
+        status, seen = _daemon_options_of(argv, monkeypatch)
+        err = capsys.readouterr().err
+        assert status == 1 and seen == [], argv
+        assert f"pykeepalived: --metrics-listen: metrics address {value!r}: expected" in err and "Traceback" not in err
+    if value:  # an empty variable is "not set"
+        monkeypatch.setenv("PYKEEPALIVED_METRICS_LISTEN", value)
+        status, seen = _daemon_options_of(["-f", str(conf)], monkeypatch)
+        assert status == 1 and seen == []
+        assert f"pykeepalived: PYKEEPALIVED_METRICS_LISTEN: metrics address {value!r}" in capsys.readouterr().err
