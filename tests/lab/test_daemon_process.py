@@ -63,6 +63,18 @@ def test_realtime_options_apply_to_the_daemon_not_to_its_scripts(lab: Lab) -> No
     assert lb1.stop() == 0
 
 
+@pytest.mark.lab
+def test_a_normal_vrrp_process_runs_with_the_least_timer_slack(lab: Lab) -> None:
+    """No realtime options: the VRRP child still asks for 1 ns of timer slack (the precise stage of a takeover is
+    a nanosleep); the parent keeps the kernel's default.  (A SCHED_RR task has none at all.)"""
+    lb1 = start_daemon(lab, DaemonSpec("lb1", keepalived_conf(instance_block(priority=150))))
+    assert wait_vip_holders(lab, "10.0.0.100", ["lb1"]) == ["lb1"], lb1.log()
+    child = int(lb1.vrrp_pid_file.read_text())
+    assert Path(f"/proc/{child}/timerslack_ns").read_text().strip() == "1"
+    assert Path(f"/proc/{lb1.pid}/timerslack_ns").read_text().strip() != "1"
+    assert lb1.stop() == 0
+
+
 def test_process_settings_are_parsed_with_ranges() -> None:
     ps = parse_process_settings([("vrrp_rt_priority", ("50",)), ("vrrp_no_swap", ()),
                                  ("vrrp_cpu_affinity", ("0", "1")), ("vrrp_rlimit_rttime", ("20000",))])
