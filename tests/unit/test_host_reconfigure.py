@@ -255,6 +255,17 @@ def test_a_reload_that_ends_a_fault_hold_releases_the_partners(reload: str) -> N
         assert host.router("A").state is State.FAULT
 
 
+def test_a_reload_that_keeps_a_faulted_group_keeps_holding_its_members() -> None:
+    a = cfg("A", 1, trackers=(Tracker("chk", weight=0),))
+    b = cfg("B", 2)
+    host = Host(members(a, b), [("G", ["A", "B"])])
+    host.start(0)
+    host.set_tracker_state("A", "chk", False, S)
+    result = host.reconfigure(members(a, b), [("G", ["A", "B"])], 2 * S)
+    assert result.pairs == [] and result.unchanged == ["A", "B"]
+    assert host.router("B").state is State.FAULT and host.router("B").held_in_fault
+
+
 def test_a_reload_that_groups_a_member_with_a_faulted_one_holds_it_in_fault() -> None:
     a = cfg("A", 1, trackers=(Tracker("chk", weight=0),))
     b = cfg("B", 2)

@@ -815,3 +815,61 @@ def test_refresh_repeat_must_be_at_least_one() -> None:
         config(garp_master_refresh_repeat=0)
     assert str(err.value) == "garp_master_refresh_repeat: must be at least 1"
     assert config(garp_master_refresh_repeat=1).garp_master_refresh_repeat == 1
+
+
+# ----------------------------------------------------------------- a reload's in-place address change (Master)
+
+
+def _installed() -> dict[str, tuple[object, ...]]:
+    from ipaddress import IPv4Interface, IPv4Network
+
+    from vrrp.core.specs import VirtualAddress, VirtualRoute, VirtualRule
+
+    return {
+        "install": tuple(VirtualAddress(IPv4Interface(f"10.0.0.{n}/24"), "eth0") for n in (101, 102, 103)),
+        "routes": tuple(VirtualRoute(IPv4Network(f"192.0.{n}.0/24"), via=IPv4Address("10.0.0.254"))
+                        for n in (1, 2, 3)),
+        "rules": tuple(VirtualRule(table=100 + n, src=IPv4Network(f"10.{n}.0.0/16")) for n in (1, 2, 3)),
+    }
+
+
+_FIELD = {"install": "install_addresses", "routes": "virtual_routes", "rules": "virtual_rules"}
+
+
+def test_replace_addresses_installs_and_removes_exactly_the_difference_of_each_kind() -> None:
+    """keepalived's reload diff: of the excluded addresses, routes and rules, the ones gone are removed, the new
+    ones added, the kept ones untouched; the new addresses are announced with the instance's GARP settings."""
+    kit = _installed()
+    old = {_FIELD[k]: v[:2] for k, v in kit.items()}
+    r = master(**old)
+    new = replace(r.config, garp_master_repeat=3, garp_interval_us=9, **{_FIELD[k]: v[1:] for k, v in kit.items()})
+    out = r.replace_addresses(new, 10 * S)
+    assert out[1:] == [
+        RemoveVips((), (kit["install"][0],), (kit["routes"][0],), (kit["rules"][0],)),  # type: ignore[arg-type]
+        AddVips((), False, (kit["install"][2],), (kit["routes"][2],), (kit["rules"][2],)),  # type: ignore[arg-type]
+        SendGratuitous((IPv4Address("10.0.0.103"),), 3, 9),
+    ]
+    assert isinstance(out[0], SendAdvertisement) and r.config is new
+
+
+@pytest.mark.parametrize("kind", ["install", "routes", "rules"])
+def test_replace_addresses_of_one_kind_only(kind: str) -> None:
+    kit = _installed()
+    r = master(**{_FIELD[kind]: kit[kind][:2]})
+    out = r.replace_addresses(replace(r.config, **{_FIELD[kind]: kit[kind][1:]}), 10 * S)
+    removed, added = {kind: (kit[kind][0],)}, {kind: (kit[kind][2],)}
+    assert RemoveVips((), **removed) in out and AddVips((), False, **added) in out  # type: ignore[arg-type]
+    garps = [a for a in out if isinstance(a, SendGratuitous)]
+    assert garps == ([SendGratuitous((IPv4Address("10.0.0.103"),), 5, 0)] if kind == "install" else [])
+
+
+@pytest.mark.parametrize(("settings", "accept"), [({}, False), ({"accept": True}, True), ({"priority": 255}, True)])
+def test_replace_addresses_keeps_accept_mode(settings: dict[str, object], accept: bool) -> None:
+    """Accept_Mode for the added VIPs as at the transition: configured, or always for the address owner."""
+    r = VirtualRouter(config(**settings))
+    r.start(0)
+    if r.state is not State.MASTER:
+        r.handle_timer(r.get_timer() or 0)
+    new_vip = IPv4Address("10.0.0.200")
+    out = r.replace_addresses(replace(r.config, virtual_ipaddress=(VIP, new_vip)), 10 * S)
+    assert AddVips((new_vip,), accept) in out
