@@ -145,7 +145,7 @@ def run_ours(conf: str, backend_kind: str = "kernel", lateness_out: str | None =
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, proc.stop)
         await proc.run()
         if lateness_out:  # the driver's own view: how late each probe started against its deadline
-            Path(lateness_out).write_text(json.dumps(proc.driver.lateness))
+            Path(lateness_out).write_text(json.dumps(list(proc.driver.lateness)))
 
     asyncio.run(go())
 
