@@ -6,7 +6,9 @@ exit status.  The parent reads and checks the configuration first (a configurati
 file:line before anything starts), then starts a child for each part the configuration has (``vrrp_instance``:
 the VRRP child, ``virtual_server``: the checker child; ``-P``/``-C`` choose one, ``--all`` both); the children
 (:mod:`.child`) are fresh interpreters that read the configuration again, as keepalived's children do after a
-reload.  This package never imports the CLI.
+reload.  Once the configuration is checked and the pid files written, the parent re-executes itself as the lean
+watchdog (same pid, :func:`.watchdog.become_watchdog`): what checking took (the parser, the settings, pyroute2)
+is given back instead of being held for the daemon's whole life.  This package never imports the CLI.
 """
 
 from __future__ import annotations
@@ -104,8 +106,7 @@ def apply_process_options(options: DaemonOptions) -> str | None:
 def run_daemon(options: DaemonOptions) -> int:
     """The parent process: check the configuration, start the children, watch them; returns the exit status."""
     from pykeepalived.daemon.pidfile import PidFile, PidFileError
-    from pykeepalived.daemon.sd_notify import SystemdNotifier
-    from pykeepalived.daemon.watchdog import KEEPALIVED_VERSION, Child, Watchdog
+    from pykeepalived.daemon.watchdog import KEEPALIVED_VERSION, Child, become_watchdog
 
     setup_logging(options)
     problem = apply_process_options(options)
@@ -138,7 +139,6 @@ def run_daemon(options: DaemonOptions) -> int:
             "vrrp_instance or virtual_server"
         log.error("%s: no %s configured; nothing to do", options.config_file, what)
         return 4
-    notifier = SystemdNotifier.from_environ()  # and NOTIFY_SOCKET leaves the environment: children never notify
     if not options.dont_fork:
         _daemonize()
     pidfiles: list[PidFile] = []
@@ -151,13 +151,7 @@ def run_daemon(options: DaemonOptions) -> int:
         for pf in pidfiles:
             pf.remove()
         return 1
-    try:
-        status = Watchdog(options, children, notifier).run()
-    finally:
-        for pf in pidfiles:
-            pf.remove()
-    log.info("Stopped %s", KEEPALIVED_VERSION)
-    return status
+    become_watchdog(options, children, [str(pf.path) for pf in pidfiles])  # never returns
 
 
 def dump_dir(options: DaemonOptions) -> Path:
