@@ -49,7 +49,6 @@ def load_checked(options: DaemonOptions, *, vrrp: bool, check: bool) -> Checked 
     (each problem already logged with its file and line)."""
     from pykeepalived.config import load_config
     from pykeepalived.config.errors import Severity
-    from pykeepalived.daemon.lvs import LvsSettingsError, build_lvs
     from pykeepalived.daemon.settings import SettingsError, build_settings
 
     path = options.config_file
@@ -65,10 +64,18 @@ def load_checked(options: DaemonOptions, *, vrrp: bool, check: bool) -> Checked 
         return 4
     try:
         settings = build_settings(result.config) if vrrp else None
-        lvs = build_lvs(result.config) if check and result.config.virtual_servers else None
-    except (SettingsError, LvsSettingsError) as exc:
+    except SettingsError as exc:
         log.error("%s", exc)
         return 4
+    lvs = None
+    if check and result.config.virtual_servers:  # only then the checkers, IPVS and dnspython are imported
+        from pykeepalived.daemon.lvs import LvsSettingsError, build_lvs
+
+        try:
+            lvs = build_lvs(result.config)
+        except LvsSettingsError as exc:
+            log.error("%s", exc)
+            return 4
     return Checked(result, settings, lvs)
 
 
