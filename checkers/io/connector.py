@@ -4,9 +4,10 @@ a single reader.
 Why not ``loop.sock_connect`` per probe (``checkers.io.tcp``): at thousands of checks a second the per-probe
 asyncio machinery (a task, a future, a timeout context, a selector registration and its removal, several
 callbacks) cost more CPU than the kernel's loopback handshake itself. Here a probe is a socket, ``connect_ex``,
-one ``epoll.register`` and, when the socket turns writable, ``SO_ERROR`` and ``close`` (which also leaves the
-epoll): the same system calls keepalived's check_tcp.c makes, and no Python object beyond the socket and one
-tuple. Completions are read in batches, one ``epoll.poll`` per loop iteration.
+one ``epoll.register`` and, when the socket turns writable, ``close`` (which also leaves the epoll); ``SO_ERROR``
+is read only when epoll reports an error or hang-up: the system calls a C checker makes, and no Python object
+beyond the socket and one tuple (a minimal Python loop of the same calls costs the same CPU per probe).
+Completions are read in batches, one ``epoll.poll`` per loop iteration.
 
 Hard timeouts: each connect has a deadline in a heap; one loop timer is armed at the earliest deadline of a
 connect still pending (completed ones leave the heap lazily, when they reach its top), so the timer fires about
@@ -30,6 +31,7 @@ Done = Callable[[str, ProbeResult], None]
 
 OK = ProbeResult(True)
 TIMEOUT = ProbeResult(False, "Timeout connecting")
+_TROUBLE = select.EPOLLERR | select.EPOLLHUP
 
 
 class TcpConnector:
@@ -95,12 +97,13 @@ class TcpConnector:
     def _ready(self) -> None:
         assert self._ep is not None
         pending, done = self._pending, self._done
-        for fd, _events in self._ep.poll(0):
+        for fd, events in self._ep.poll(0):
             entry = pending.pop(fd, None)
             if entry is None:
                 continue
             sock, key, _seq = entry
-            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            # writable without an error or hang-up: connected (no SO_ERROR system call, the common case)
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if events & _TROUBLE else 0
             sock.close()  # also leaves the epoll
             done(key, OK if err == 0 else failed(err))
 
