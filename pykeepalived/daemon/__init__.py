@@ -6,9 +6,10 @@ exit status.  The parent reads and checks the configuration first (a configurati
 file:line before anything starts), then starts a child for each part the configuration has (``vrrp_instance``:
 the VRRP child, ``virtual_server``: the checker child; ``-P``/``-C`` choose one, ``--all`` both); the children
 (:mod:`.child`) are fresh interpreters that read the configuration again, as keepalived's children do after a
-reload.  Once the configuration is checked and the pid files written, the parent re-executes itself as the lean
-watchdog (same pid, :func:`.watchdog.become_watchdog`): what checking took (the parser, the settings, pyroute2)
-is given back instead of being held for the daemon's whole life.  This package never imports the CLI.
+reload.  Once the configuration is checked and the pid files written, the parent starts the children and
+re-executes itself as the lean watchdog (same pid, :func:`.watchdog.become_watchdog`): what checking took (the
+parser, the settings, pyroute2) is given back instead of being held for the daemon's whole life.  This package
+never imports the CLI.
 """
 
 from __future__ import annotations
