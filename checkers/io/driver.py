@@ -30,8 +30,9 @@ from checkers.io.probes import run_probe
 Sink = Callable[[Verdict | WeightChanged | LogLine], None]
 Prober = Callable[[CheckSpec], Awaitable[ProbeResult]]
 
-#: how many recent lateness samples the driver keeps (a bounded window: a daemon runs for months)
-LATENESS_SAMPLES = 1 << 17
+#: how many recent lateness samples the driver keeps (a bounded window: a daemon runs for months; ~1 MiB when full;
+#: the benchmark swaps in a larger window)
+LATENESS_SAMPLES = 1 << 15
 
 
 def default_max_in_flight() -> int:
