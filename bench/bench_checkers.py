@@ -8,7 +8,8 @@ CPU shared by the checker, the listeners and the kernel); both checkers program 
 
 Measured for each side, alone in the kernel:
 
-* CPU of the checker process (utime + stime from /proc) over a window after a warm-up;
+* CPU of the checker process (utime + stime from /proc) over a window after a warm-up, and that CPU per probe
+  (per connection the listeners saw in the window: the figure that stays comparable when a side saturates);
 * check lateness, seen from outside and so the same for both: per check, the gap between successive connections
   minus delay_loop (keepalived and we both start the next check delay_loop after the previous one ends);
 * dead real server removal time: one port's listener closes (RS of every virtual server on it go dead) and the
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -142,10 +144,11 @@ def run_ours(conf: str, backend_kind: str = "kernel", lateness_out: str | None =
     async def go() -> None:
         backend: Backend = KernelBackend() if backend_kind == "kernel" else MemoryBackend()
         proc = CheckerProcess(build_lvs(res.config), backend)
+        proc.driver.lateness = collections.deque(maxlen=10_000_000)  # every probe of the run, not the recent window
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, proc.stop)
         await proc.run()
         if lateness_out:  # the driver's own view: how late each probe started against its deadline
-            Path(lateness_out).write_text(json.dumps(proc.driver.lateness))
+            Path(lateness_out).write_text(json.dumps(list(proc.driver.lateness)))
 
     asyncio.run(go())
 
@@ -244,6 +247,7 @@ def _side(name: str, vs: int, rs: int, conf: Path, work: Path, warmup: float, wi
     return {**inner,
         "cpu_s": cpu1 - cpu0, "window_s": t1 - t0, "cpu_share": (cpu1 - cpu0) / (t1 - t0),
         "checks_seen": len(per_check), "connections": sum(len(v) for v in per_check.values()),
+        "cpu_us_per_probe": 1e6 * (cpu1 - cpu0) / max(1, sum(len(v) for v in per_check.values())),
         "lateness_p50_ms": 1000 * _percentile(late, 0.5), "lateness_p99_ms": 1000 * _percentile(late, 0.99),
         "table_dests": len(table), "removed": len(removal), "of": len(dead),
         "removal_p50_s": _percentile(removal, 0.5), "removal_max_s": removal[-1] if removal else float("nan"),
@@ -321,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in r["ours"].items():
             print(f"{k:22} {v:12.3f}")
         return 0
-    keys = ("cpu_share", "lateness_p50_ms", "lateness_p99_ms", "checks_seen", "connections", "table_dests",
-            "removal_p50_s", "removal_max_s", "removed")
+    keys = ("cpu_share", "cpu_us_per_probe", "lateness_p50_ms", "lateness_p99_ms", "checks_seen", "connections",
+            "table_dests", "removal_p50_s", "removal_max_s", "removed")
     print(f"{'':18} {'ours':>12} {'keepalived':>12} {'ratio':>7}")
     for k in keys:
         a, b = r["ours"][k], r["keepalived"][k]

@@ -14,7 +14,7 @@ The rules, as keepalived applies them to every checker:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from checkers.core.spec import BOOTSTRAP_DELAY, CheckSpec, ProbeResult
 
@@ -22,10 +22,13 @@ from checkers.core.spec import BOOTSTRAP_DELAY, CheckSpec, ProbeResult
 @dataclass(frozen=True)
 class RunProbe:
     """Run the probe of ``key`` now, with its hard timeout, and report the outcome with ``on_result``.
-    ``attempt`` is 0 for a regular run and n for the n-th retry."""
+    ``attempt`` is 0 for a regular run and n for the n-th retry. ``due`` is when the probe was due (its
+    deadline), so the shell can measure how late it really starts; it is a measurement, not part of what the
+    action asks, hence left out of equality."""
 
     key: str
     attempt: int
+    due: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -113,10 +116,10 @@ class CheckMachine:
         if not self.enabled:
             self.deadline = now + self.spec.timing.delay_loop
             return []
+        due, self.deadline = self.deadline, None
         self.in_flight = True
-        self.deadline = None
         attempt = self.retry_it if self.is_up and self.has_run else 0
-        return [RunProbe(self.spec.key, attempt)]
+        return [RunProbe(self.spec.key, attempt, due)]
 
     def on_result(self, now: float, result: ProbeResult) -> list[Action]:
         """The probe finished (passed, failed or hit its hard timeout) at ``now``."""

@@ -30,6 +30,9 @@ def sockaddr(target: Target, port: int | None = None) -> tuple[str, int] | tuple
     return (target.ip, p)
 
 
+#: as a plain int: or-ing the enum flags costs more than creating the socket
+_NONBLOCK = int(socket.SOCK_NONBLOCK)
+
 SockOpt = tuple[int, int, int] | tuple[int, int, bytes]
 
 
@@ -46,11 +49,11 @@ def socket_options(target: Target) -> list[SockOpt]:
 def open_socket(target: Target, kind: socket.SocketKind, proto: int = 0) -> socket.socket:
     """A non-blocking socket toward ``target`` with the options applied and the source bound."""
     fam = family_of(target.ip)
-    sock = socket.socket(fam, kind, proto)
+    sock = socket.socket(fam, int(kind) | _NONBLOCK, proto)  # non-blocking from the start: no fcntl calls
     try:
-        sock.setblocking(False)
-        for level, opt, value in socket_options(target):
-            sock.setsockopt(level, opt, value)
+        if target.fwmark is not None or target.bind_if:
+            for level, opt, value in socket_options(target):
+                sock.setsockopt(level, opt, value)
         if target.bindto or target.bind_port:
             src = target.bindto or ("::" if fam == socket.AF_INET6 else "0.0.0.0")
             sock.bind((src, target.bind_port or 0))

@@ -6,7 +6,10 @@ exit status.  The parent reads and checks the configuration first (a configurati
 file:line before anything starts), then starts a child for each part the configuration has (``vrrp_instance``:
 the VRRP child, ``virtual_server``: the checker child; ``-P``/``-C`` choose one, ``--all`` both); the children
 (:mod:`.child`) are fresh interpreters that read the configuration again, as keepalived's children do after a
-reload.  This package never imports the CLI.
+reload.  Once the configuration is checked and the pid files written, the parent starts the children and
+re-executes itself as the lean watchdog (same pid, :func:`.watchdog.become_watchdog`): what checking took (the
+parser, the settings, pyroute2) is given back instead of being held for the daemon's whole life.  This package
+never imports the CLI.
 """
 
 from __future__ import annotations
@@ -47,7 +50,6 @@ def load_checked(options: DaemonOptions, *, vrrp: bool, check: bool) -> Checked 
     (each problem already logged with its file and line)."""
     from pykeepalived.config import load_config
     from pykeepalived.config.errors import Severity
-    from pykeepalived.daemon.lvs import LvsSettingsError, build_lvs
     from pykeepalived.daemon.settings import SettingsError, build_settings
 
     path = options.config_file
@@ -63,10 +65,18 @@ def load_checked(options: DaemonOptions, *, vrrp: bool, check: bool) -> Checked 
         return 4
     try:
         settings = build_settings(result.config) if vrrp else None
-        lvs = build_lvs(result.config) if check and result.config.virtual_servers else None
-    except (SettingsError, LvsSettingsError) as exc:
+    except SettingsError as exc:
         log.error("%s", exc)
         return 4
+    lvs = None
+    if check and result.config.virtual_servers:  # only then the checkers, IPVS and dnspython are imported
+        from pykeepalived.daemon.lvs import LvsSettingsError, build_lvs
+
+        try:
+            lvs = build_lvs(result.config)
+        except LvsSettingsError as exc:
+            log.error("%s", exc)
+            return 4
     return Checked(result, settings, lvs)
 
 
@@ -104,8 +114,7 @@ def apply_process_options(options: DaemonOptions) -> str | None:
 def run_daemon(options: DaemonOptions) -> int:
     """The parent process: check the configuration, start the children, watch them; returns the exit status."""
     from pykeepalived.daemon.pidfile import PidFile, PidFileError
-    from pykeepalived.daemon.sd_notify import SystemdNotifier
-    from pykeepalived.daemon.watchdog import KEEPALIVED_VERSION, Child, Watchdog
+    from pykeepalived.daemon.watchdog import KEEPALIVED_VERSION, Child, become_watchdog
 
     setup_logging(options)
     problem = apply_process_options(options)
@@ -138,7 +147,6 @@ def run_daemon(options: DaemonOptions) -> int:
             "vrrp_instance or virtual_server"
         log.error("%s: no %s configured; nothing to do", options.config_file, what)
         return 4
-    notifier = SystemdNotifier.from_environ()  # and NOTIFY_SOCKET leaves the environment: children never notify
     if not options.dont_fork:
         _daemonize()
     pidfiles: list[PidFile] = []
@@ -151,13 +159,7 @@ def run_daemon(options: DaemonOptions) -> int:
         for pf in pidfiles:
             pf.remove()
         return 1
-    try:
-        status = Watchdog(options, children, notifier).run()
-    finally:
-        for pf in pidfiles:
-            pf.remove()
-    log.info("Stopped %s", KEEPALIVED_VERSION)
-    return status
+    become_watchdog(options, children, [str(pf.path) for pf in pidfiles])  # never returns
 
 
 def dump_dir(options: DaemonOptions) -> Path:

@@ -32,6 +32,7 @@ from pykeepalived.daemon.options import DaemonOptions
 from pykeepalived.daemon.pidfile import PidFile
 from pykeepalived.daemon.watchdog import EXIT_CONFIG, EXIT_FATAL
 from pykeepalived.sigsafe import protect_entry
+from vrrp.io import lean_pyroute2
 
 log = logging.getLogger("pykeepalived.child")
 
@@ -104,6 +105,7 @@ def main(argv: list[str]) -> int:
         return 0  # the parent died before we could ask to be told: nothing was started, nothing to undo
     options = DaemonOptions(**json.loads(raw))
     ident, suffix = ROLES[role]
+    lean_pyroute2.install()  # before anything imports pyroute2: only the parts we use (~7 MiB less a child)
     # the role's modules first: importing pyroute2 resets its loggers' levels, which setup_logging sets
     importlib.import_module("vrrp.io.driver" if role == "vrrp" else "pykeepalived.daemon.checker_process")
     setup_logging(options, ident=ident, file_suffix=suffix)

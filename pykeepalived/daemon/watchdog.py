@@ -12,6 +12,11 @@ survive exec) until the child installs its own handlers: a signal in a child's f
 
 The parent writes every pid file (its own, and each child's as soon as the child exists: keepalived's names
 and defaults), so a second daemon on the same files is refused before any child starts.
+
+The watchdog runs in an interpreter of its own: the process that checked the configuration starts the children
+and re-executes itself (:func:`become_watchdog`, same pid, signals blocked across the exec so none is lost) as
+``python -m pykeepalived.daemon.watchdog STATE``, which imports only this module's few needs.  A parent that
+idles for months then holds ~10 MiB instead of the ~40 MiB the configuration parser and pyroute2 cost.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
 
+from pykeepalived.daemon.logs import setup_logging
 from pykeepalived.daemon.options import DaemonOptions
 from pykeepalived.daemon.pidfile import PidFile
 from pykeepalived.daemon.sd_notify import SystemdNotifier
@@ -182,7 +190,8 @@ class Watchdog:
         signal.pthread_sigmask(signal.SIG_BLOCK, self._mask)
         try:
             for child in self.children:
-                self.spawn(child)
+                if child.pid is None:  # not already started before the re-exec (become_watchdog)
+                    self.spawn(child)
             self.notifier.ready(f"{len(self.children)} child process(es) started")
             while any(c.pid is not None or c.respawn_at is not None for c in self.children):
                 info = signal.sigtimedwait(self._mask, self._timeout())
@@ -210,3 +219,48 @@ class Watchdog:
         finally:
             self._signal_children(signal.SIGTERM)  # an exception here must not leave children behind
         return self.status
+
+
+# ---------------------------------------------------------------------- the watchdog's own interpreter
+
+
+def become_watchdog(options: DaemonOptions, children: list[Child], pid_files: list[str]) -> NoReturn:
+    """Start the children, then replace this process (same pid, same descriptors 0-2, same children) with the
+    lean watchdog interpreter; never returns. The children start first so the re-exec adds nothing to the
+    daemon's start-up. The signals the watchdog takes are blocked before the first child starts: blocked and
+    pending signals survive the exec, so a SIGCHLD or SIGTERM meanwhile waits for the new interpreter's
+    ``sigtimedwait`` instead of being lost."""
+    # NOTIFY_SOCKET leaves the environment before any child starts (children never notify); the watchdog has it
+    notify_socket = os.environ.pop("NOTIFY_SOCKET", None)
+    starter = Watchdog(options, children, SystemdNotifier(None))
+    signal.pthread_sigmask(signal.SIG_BLOCK, starter._mask)
+    try:
+        for child in children:
+            starter.spawn(child)
+    except BaseException:
+        starter._signal_children(signal.SIGTERM)
+        raise
+    state = {"options": dataclasses.asdict(options), "pid_files": pid_files, "notify_socket": notify_socket,
+             "children": [[c.role, c.title, c.pid_path, c.pid] for c in children]}
+    logging.shutdown()  # flush the log handlers; the new interpreter opens its own
+    os.execv(sys.executable, [sys.executable, "-m", "pykeepalived.daemon.watchdog", json.dumps(state)])
+
+
+def main(argv: list[str]) -> int:
+    """``python -m pykeepalived.daemon.watchdog STATE``: started only by :func:`become_watchdog`."""
+    state = json.loads(argv[0])
+    options = DaemonOptions(**state["options"])
+    setup_logging(options)
+    children = [Child(role, title, pid_path, pid=pid, pidfile=None if pid is None else PidFile(Path(pid_path), pid))
+                for role, title, pid_path, pid in state["children"]]
+    try:
+        status = Watchdog(options, children, SystemdNotifier(state["notify_socket"])).run()
+    finally:
+        for path in state["pid_files"]:
+            PidFile(Path(path), os.getpid()).remove()
+    log.info("Stopped %s", KEEPALIVED_VERSION)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -134,6 +134,20 @@ def test_disabled_check_runs_no_probe_and_keeps_its_verdict() -> None:
     assert sched.next_deadline() is None  # probe in flight
 
 
+def test_a_probe_carries_when_it_was_due_so_the_shell_can_measure_its_lateness() -> None:
+    sched = Scheduler()
+    sched.add(spec(delay_loop=10, retry=1, delay_before_retry=2), 0.0, warmup_fraction=0.0)
+    (first,) = sched.due(1.7)  # due at 1.0 (BOOTSTRAP_DELAY), fired late
+    assert first == RunProbe("c", 0) and first.due == 1.0
+    sched.on_result("c", 2.0, ProbeResult(True))
+    assert sched.due(11.9) == [] and sched.next_deadline() == 12.0
+    (second,) = sched.due(12.5)
+    assert second.due == 12.0
+    sched.on_result("c", 13.0, ProbeResult(False))  # up: the failure is retried delay_before_retry later
+    (retry,) = sched.due(15.25)
+    assert retry == RunProbe("c", 1) and retry.due == 15.0
+
+
 def test_dynamic_weight_is_reported_on_change_and_reset_on_failure() -> None:
     s = CheckSpec("m", "MISC_CHECK", Target("192.0.2.1"), MiscProbe(("/bin/true",), dynamic=True),
                   Timing(delay_loop=10, retry=0), name="[192.0.2.1]:tcp:0")

@@ -54,7 +54,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, assert_never
 
-from pyroute2 import AsyncIPRoute
+from pyroute2.iproute.linux import AsyncIPRoute
 
 from vrrp.core.actions import (
     AddVips,
