@@ -49,6 +49,7 @@ def load_checked(options: DaemonOptions, *, vrrp: bool, check: bool) -> Checked 
     from pykeepalived.config.errors import Severity
     from pykeepalived.daemon.lvs import LvsSettingsError, build_lvs
     from pykeepalived.daemon.settings import SettingsError, build_settings
+    from pykeepalived.daemon.syncd import build_syncd
 
     path = options.config_file
     if not os.path.exists(path):
@@ -64,6 +65,7 @@ def load_checked(options: DaemonOptions, *, vrrp: bool, check: bool) -> Checked 
     try:
         settings = build_settings(result.config) if vrrp else None
         lvs = build_lvs(result.config) if check and result.config.virtual_servers else None
+        build_syncd(result.config)  # lvs_sync_daemon: whichever process runs it, a bad one stops the start
     except (SettingsError, LvsSettingsError) as exc:
         log.error("%s", exc)
         return 4

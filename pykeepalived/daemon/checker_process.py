@@ -30,9 +30,11 @@ from checkers.io.misc import verdict as misc_verdict
 from checkers.io.probes import run_probe
 from ipvs.backend import Backend
 from ipvs.errors import IPVSError
+from ipvs.model import SyncDaemon
 from ipvs.sync import SyncEngine, SyncResult
 from pykeepalived.daemon.lvs import LvsSettings
 from pykeepalived.daemon.snapshot import CheckerResult
+from pykeepalived.daemon.syncd import SyncdKeeper
 from vrrp.io.notify import NotifyFifo
 from vrrp.io.scripts import ScriptUser, run_script
 
@@ -65,8 +67,13 @@ class CheckerProcess:
     """Runs the checks of ``settings`` and keeps ``backend`` converged until :meth:`stop`."""
 
     def __init__(self, settings: LvsSettings, backend: Backend, *, resync_interval: float = 60.0,
-                 local_addresses: Callable[[], Iterable[str]] | None = None, keep_on_exit: bool = False) -> None:
+                 local_addresses: Callable[[], Iterable[str]] | None = None, keep_on_exit: bool = False,
+                 sync_daemons: tuple[SyncDaemon, ...] = ()) -> None:
         self.settings = settings
+        #: lvs_sync_daemon without a VRRP instance: master and backup, from start to stop (keepalived's checker
+        #: process; with an instance the VRRP process runs it)
+        self.sync_daemons = sync_daemons
+        self.syncd = SyncdKeeper(lambda: backend, owns_backend=False) if sync_daemons else None
         self.pool = settings.new_pool()
         self.engine = SyncEngine(backend)
         self.driver = CheckerDriver(self._on_check, prober=probe)
@@ -102,6 +109,8 @@ class CheckerProcess:
         loop = asyncio.get_running_loop()
         for fifo in self.fifos:
             fifo.open()
+        if self.syncd is not None:
+            self.syncd.want(self.sync_daemons)
         self._dispatch(self.pool.start())
         self._dirty.clear()
         self.sync_results.append(await self.engine.sync(self.settings.desired(self.pool), loop.time()))
@@ -124,6 +133,9 @@ class CheckerProcess:
             self._dispatch(self.pool.shutdown())
             if not self.keep_on_exit:
                 self.sync_results.append(await self.engine.sync([], loop.time()))
+            if self.syncd is not None:  # stopped at exit, -I or not (check_daemon.c checker_terminate_phase2)
+                self.syncd.want(())
+                await self.syncd.close()
             if self._scripts:
                 await asyncio.wait(self._scripts, timeout=NOTIFY_TIMEOUT)
             for fifo in self.fifos:

@@ -81,7 +81,11 @@ async def _serve_checkers(options: DaemonOptions) -> int:
     except OSError as exc:
         log.error("IPVS: Can't initialize ipvs: %s", exc.strerror or exc)
         return EXIT_FATAL
-    process = CheckerProcess(checked.lvs, backend, keep_on_exit=options.dont_release_ipvs)
+    from pykeepalived.daemon.syncd import build_syncd, desired_daemons
+
+    syncd = build_syncd(checked.result.config)  # checked by load_checked already
+    daemons = desired_daemons(syncd, master=False) if syncd is not None and syncd.instance is None else ()
+    process = CheckerProcess(checked.lvs, backend, keep_on_exit=options.dont_release_ipvs, sync_daemons=daemons)
     _install_stop(process.stop)
     await process.run()
     return 0
