@@ -340,8 +340,32 @@ def _probe(ck: model.Checker, rs: model.RealServer, vs: model.VirtualServer, cfg
             raise _err(ck.location, f"{ck.kind} is not supported by pykeepalived's checkers")
 
 
+def _vs_identity(vs: model.VirtualServer) -> str:
+    """What makes a virtual server the same one across a reload (keepalived's vs_iseq): its address, port and
+    protocol, its fwmark and family, or its group, port and protocol."""
+    if vs.fwmark is not None:
+        return f"FWM {vs.fwmark} IPv{vs.family}"
+    if vs.group is not None:
+        return f"{vs.name}:{vs.protocol.lower()}"
+    return vs.name
+
+
+def _unique(seen: set[str], key: str) -> str:
+    """``key``, or ``key#2``, ``key#3`` ... for a repeated one (the same server listed twice)."""
+    out, n = key, 1
+    while out in seen:
+        n += 1
+        out = f"{key}#{n}"
+    seen.add(out)
+    return out
+
+
 def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
-    """Map every virtual server of ``cfg``; raises :class:`LvsSettingsError` naming the offending block."""
+    """Map every virtual server of ``cfg``; raises :class:`LvsSettingsError` naming the offending block.
+
+    Keys are identities, not positions: a virtual server is keyed by what keepalived compares on reload (address,
+    port, protocol / fwmark / group), a real server by its virtual server and ``[ip]:proto:port``, a check by its
+    real server and its place there; so a reload matches what stayed the same whatever moved around it."""
     groups = {g.name: g for g in cfg.virtual_server_groups}
     track_files = {t.name: t for t in cfg.track_files}
     checks: list[CheckSpec] = []
@@ -350,16 +374,18 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
     dests: dict[tuple[str, str], Destination] = {}
     ha: dict[str, tuple[str, ...]] = {}
     users = _Users(cfg.global_defs)
-    for vi, vs in enumerate(cfg.virtual_servers):
-        vs_key = f"vs{vi}"
+    vs_keys: set[str] = set()
+    for vs in cfg.virtual_servers:
+        vs_key = _unique(vs_keys, _vs_identity(vs))
         svcs = _services(vs, groups)
         services[vs_key] = svcs
         proto = vs.protocol
         rs_specs = []
-        for ri, rs in enumerate(vs.real_servers):
-            rs_key = f"{vs_key}/rs{ri}"
+        rs_keys: set[str] = set()
+        for rs in vs.real_servers:
             port = rs.port or (0 if vs.fwmark is not None or vs.group is not None else vs.port)
             name = _fmt(rs.address, proto, port)
+            rs_key = _unique(rs_keys, f"{vs_key}|{name}")
             try:
                 dests[(vs_key, rs_key)] = Destination.of(
                     rs.address, port, forward=_FORWARD[rs.lvs_method], weight=rs.weight, u_threshold=rs.uthreshold,
