@@ -111,6 +111,8 @@ class CheckerDriver:
                 result = await self.prober(machine.spec)
         except Exception as exc:  # a probe bug must not stop the check: it counts as a failure
             result = ProbeResult(False, f"probe error {type(exc).__name__}: {exc} for")
+        if self.scheduler.checks.get(key) is not machine:
+            return  # removed (or replaced by a reload) while the probe ran: the result is nobody's
         self._handle(self.scheduler.on_result(key, self.now(), result))
         new = machine.deadline
         if new is not None and (self._sleep_until is None or new < self._sleep_until):

@@ -11,7 +11,12 @@ Notify FIFOs (``notify_fifo``, ``lvs_notify_fifo``) get keepalived's ``VS ...``/
 ``vrrp.io.scripts.run_script``: no shell, own process group, pidfd-awaited (no thread per child), killed on
 timeout or shutdown.
 
-Not here yet: the process around it (``pykeepalived -C``: signals, reload, pid file) is the CLI's.
+Reload (SIGHUP, forwarded by the watchdog): the configuration is re-read in a worker thread (checks keep
+running); one that cannot run is refused with its file:line and the running one stays.  Otherwise
+``pykeepalived.daemon.lvs.plan_reload`` decides from the two settings alone: unchanged checks keep their state
+machines, unchanged virtual servers their pool state and IPVS entries (no IPVS read or write for them),
+changed ones are re-synced with the minimal writes, removed ones go, new ones start.  SIGHUPs during a reload
+queue one more.  The process around it (``pykeepalived -C``: signals, pid file) is ``child.py``'s.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import assert_never
 
 from checkers.core.machine import LogLine, Verdict, WeightChanged
@@ -32,7 +38,7 @@ from ipvs.backend import Backend
 from ipvs.errors import IPVSError
 from ipvs.model import SyncDaemon
 from ipvs.sync import SyncEngine, SyncResult
-from pykeepalived.daemon.lvs import LvsSettings
+from pykeepalived.daemon.lvs import LvsSettings, plan_reload
 from pykeepalived.daemon.snapshot import CheckerResult
 from pykeepalived.daemon.syncd import SyncdKeeper
 from vrrp.io.notify import NotifyFifo
@@ -63,13 +69,38 @@ async def probe(spec: CheckSpec) -> ProbeResult:
     return misc_verdict(p, res.returncode if res.returncode is not None else -(res.signal or 0))
 
 
+class ConfigReloadError(Exception):
+    """The re-read configuration cannot run; the message names the file and line (keepalived's wording)."""
+
+
+#: a reload's configuration source: the new LVS settings and the sync daemons this process runs
+Loader = Callable[[], tuple[LvsSettings, tuple[SyncDaemon, ...]]]
+
+
+@dataclass(frozen=True)
+class ReloadReport:
+    """What one applied reload did (logged; the tests read it)."""
+
+    kept_checks: int
+    restarted_checks: int
+    virtual_servers_changed: int
+    virtual_servers_removed: int
+    ipvs_writes: int
+
+
 class CheckerProcess:
     """Runs the checks of ``settings`` and keeps ``backend`` converged until :meth:`stop`."""
 
     def __init__(self, settings: LvsSettings, backend: Backend, *, resync_interval: float = 60.0,
                  local_addresses: Callable[[], Iterable[str]] | None = None, keep_on_exit: bool = False,
-                 sync_daemons: tuple[SyncDaemon, ...] = ()) -> None:
+                 sync_daemons: tuple[SyncDaemon, ...] = (), loader: Loader | None = None) -> None:
         self.settings = settings
+        #: re-reads the configuration for a reload (in a worker thread); ConfigReloadError names file:line
+        self.loader = loader
+        self.reloads: list[ReloadReport] = []
+        self._reload_wanted = False
+        self._reload_task: asyncio.Task[None] | None = None
+        self._sync_lock = asyncio.Lock()
         #: lvs_sync_daemon without a VRRP instance: master and backup, from start to stop (keepalived's checker
         #: process; with an instance the VRRP process runs it)
         self.sync_daemons = sync_daemons
@@ -89,6 +120,81 @@ class CheckerProcess:
 
     def stop(self) -> None:
         self._stop.set()
+
+    # ------------------------------------------------------------------ reload (SIGHUP)
+
+    def request_reload(self) -> None:
+        """SIGHUP: re-read and apply the difference; serialized (one more reload runs after the current one,
+        however many SIGHUPs came meanwhile)."""
+        if self.loader is None:
+            log.warning("Reload (SIGHUP): no configuration source; configuration unchanged")
+            return
+        if self._stop.is_set():
+            return
+        self._reload_wanted = True
+        if self._reload_task is None or self._reload_task.done():
+            self._reload_task = asyncio.create_task(self._reload_loop(), name="reload")
+
+    async def _reload_loop(self) -> None:
+        loader = self.loader
+        assert loader is not None
+        loop = asyncio.get_running_loop()
+        while self._reload_wanted and not self._stop.is_set():
+            self._reload_wanted = False
+            started = loop.time()
+            log.info("Reloading ...")
+            try:
+                new, daemons = await asyncio.to_thread(loader)
+            except ConfigReloadError as exc:
+                log.error("%s", exc)
+                log.error("Reload failed: keeping the running configuration")
+                continue
+            except Exception:
+                log.exception("Reload failed: keeping the running configuration")
+                continue
+            if self._stop.is_set():
+                return
+            report = await self.reload(new, daemons)
+            log.info("Reload: %d checks kept, %d (re)started, %d virtual servers changed or new, %d removed, "
+                     "%d IPVS writes", report.kept_checks, report.restarted_checks,
+                     report.virtual_servers_changed, report.virtual_servers_removed, report.ipvs_writes)
+            log.info("Reload complete")
+            log.info("Reload finished in %d usec", int((loop.time() - started) * 1_000_000))
+
+    async def reload(self, new: LvsSettings, sync_daemons: tuple[SyncDaemon, ...] = ()) -> ReloadReport:
+        """Apply ``new`` as a difference (``plan_reload`` decides; see the module docstring)."""
+        loop = asyncio.get_running_loop()
+        plan = plan_reload(self.settings, new)
+        check_up = {k: m.is_up for k, m in self.driver.scheduler.checks.items() if k in plan.kept}
+        for key in plan.stopped:
+            self.driver.remove(key)
+        actions, _removed = self.pool.reconfigure(new.pool, check_up)
+        self.settings = new  # from here on every sync and verdict sees the new settings
+        self._dispatch(actions)
+        if plan.started:
+            self.driver.add(plan.started)
+            for spec in plan.started:
+                log.info("Activating healthchecker for service %s", spec.name)
+        self._apply_ha_suspend()
+        writes = 0
+        if plan.service_keys:
+            async with self._sync_lock:
+                self._dirty -= plan.dirty | plan.removed
+                result = await self.engine.sync_changed(new.desired(self.pool, plan.dirty), plan.service_keys,
+                                                        loop.time())
+            self.sync_results.append(result)
+            for op, err in result.errors:
+                log.error("IPVS: %s failed: %s", op, err)
+            writes = result.writes
+        if sync_daemons != self.sync_daemons:
+            self.sync_daemons = sync_daemons
+            if self.syncd is None and sync_daemons:
+                self.syncd = SyncdKeeper(lambda: self.engine.backend, owns_backend=False)
+            if self.syncd is not None:
+                self.syncd.want(sync_daemons)
+        report = ReloadReport(len(plan.kept), len(plan.started), len(plan.dirty), len(plan.removed), writes)
+        self.reloads.append(report)
+        return report
 
     def checker_results(self) -> tuple[CheckerResult, ...]:
         """Every check's verdict now, named as the metrics and dumps name them (the virtual server by its first
@@ -126,6 +232,10 @@ class CheckerProcess:
             await self._stop.wait()
         finally:
             self.driver.stop()
+            if self._reload_task is not None and not self._reload_task.done():
+                self._reload_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._reload_task
             await checks
             syncer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -162,15 +272,16 @@ class CheckerProcess:
             full = loop.time() >= next_full
             if not full and not self._dirty:
                 continue
-            changed, self._dirty = self._dirty, set()
             try:
-                if full:
-                    self._apply_ha_suspend()
-                    result = await self.engine.sync(self.settings.desired(self.pool), loop.time())
-                    next_full = loop.time() + self.resync_interval
-                else:
-                    result = await self.engine.sync_changed(self.settings.desired(self.pool, changed),
-                                                            self.settings.service_keys(changed), loop.time())
+                async with self._sync_lock:  # a reload's own sync and this one never interleave
+                    changed, self._dirty = self._dirty & set(self.settings.services), set()
+                    if full:
+                        self._apply_ha_suspend()
+                        result = await self.engine.sync(self.settings.desired(self.pool), loop.time())
+                        next_full = loop.time() + self.resync_interval
+                    else:
+                        result = await self.engine.sync_changed(self.settings.desired(self.pool, changed),
+                                                                self.settings.service_keys(changed), loop.time())
             except (IPVSError, OSError) as exc:  # the table could not even be read: try again shortly
                 log.error("IPVS sync failed: %s", exc)
                 self._dirty |= changed

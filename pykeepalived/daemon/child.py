@@ -23,7 +23,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pykeepalived.daemon import apply_process_options, dump_dir, load_checked
 from pykeepalived.daemon.linux import set_parent_death_signal
@@ -32,6 +34,11 @@ from pykeepalived.daemon.options import DaemonOptions
 from pykeepalived.daemon.pidfile import PidFile
 from pykeepalived.daemon.watchdog import EXIT_CONFIG, EXIT_FATAL
 from pykeepalived.sigsafe import protect_entry
+
+if TYPE_CHECKING:
+    from ipvs.model import SyncDaemon
+    from pykeepalived.config.model import KeepalivedConfig
+    from pykeepalived.daemon.lvs import LvsSettings
 
 log = logging.getLogger("pykeepalived.child")
 
@@ -81,23 +88,53 @@ async def _serve_checkers(options: DaemonOptions) -> int:
     except OSError as exc:
         log.error("IPVS: Can't initialize ipvs: %s", exc.strerror or exc)
         return EXIT_FATAL
-    from pykeepalived.daemon.syncd import build_syncd, desired_daemons
-
-    syncd = build_syncd(checked.result.config)  # checked by load_checked already
-    daemons = desired_daemons(syncd, master=False) if syncd is not None and syncd.instance is None else ()
-    process = CheckerProcess(checked.lvs, backend, keep_on_exit=options.dont_release_ipvs, sync_daemons=daemons)
-    _install_stop(process.stop)
+    process = CheckerProcess(checked.lvs, backend, keep_on_exit=options.dont_release_ipvs,
+                             sync_daemons=_checker_sync_daemons(checked.result.config),
+                             loader=lambda: _reload_checkers(options))
+    _install_stop(process.stop, reload=process.request_reload)
     await process.run()
     return 0
 
 
-def _install_stop(stop: object) -> None:
+def _checker_sync_daemons(config: KeepalivedConfig) -> tuple[SyncDaemon, ...]:
+    """lvs_sync_daemon without a VRRP instance: the checker process runs master and backup (check_daemon.c)."""
+    from pykeepalived.daemon.syncd import build_syncd, desired_daemons
+
+    syncd = build_syncd(config)  # checked by load_checked (or the reload) already
+    return desired_daemons(syncd, master=False) if syncd is not None and syncd.instance is None else ()
+
+
+def _reload_checkers(options: DaemonOptions) -> tuple[LvsSettings, tuple[SyncDaemon, ...]]:
+    """The checker child's reload source (runs in a worker thread): the new LVS settings and sync daemons, or
+    ConfigReloadError naming file:line."""
+    from pykeepalived.config import load_config
+    from pykeepalived.config.errors import Severity
+    from pykeepalived.daemon.checker_process import ConfigReloadError
+    from pykeepalived.daemon.lvs import LvsSettingsError, build_lvs
+    from pykeepalived.daemon.settings import SettingsError
+
+    result = load_config(options.config_file, config_id=options.config_id)
+    for d in result.diagnostics:
+        if d.severity == Severity.WARNING:
+            log.warning("%s", d)
+    errors = [str(d) for d in result.diagnostics if d.severity >= Severity.ERROR]
+    if any(d.severity >= Severity.FATAL for d in result.diagnostics):
+        raise ConfigReloadError("\n".join(errors))
+    try:
+        return build_lvs(result.config), _checker_sync_daemons(result.config)
+    except (LvsSettingsError, SettingsError) as exc:
+        raise ConfigReloadError("\n".join([*errors, str(exc)])) from None
+
+
+def _install_stop(stop: object, *, reload: Callable[[], None] | None = None) -> None:
     loop = asyncio.get_running_loop()
     assert callable(stop)
     loop.add_signal_handler(signal.SIGTERM, stop)
     loop.add_signal_handler(signal.SIGINT, stop)
-    loop.add_signal_handler(signal.SIGHUP, log.warning,
-                            "Reload (SIGHUP) is not implemented yet in the checker process; configuration unchanged")
+    if reload is not None:
+        loop.add_signal_handler(signal.SIGHUP, reload)
+    else:  # --all without virtual servers: nothing to reload into (keepalived's idle child)
+        loop.add_signal_handler(signal.SIGHUP, log.info, "Reload (SIGHUP): no virtual_server to reload")
 
 
 def main(argv: list[str]) -> int:

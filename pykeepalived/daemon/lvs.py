@@ -87,7 +87,7 @@ class LvsSettings:
     def desired(self, pool: Pool, vs_keys: Iterable[str] | None = None) -> list[DesiredService]:
         """The desired IPVS table (or the part of it for ``vs_keys``) given the pool's members now."""
         out: list[DesiredService] = []
-        for vs_key in self.services if vs_keys is None else vs_keys:
+        for vs_key in self.services if vs_keys is None else [k for k in vs_keys if k in self.services]:
             dests: dict[DestKey, Destination] = {}
             for m in pool.members(vs_key):
                 d = self._dest(vs_key, m)
@@ -102,7 +102,7 @@ class LvsSettings:
         return self.dests[(vs_key, member.key)].with_(weight=member.weight)
 
     def service_keys(self, vs_keys: Iterable[str]) -> list[ServiceKey]:
-        return [svc.key for k in vs_keys for svc in self.services[k]]
+        return [svc.key for k in vs_keys for svc in self.services.get(k, ())]  # a key a reload removed: none
 
     def check_enabled(self, local_addrs: Iterable[str]) -> dict[str, bool]:
         """ha_suspend: each check's enabled state given the addresses configured here now."""
@@ -430,3 +430,50 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
             ha[vs_key] = tuple(s.key.addr for s in svcs if s.key.addr)
     fifos = tuple(args[0] for kw, args in cfg.global_defs.extra if kw in ("notify_fifo", "lvs_notify_fifo") and args)
     return LvsSettings(tuple(checks), tuple(pool), services, dests, ha, fifos)
+
+
+@dataclass(frozen=True)
+class LvsReload:
+    """What a reload changes (:func:`plan_reload`), decided from the two settings alone.
+
+    ``kept`` checks (same key, equal spec) keep their state machines: no restart, no new probe schedule;
+    ``stopped`` ones end (removed, or changed: then also in ``started``); ``started`` ones begin as at start.
+    ``dirty`` virtual servers (new, or whose pool spec, services, destinations or checks changed) are re-synced over
+    ``service_keys`` (their old and new services, and those of removed virtual servers, which go); everything
+    else is not touched: no IPVS read, no IPVS write."""
+
+    kept: frozenset[str]
+    stopped: tuple[str, ...]
+    started: tuple[CheckSpec, ...]
+    dirty: frozenset[str]
+    removed: frozenset[str]
+    service_keys: frozenset[ServiceKey]
+
+
+def _vs_dests(s: LvsSettings, vs_key: str) -> dict[tuple[str, str], Destination]:
+    return {k: d for k, d in s.dests.items() if k[0] == vs_key}
+
+
+def plan_reload(old: LvsSettings, new: LvsSettings) -> LvsReload:
+    """The difference between the running settings and the reloaded ones (pure; see :class:`LvsReload`)."""
+    old_checks = {c.key: c for c in old.checks}
+    new_checks = {c.key: c for c in new.checks}
+    kept = frozenset(k for k, c in new_checks.items() if old_checks.get(k) == c)
+    old_pool = {v.key: v for v in old.pool}
+    dirty = frozenset(
+        v.key for v in new.pool
+        if old_pool.get(v.key) != v or old.services.get(v.key) != new.services[v.key]
+        or _vs_dests(old, v.key) != _vs_dests(new, v.key)
+        or any(c not in kept for rs in v.real_servers for c in rs.checks)  # a (re)started check's start state
+    )
+    removed = frozenset(k for k in old.services if k not in new.services)
+    keys = {svc.key for k in dirty | removed for svc in old.services.get(k, ())}
+    keys |= {svc.key for k in dirty for svc in new.services[k]}
+    return LvsReload(
+        kept=kept,
+        stopped=tuple(k for k in old_checks if k not in kept),
+        started=tuple(c for k, c in new_checks.items() if k not in kept),
+        dirty=dirty,
+        removed=removed,
+        service_keys=frozenset(keys),
+    )
