@@ -121,9 +121,12 @@ def _reload_checkers(options: DaemonOptions) -> tuple[LvsSettings, tuple[SyncDae
     if any(d.severity >= Severity.FATAL for d in result.diagnostics):
         raise ConfigReloadError("\n".join(errors))
     try:
-        return build_lvs(result.config), _checker_sync_daemons(result.config)
+        new = build_lvs(result.config), _checker_sync_daemons(result.config)
     except (LvsSettingsError, SettingsError) as exc:
         raise ConfigReloadError("\n".join([*errors, str(exc)])) from None
+    for text in errors:  # errors the settings could live with (keepalived skips or defaults what they name)
+        log.warning("%s", text)
+    return new
 
 
 def _install_stop(stop: object, *, reload: Callable[[], None] | None = None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -196,4 +197,103 @@ def sync_daemon_failover(payload: dict[str, Any]) -> dict[str, Any]:
             for d in (lb1, lb2):
                 if d.running():
                     d.stop(10)
+    return out
+
+
+# -- reload (SIGHUP) of the checker child under traffic ----------------------------------------------------------
+
+def reload_config(*, extra_service: bool = False, broken: bool = False) -> str:
+    """The lab's VIP:80 over real servers 1-3 (TCP_CHECK), and optionally VIP:8080 over 1-2."""
+    from netns_lab.lvslab import VIP as LAB_VIP
+    from netns_lab.lvslab import rs_addr
+
+    def real(i: int) -> str:
+        return f"""    real_server {rs_addr(i)} 80 {{
+        TCP_CHECK {{
+            connect_timeout 2
+        }}
+    }}
+"""
+
+    def service(port: int, servers: tuple[int, ...]) -> str:
+        body = "".join(real(i) for i in servers)
+        return (f"virtual_server {LAB_VIP} {port} {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n"
+                f"    protocol TCP\n{body}}}\n")
+
+    text = service(80, (1, 2, 3)) + (service(8080, (1, 2)) if extra_service else "")
+    # broken: an HTTP_GET without a url block, which cannot run (refused with its file and line)
+    return text + (f"virtual_server {LAB_VIP} 81 {{\n    real_server {rs_addr(1)} 80 {{\n        HTTP_GET {{\n"
+                   f"            connect_timeout 2\n        }}\n    }}\n}}\n" if broken else "")
+
+
+def _table() -> dict[str, dict[str, int]]:
+    """Service -> destination -> connections it has ever taken (a destination deleted and added again starts
+    from 0: a count that never goes down means the entry was never touched)."""
+    from ipvs.netlink import KernelBackend
+
+    async def read() -> dict[str, dict[str, int]]:
+        backend = KernelBackend()
+        try:
+            return {f"{s.service.key.addr}:{s.service.key.port}":
+                    {f"{d.dest.key.addr}:{d.dest.key.port}": int(d.stats.conns) for d in s.dests}
+                    for s in await backend.list_services()}
+        finally:
+            await backend.close()
+
+    return asyncio.run(read())
+
+
+def reload_under_traffic(payload: dict[str, Any]) -> dict[str, Any]:
+    """``pykeepalived -C -n -f FILE`` as the director, a client GET every 20 ms through the VIP; SIGHUP ``n``
+    times with the file unchanged; then a SIGHUP adding VIP:8080, one removing it, one with a broken file.
+    Recorded: the table (with each destination's connection count) around every step, the daemon's own account
+    of each reload, the client's requests."""
+    from netns_lab.daemons import LocalDaemon
+    from netns_lab.lvslab import LvsLab, read_client_log
+
+    n = int(payload.get("n", 20))
+    work = Path("/tmp/lvs-reload")
+    out: dict[str, Any] = {}
+    with LvsLab(servers=3) as lab:
+        for i in (1, 2, 3):
+            lab.start(i)
+        daemon = LocalDaemon(work / "run", reload_config(), "-C").start()
+        try:
+            if not daemon.wait_log(r"(?m)success\.$", 3, 30):
+                raise TimeoutError(f"the checks did not all pass once:\n{daemon.log()[-3000:]}")
+            if not wait_until(lambda: len(_table().get("10.1.0.100:80", {})) == 3, 20, 0.1):
+                raise TimeoutError("the table never held the three real servers")
+            lab.start_client(work / "client.log")
+            time.sleep(1.0)
+            out["table_before"] = _table()
+            out["sighup_start"] = time.monotonic()
+            for k in range(n):  # one at a time: each applied before the next (the serialization has its own test)
+                daemon.signal(1)
+                if not daemon.wait_log(r"Reload complete", k + 1, 15):
+                    raise TimeoutError(f"reload {k + 1} did not complete:\n{daemon.log()[-3000:]}")
+                time.sleep(0.05)
+            out["sighup_end"] = time.monotonic()
+            time.sleep(0.5)
+            out["table_after_unchanged"] = _table()
+            steps = (("added", reload_config(extra_service=True)), ("removed", reload_config()),
+                     ("broken", reload_config(broken=True)))
+            for name, text in steps:
+                daemon.conf_path.write_text(text)
+                done = len(re.findall(r"Reload complete|Reload failed", daemon.log()))
+                daemon.signal(1)
+                if not daemon.wait_log(r"Reload complete|Reload failed", done + 1, 15):
+                    raise TimeoutError(f"reload '{name}' did not finish:\n{daemon.log()[-3000:]}")
+                time.sleep(1.5)  # a new service's checks run once and its servers come in
+                out[f"table_{name}"] = _table()
+            lab.stop_client()
+            out["exit"] = daemon.stop()
+        finally:
+            lab.stop_client()
+            daemon.stop()
+        out["client"] = [(r.t, r.ok, r.what) for r in read_client_log(work / "client.log")]
+        log = daemon.log()
+        out["reload_lines"] = re.findall(r"Reload: [^\n]*", log)
+        out["errors"] = [line for line in log.splitlines() if "keepalived.conf:" in line or "Reload failed" in line]
+        out["removing"] = re.findall(r"Removing Virtual Server [^\n]*", log)
+        out["table_after_exit"] = _table()
     return out
