@@ -93,7 +93,35 @@ class TableChanged:
     vs_key: str
 
 
-PoolAction = LogLine | RunScript | FifoLine | TableChanged
+@dataclass(frozen=True)
+class QuorumChanged:
+    """A virtual server's quorum was decided (ipwrapper.c do_vs_notifies: scripts, FIFO line, e-mail alert):
+    ``up``, with keepalived's ``threshold`` and live ``weight``; ``init`` at start, ``stopping`` at stop."""
+
+    vs_key: str
+    name: str
+    up: bool
+    init: bool = False
+    quorum: int = 1
+    hysteresis: int = 0
+    threshold: int = 0
+    weight: int = 0
+    stopping: bool = False
+
+
+@dataclass(frozen=True)
+class RealServerShut:
+    """A real server that was in the table leaves it with its virtual server, by a reload or at stop
+    (ipwrapper.c clear_service_rs: its e-mail alert)."""
+
+    vs_key: str
+    rs_key: str
+    vs_name: str
+    rs_name: str
+    stopping: bool
+
+
+PoolAction = LogLine | RunScript | FifoLine | TableChanged | QuorumChanged | RealServerShut
 
 
 @dataclass(frozen=True)
@@ -171,13 +199,15 @@ class Pool:
         for vs in self.vs.values():
             for rs in vs.rs:
                 actions.append(LogLine(vs.spec.key, f"Shutting down service {rs.spec.name} from VS {vs.spec.name}"))
+                if rs.alive or rs.spec.inhibit:
+                    actions.append(RealServerShut(vs.spec.key, rs.spec.key, vs.spec.name, rs.spec.name, stopping=True))
                 if rs.alive:
                     rs.alive = False
                     if vs.spec.omega:
                         actions.extend(self._rs_notify(vs, rs))
             vs.quorum_up = False
             if vs.spec.omega:
-                actions.extend(self._vs_notify(vs))
+                actions.extend(self._vs_notify(vs, stopping=True))
             actions.append(TableChanged(vs.spec.key))
         return actions
 
@@ -200,7 +230,10 @@ class Pool:
         keys = {s.key for s in new_specs}
         removed = {k for k in self.vs if k not in keys}
         for key in sorted(removed):
-            actions.append(LogLine(key, f"Removing Virtual Server {self.vs.pop(key).spec.name}"))
+            gone = self.vs.pop(key)
+            actions.append(LogLine(key, f"Removing Virtual Server {gone.spec.name}"))
+            actions.extend(RealServerShut(key, rs.spec.key, gone.spec.name, rs.spec.name, stopping=False)
+                           for rs in gone.rs if rs.alive or rs.spec.inhibit)
         by_check: dict[str, tuple[_Vs, _Rs]] = {}
         vs_map: dict[str, _Vs] = {}
         for spec in new_specs:
@@ -262,6 +295,8 @@ class Pool:
             inhibited = "(inhibited) " if prev.spec.inhibit and not prev.alive else ""
             actions.append(LogLine(spec.key, f"service {prev.spec.name} no longer exist"))
             actions.append(LogLine(spec.key, f"Removing {inhibited}service {prev.spec.name} from VS {spec.name}"))
+            if prev.alive or prev.spec.inhibit:
+                actions.append(RealServerShut(spec.key, prev.spec.key, spec.name, prev.spec.name, stopping=False))
         # a new sorry server while the quorum is down goes in at once, as at start
         actions.extend(self._update_quorum(vs, init=not vs.quorum_up and not vs.sorry_alive))
         return vs
@@ -292,12 +327,15 @@ class Pool:
         line = FifoLine(f"RS {rs.spec.name} {vs.spec.name} {'UP' if rs.alive else 'DOWN'}\n")
         return [RunScript(script, why), line] if script else [line]
 
-    def _vs_notify(self, vs: _Vs) -> list[PoolAction]:
-        """do_vs_notifies: quorum_up/quorum_down and the virtual server's FIFO line."""
+    def _vs_notify(self, vs: _Vs, *, init: bool = False, threshold: int = 0, weight: int = 0,
+                   stopping: bool = False) -> list[PoolAction]:
+        """do_vs_notifies: quorum_up/quorum_down, the virtual server's FIFO line and its alert."""
         script = vs.spec.quorum_up if vs.quorum_up else vs.spec.quorum_down
         why = f"{'quorum_up' if vs.quorum_up else 'quorum_down'} {vs.spec.name}"
         line = FifoLine(f"VS {vs.spec.name} {'UP' if vs.quorum_up else 'DOWN'}\n")
-        return [RunScript(script, why), line] if script else [line]
+        alert = QuorumChanged(vs.spec.key, vs.spec.name, vs.quorum_up, init, vs.spec.quorum, vs.spec.hysteresis,
+                              threshold, weight, stopping)
+        return [RunScript(script, why), line, alert] if script else [line, alert]
 
     def _set_alive(self, vs: _Vs, rs: _Rs, alive: bool) -> list[PoolAction]:
         """perform_svr_state."""
@@ -346,7 +384,7 @@ class Pool:
                 vs.sorry_alive = False
                 actions.append(LogLine(spec.key, f"Adding alive servers to the pool for VS {spec.name}"))
                 actions.append(TableChanged(spec.key))
-            actions.extend(self._vs_notify(vs))
+            actions.extend(self._vs_notify(vs, init=init, threshold=threshold, weight=total))
         elif (vs.quorum_up and (total == 0 or total < threshold)) or (
                 init and not vs.quorum_up and spec.sorry is not None and not vs.sorry_alive):
             vs.quorum_up = False
@@ -359,7 +397,7 @@ class Pool:
                 actions.append(LogLine(spec.key, f"Removing alive servers from the pool for VS {spec.name}"))
                 vs.sorry_alive = True
                 actions.append(TableChanged(spec.key))
-            actions.extend(self._vs_notify(vs))
+            actions.extend(self._vs_notify(vs, init=init, threshold=threshold, weight=total))
         return actions
 
     # ------------------------------------------------------------------ what the table must hold

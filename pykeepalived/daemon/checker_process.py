@@ -29,7 +29,15 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from checkers.core.machine import LogLine, Verdict, WeightChanged
-from checkers.core.pool import FifoLine, PoolAction, RunScript, Script, TableChanged
+from checkers.core.pool import (
+    FifoLine,
+    PoolAction,
+    QuorumChanged,
+    RealServerShut,
+    RunScript,
+    Script,
+    TableChanged,
+)
 from checkers.core.spec import CheckSpec, MiscProbe, ProbeResult
 from checkers.io.driver import CheckerDriver
 from checkers.io.misc import verdict as misc_verdict
@@ -39,6 +47,7 @@ from ipvs.errors import IPVSError
 from ipvs.model import SyncDaemon
 from ipvs.sync import SyncEngine, SyncResult
 from pykeepalived.daemon.lvs import LvsSettings, plan_reload
+from pykeepalived.daemon.smtp_alert import CheckerMailer, SmtpSettings
 from pykeepalived.daemon.snapshot import CheckerResult
 from pykeepalived.daemon.syncd import SyncdKeeper
 from vrrp.io.notify import NotifyFifo
@@ -73,8 +82,18 @@ class ConfigReloadError(Exception):
     """The re-read configuration cannot run; the message names the file and line (keepalived's wording)."""
 
 
-#: a reload's configuration source: the new LVS settings and the sync daemons this process runs
-Loader = Callable[[], tuple[LvsSettings, tuple[SyncDaemon, ...]]]
+@dataclass(frozen=True)
+class Reloaded:
+    """A re-read configuration, as this process runs it: the LVS settings, the sync daemons it runs (those of
+    an ``lvs_sync_daemon`` without a VRRP instance) and the mail settings (None: no mail)."""
+
+    lvs: LvsSettings
+    sync_daemons: tuple[SyncDaemon, ...] = ()
+    smtp: SmtpSettings | None = None
+
+
+#: a reload's configuration source (runs in a worker thread)
+Loader = Callable[[], Reloaded]
 
 
 @dataclass(frozen=True)
@@ -93,8 +112,13 @@ class CheckerProcess:
 
     def __init__(self, settings: LvsSettings, backend: Backend, *, resync_interval: float = 60.0,
                  local_addresses: Callable[[], Iterable[str]] | None = None, keep_on_exit: bool = False,
-                 sync_daemons: tuple[SyncDaemon, ...] = (), loader: Loader | None = None) -> None:
+                 sync_daemons: tuple[SyncDaemon, ...] = (), loader: Loader | None = None,
+                 mail: CheckerMailer | None = None) -> None:
         self.settings = settings
+        #: e-mail alerts of check verdicts, quorum changes and real servers leaving (None: no mail configured)
+        self.mail = mail
+        self._owners_of: LvsSettings | None = None
+        self._owner_map: dict[str, tuple[str, str]] = {}
         #: re-reads the configuration for a reload (in a worker thread); ConfigReloadError names file:line
         self.loader = loader
         self.reloads: list[ReloadReport] = []
@@ -144,7 +168,7 @@ class CheckerProcess:
             started = loop.time()
             log.info("Reloading ...")
             try:
-                new, daemons = await asyncio.to_thread(loader)
+                reloaded = await asyncio.to_thread(loader)
             except ConfigReloadError as exc:
                 log.error("%s", exc)
                 log.error("Reload failed: keeping the running configuration")
@@ -154,7 +178,9 @@ class CheckerProcess:
                 continue
             if self._stop.is_set():
                 return
-            report = await self.reload(new, daemons)
+            if self.mail is not None and reloaded.smtp is not None:
+                self.mail.alerter.settings = reloaded.smtp  # a mail set up after start takes a restart
+            report = await self.reload(reloaded.lvs, reloaded.sync_daemons)
             log.info("Reload: %d checks kept, %d (re)started, %d virtual servers changed or new, %d removed, "
                      "%d IPVS writes", report.kept_checks, report.restarted_checks,
                      report.virtual_servers_changed, report.virtual_servers_removed, report.ipvs_writes)
@@ -215,6 +241,8 @@ class CheckerProcess:
         loop = asyncio.get_running_loop()
         for fifo in self.fifos:
             fifo.open()
+        if self.mail is not None:
+            self.mail.alerter.start()
         if self.syncd is not None:
             self.syncd.want(self.sync_daemons)
         self._dispatch(self.pool.start())
@@ -246,6 +274,8 @@ class CheckerProcess:
             if self.syncd is not None:  # stopped at exit, -I or not (check_daemon.c checker_terminate_phase2)
                 self.syncd.want(())
                 await self.syncd.close()
+            if self.mail is not None:  # the stop's own alerts go out first, briefly
+                await self.mail.alerter.aclose(grace=1.5)
             if self._scripts:
                 await asyncio.wait(self._scripts, timeout=NOTIFY_TIMEOUT)
             for fifo in self.fifos:
@@ -295,10 +325,33 @@ class CheckerProcess:
         match action:
             case LogLine():
                 log.info("%s", action.message)
-            case Verdict() | WeightChanged():
+            case Verdict():
+                owner = self._owners().get(action.key) if self.mail is not None and action.changed else None
+                before = self.pool.alive(*owner) if owner is not None else None
+                self._dispatch(self.pool.on_check(action))
+                if owner is not None:
+                    self._mail_verdict(action, owner, before)
+            case WeightChanged():
                 self._dispatch(self.pool.on_check(action))
             case _:
                 assert_never(action)
+
+    def _owners(self) -> dict[str, tuple[str, str]]:
+        """Check key -> the (virtual server, real server) keys it belongs to, for the settings now."""
+        if self._owners_of is not self.settings:
+            self._owner_map = {c: (vs.key, rs.key) for vs in self.settings.pool for rs in vs.real_servers
+                               for c in rs.checks}
+            self._owners_of = self.settings
+        return self._owner_map
+
+    def _mail_verdict(self, verdict: Verdict, owner: tuple[str, str], before: bool | None) -> None:
+        assert self.mail is not None
+        vs_key, rs_key = owner
+        vs = next(v for v in self.settings.pool if v.key == vs_key)
+        rs = next(r for r in vs.real_servers if r.key == rs_key)
+        kind = next((c.kind for c in self.settings.checks if c.key == verdict.key), "")
+        self.mail.verdict(rs.name, vs.name, kind, verdict.up, own=self.settings.smtp_alert.get(rs_key),
+                          membership_changed=before != self.pool.alive(vs_key, rs_key))
 
     def _dispatch(self, actions: list[PoolAction]) -> None:
         for action in actions:
@@ -315,6 +368,16 @@ class CheckerProcess:
                 case TableChanged():
                     self._dirty.add(action.vs_key)
                     self._kick.set()
+                case QuorumChanged():
+                    if self.mail is not None:
+                        self.mail.quorum(action.name, up=action.up, init=action.init, quorum=action.quorum,
+                                         hysteresis=action.hysteresis, threshold=action.threshold,
+                                         weight=action.weight, stopping=action.stopping,
+                                         own=self.settings.smtp_alert.get(action.vs_key))
+                case RealServerShut():
+                    if self.mail is not None:
+                        self.mail.real_server_shut(action.rs_name, action.vs_name, stopping=action.stopping,
+                                                   own=self.settings.smtp_alert.get(action.rs_key))
                 case _:
                     assert_never(action)
 

@@ -38,7 +38,8 @@ from pykeepalived.sigsafe import protect_entry
 if TYPE_CHECKING:
     from ipvs.model import SyncDaemon
     from pykeepalived.config.model import KeepalivedConfig
-    from pykeepalived.daemon.lvs import LvsSettings
+    from pykeepalived.daemon.checker_process import Reloaded
+    from pykeepalived.daemon.smtp_alert import CheckerMailer
 
 log = logging.getLogger("pykeepalived.child")
 
@@ -90,7 +91,7 @@ async def _serve_checkers(options: DaemonOptions) -> int:
         return EXIT_FATAL
     process = CheckerProcess(checked.lvs, backend, keep_on_exit=options.dont_release_ipvs,
                              sync_daemons=_checker_sync_daemons(checked.result.config),
-                             loader=lambda: _reload_checkers(options))
+                             loader=lambda: _reload_checkers(options), mail=_checker_mail(checked.result.config))
     _install_stop(process.stop, reload=process.request_reload)
     await process.run()
     return 0
@@ -104,14 +105,26 @@ def _checker_sync_daemons(config: KeepalivedConfig) -> tuple[SyncDaemon, ...]:
     return desired_daemons(syncd, master=False) if syncd is not None and syncd.instance is None else ()
 
 
-def _reload_checkers(options: DaemonOptions) -> tuple[LvsSettings, tuple[SyncDaemon, ...]]:
+def _checker_mail(config: KeepalivedConfig) -> CheckerMailer | None:
+    """keepalived's checker e-mail alerts, when global_defs sets up mail (a server and a recipient)."""
+    from pykeepalived.daemon.smtp_alert import CheckerMailer, SmtpAlerter, SmtpSettings
+
+    smtp = SmtpSettings.from_defs(config.global_defs)
+    if smtp is None:
+        return None
+    quiet = any(k == "no_checker_emails" for k, _ in config.global_defs.extra)
+    return CheckerMailer(SmtpAlerter(smtp), no_checker_emails=quiet)
+
+
+def _reload_checkers(options: DaemonOptions) -> Reloaded:
     """The checker child's reload source (runs in a worker thread): the new LVS settings and sync daemons, or
     ConfigReloadError naming file:line."""
     from pykeepalived.config import load_config
     from pykeepalived.config.errors import Severity
-    from pykeepalived.daemon.checker_process import ConfigReloadError
+    from pykeepalived.daemon.checker_process import ConfigReloadError, Reloaded
     from pykeepalived.daemon.lvs import LvsSettingsError, build_lvs
     from pykeepalived.daemon.settings import SettingsError
+    from pykeepalived.daemon.smtp_alert import SmtpSettings
 
     result = load_config(options.config_file, config_id=options.config_id)
     for d in result.diagnostics:
@@ -121,7 +134,8 @@ def _reload_checkers(options: DaemonOptions) -> tuple[LvsSettings, tuple[SyncDae
     if any(d.severity >= Severity.FATAL for d in result.diagnostics):
         raise ConfigReloadError("\n".join(errors))
     try:
-        new = build_lvs(result.config), _checker_sync_daemons(result.config)
+        new = Reloaded(build_lvs(result.config), _checker_sync_daemons(result.config),
+                       SmtpSettings.from_defs(result.config.global_defs))
     except (LvsSettingsError, SettingsError) as exc:
         raise ConfigReloadError("\n".join([*errors, str(exc)])) from None
     for text in errors:  # errors the settings could live with (keepalived skips or defaults what they name)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from checkers.core.pool import Member, Pool, RealServerSpec, Script, SorrySpec, VirtualServerSpec
 from checkers.core.spec import (
@@ -80,6 +80,8 @@ class LvsSettings:
     dests: dict[tuple[str, str], Destination]
     ha_suspend: dict[str, tuple[str, ...]]
     fifos: tuple[str, ...] = ()  # global_defs notify_fifo and lvs_notify_fifo: where the pool's FIFO lines go
+    #: each virtual and real server's own ``smtp_alert`` (None: not set), by key, for the e-mail alerts
+    smtp_alert: dict[str, bool | None] = field(default_factory=dict)
 
     def new_pool(self) -> Pool:
         return Pool(self.pool)
@@ -374,9 +376,11 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
     dests: dict[tuple[str, str], Destination] = {}
     ha: dict[str, tuple[str, ...]] = {}
     users = _Users(cfg.global_defs)
+    smtp_alert: dict[str, bool | None] = {}
     vs_keys: set[str] = set()
     for vs in cfg.virtual_servers:
         vs_key = _unique(vs_keys, _vs_identity(vs))
+        smtp_alert[vs_key] = vs.smtp_alert
         svcs = _services(vs, groups)
         services[vs_key] = svcs
         proto = vs.protocol
@@ -386,6 +390,7 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
             port = rs.port or (0 if vs.fwmark is not None or vs.group is not None else vs.port)
             name = _fmt(rs.address, proto, port)
             rs_key = _unique(rs_keys, f"{vs_key}|{name}")
+            smtp_alert[rs_key] = rs.smtp_alert
             try:
                 dests[(vs_key, rs_key)] = Destination.of(
                     rs.address, port, forward=_FORWARD[rs.lvs_method], weight=rs.weight, u_threshold=rs.uthreshold,
@@ -429,7 +434,7 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
         if vs.ha_suspend:
             ha[vs_key] = tuple(s.key.addr for s in svcs if s.key.addr)
     fifos = tuple(args[0] for kw, args in cfg.global_defs.extra if kw in ("notify_fifo", "lvs_notify_fifo") and args)
-    return LvsSettings(tuple(checks), tuple(pool), services, dests, ha, fifos)
+    return LvsSettings(tuple(checks), tuple(pool), services, dests, ha, fifos, smtp_alert)
 
 
 @dataclass(frozen=True)

@@ -260,6 +260,9 @@ def interop(payload: dict[str, Any]) -> Any:
         """One checker process (``-C``, keepalived's or ours, the same flags) until the table settles."""
         daemon = LocalDaemon(work / name, interop_config(), "-C", impl=impl).start()
         try:
+            # both log this once their table is set up (a Python start inside UML takes seconds)
+            if not daemon.wait_log("Activating healthchecker for service", 1, 60):
+                raise TimeoutError(f"{impl} did not start its checks:\n{daemon.log()[-3000:]}")
             table = _settled_listing(minimum, stable)
         finally:
             status = daemon.stop()

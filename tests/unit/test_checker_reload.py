@@ -20,7 +20,7 @@ from ipvs.memory import MemoryBackend
 from ipvs.model import ServiceKey
 from netns_lab.servers import closed_port, http_server
 from pykeepalived.config import HostView, load_config
-from pykeepalived.daemon.checker_process import CheckerProcess, ConfigReloadError
+from pykeepalived.daemon.checker_process import CheckerProcess, ConfigReloadError, Reloaded
 from pykeepalived.daemon.lvs import LvsSettings, build_lvs, plan_reload
 
 HOST = HostView(interfaces=frozenset(), find_executable=lambda c: c, user_exists=lambda u: False)
@@ -141,11 +141,11 @@ def test_the_process_applies_reloads_with_minimal_writes(tmp_path: Path, caplog:
             backend = MemoryBackend()
             configs: list[LvsSettings | Exception] = []
 
-            def loader() -> tuple[LvsSettings, tuple[()]]:
+            def loader() -> Reloaded:
                 item = configs.pop(0)
                 if isinstance(item, Exception):
                     raise item
-                return item, ()
+                return Reloaded(item)
 
             proc = CheckerProcess(at(VS_A, VS_B), backend, loader=loader)
             runner = asyncio.create_task(proc.run())
