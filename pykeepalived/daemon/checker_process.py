@@ -199,8 +199,11 @@ class CheckerProcess:
         self._dispatch(actions)
         if plan.started:
             self.driver.add(plan.started)
-            for spec in plan.started:
-                log.info("Activating healthchecker for service %s", spec.name)
+            started = {c.key for c in plan.started}
+            for vs in new.pool:
+                for rs in vs.real_servers:
+                    for _ in started.intersection(rs.checks):
+                        log.info("Activating healthchecker for service %s for VS %s", rs.name, vs.name)
         self._apply_ha_suspend()
         writes = 0
         if plan.service_keys:
