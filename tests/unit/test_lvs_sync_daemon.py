@@ -179,3 +179,44 @@ def test_a_daemon_without_an_instance_is_the_checker_processes_not_the_vrrp_proc
 async def _no_keeper(p: VrrpProcess) -> None:
     p.state_changed("VI_1", State.BACKUP, State.MASTER)
     assert p.syncd_keeper is None
+
+
+def test_a_reload_moves_the_daemon_with_the_configuration(tmp_path: Path) -> None:
+    """keepalived's reload (vrrp_daemon.c): a changed lvs_sync_daemon restarts the daemon of the instance's
+    state with the new settings; one the new file no longer has is stopped; a refused file changes nothing."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from vrrp.io.driver import ReloadError
+
+    path = conf(tmp_path, "lvs_sync_daemon eth1 VI_1 id 7")
+    backend = MemoryBackend(interfaces={"eth1": 1500})
+    p = VrrpProcess(str(path), load_config(str(path)).config)
+    p.syncd_backend = lambda: backend
+    daemon: Any = SimpleNamespace(instances=[SimpleNamespace(name="VI_1", router=SimpleNamespace(state=State.MASTER))])
+
+    async def running() -> list[tuple[str, int]]:
+        assert p.syncd_keeper is not None
+        await p.syncd_keeper.settle()
+        return [(d.state_name, d.syncid) for d in await backend.list_daemons()]
+
+    async def go() -> None:
+        await p.started(daemon)
+        p.ready()  # started: the daemon of the instance's state now
+        assert await running() == [("master", 7)]
+        conf(tmp_path, "lvs_sync_daemon eth1 VI_1 id 8")
+        p.load()
+        p.ready()
+        assert await running() == [("master", 8)]
+        conf(tmp_path, "lvs_sync_daemon eth1 VI_9")
+        with pytest.raises(ReloadError, match="unable to find vrrp instance VI_9"):
+            p.load()
+        p.ready()  # the refused reload: the running configuration stays
+        assert await running() == [("master", 8)]
+        conf(tmp_path, "")
+        p.load()
+        p.ready()
+        assert await running() == []
+        await p.closing()
+
+    asyncio.run(go())
