@@ -26,7 +26,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from checkers.core.machine import LogLine, Verdict, WeightChanged
 from checkers.core.pool import (
@@ -47,11 +47,13 @@ from ipvs.errors import IPVSError
 from ipvs.model import SyncDaemon
 from ipvs.sync import SyncEngine, SyncResult
 from pykeepalived.daemon.lvs import LvsSettings, plan_reload
-from pykeepalived.daemon.smtp_alert import CheckerMailer, SmtpSettings
 from pykeepalived.daemon.snapshot import CheckerResult
 from pykeepalived.daemon.syncd import SyncdKeeper
 from vrrp.io.notify import NotifyFifo
 from vrrp.io.scripts import ScriptUser, run_script
+
+if TYPE_CHECKING:  # the mailer (aiosmtplib) loads only where mail is configured: start-up stays fast
+    from pykeepalived.daemon.smtp_alert import CheckerMailer, SmtpSettings
 
 log = logging.getLogger("pykeepalived.checker")
 
