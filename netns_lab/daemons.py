@@ -49,6 +49,7 @@ __all__ = [
     "DaemonError",
     "DaemonSpec",
     "Impl",
+    "LocalDaemon",
     "LoggedPriority",
     "LoggedTransition",
     "host_addresses",
@@ -523,3 +524,61 @@ def run_daemon_cli(*args: str, run_dir: Path, timeout: float = 30) -> subprocess
         capture_output=True, text=True, timeout=timeout, check=False,
         env={**os.environ, "PYTHONPATH": str(_REPO), "PYKEEPALIVED_TMP_DIR": str(run_dir)},
     )
+
+
+# ------------------------------------------------------------------ a daemon in the caller's own namespace
+
+
+class LocalDaemon:
+    """Ours or keepalived, run as a process in the caller's network namespace (a director that is the kernel
+    instance itself, as in ``netns_lab.lvslab``), with keepalived's flags, its config and pid files in
+    ``run_dir`` and its output in ``run_dir/daemon.log``.  ``args`` are the part flags (``-C``, ``-P``, ...)."""
+
+    def __init__(self, run_dir: Path, config: str, *args: str, impl: Impl = "pykeepalived") -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir = run_dir
+        self.conf_path = run_dir / "keepalived.conf"
+        self.conf_path.write_text(config)
+        self.log_path = run_dir / "daemon.log"
+        pids = ["-p", str(run_dir / "keepalived.pid"), "-r", str(run_dir / "vrrp.pid"),
+                "-c", str(run_dir / "checkers.pid")]
+        cmd = [KEEPALIVED, "-G"] if impl == "keepalived" else _ours_command()
+        self.argv = [*cmd, "-n", "-l", "-D", *args, "-f", str(self.conf_path), *pids]
+        self.env = {**os.environ, "TMPDIR": str(run_dir), "PYKEEPALIVED_TMP_DIR": str(run_dir)}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> LocalDaemon:
+        with open(self.log_path, "ab", buffering=0) as log:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         env=self.env, start_new_session=True)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_log(self, pattern: str, count: int = 1, timeout: float = 30.0) -> bool:
+        """Wait until ``pattern`` (a regular expression) has matched ``count`` lines of the log."""
+        rx = re.compile(pattern)
+        return bool(wait_until(lambda: len(rx.findall(self.log())) >= count, timeout, 0.05))
+
+    def signal(self, sig: int) -> None:
+        """To the main process only (keepalived's parent forwards what its children should see)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM (a clean stop), then SIGKILL to the whole group after ``timeout`` s; the exit status."""
+        if self.proc is None:
+            return None
+        self.signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return self.proc.wait(10)
+
+    def __enter__(self) -> LocalDaemon:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -19,9 +19,9 @@ import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 _CLONE_NEWNET = 0x40000000
@@ -145,17 +145,30 @@ def dns_answerer(records: dict[tuple[str, str], list[str]], rcode: int = 0) -> C
     return answer
 
 
+@dataclass
+class SmtpRecorder:
+    """What an :func:`smtp_server` received: each message's aiosmtpd envelope and the HELO/EHLO name it came
+    with (the e-mail alert tests read them)."""
+
+    envelopes: list[Any] = field(default_factory=list)
+    helos: list[str] = field(default_factory=list)
+
+    async def handle_DATA(self, _server: object, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        self.helos.append(str(session.host_name))
+        return "250 OK"
+
+
 @contextlib.asynccontextmanager
-async def smtp_server(host: str, banner_hostname: str = "mail.test") -> AsyncIterator[int]:
-    """A real SMTP server (aiosmtpd) in this event loop: 220 banner, HELO 250, QUIT 221."""
+async def smtp_server(host: str, banner_hostname: str = "mail.test",
+                      recorder: SmtpRecorder | None = None) -> AsyncIterator[int]:
+    """A real SMTP server (aiosmtpd) in this event loop: 220 banner, HELO 250, QUIT 221; what arrives goes to
+    ``recorder`` when given."""
     from aiosmtpd.smtp import SMTP
 
-    class Sink:
-        async def handle_DATA(self, _server: object, _session: object, _envelope: object) -> str:
-            return "250 OK"
-
+    handler = recorder if recorder is not None else SmtpRecorder()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(Sink(), hostname=banner_hostname), host, 0)
+    server = await loop.create_server(lambda: SMTP(handler, hostname=banner_hostname), host, 0)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:

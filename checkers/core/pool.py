@@ -10,7 +10,7 @@ timed: the checks are).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from checkers.core.machine import LogLine, Verdict, WeightChanged
@@ -93,7 +93,35 @@ class TableChanged:
     vs_key: str
 
 
-PoolAction = LogLine | RunScript | FifoLine | TableChanged
+@dataclass(frozen=True)
+class QuorumChanged:
+    """A virtual server's quorum was decided (ipwrapper.c do_vs_notifies: scripts, FIFO line, e-mail alert):
+    ``up``, with keepalived's ``threshold`` and live ``weight``; ``init`` at start, ``stopping`` at stop."""
+
+    vs_key: str
+    name: str
+    up: bool
+    init: bool = False
+    quorum: int = 1
+    hysteresis: int = 0
+    threshold: int = 0
+    weight: int = 0
+    stopping: bool = False
+
+
+@dataclass(frozen=True)
+class RealServerShut:
+    """A real server that was in the table leaves it with its virtual server, by a reload or at stop
+    (ipwrapper.c clear_service_rs: its e-mail alert)."""
+
+    vs_key: str
+    rs_key: str
+    vs_name: str
+    rs_name: str
+    stopping: bool
+
+
+PoolAction = LogLine | RunScript | FifoLine | TableChanged | QuorumChanged | RealServerShut
 
 
 @dataclass(frozen=True)
@@ -171,15 +199,107 @@ class Pool:
         for vs in self.vs.values():
             for rs in vs.rs:
                 actions.append(LogLine(vs.spec.key, f"Shutting down service {rs.spec.name} from VS {vs.spec.name}"))
+                if rs.alive or rs.spec.inhibit:
+                    actions.append(RealServerShut(vs.spec.key, rs.spec.key, vs.spec.name, rs.spec.name, stopping=True))
                 if rs.alive:
                     rs.alive = False
                     if vs.spec.omega:
                         actions.extend(self._rs_notify(vs, rs))
             vs.quorum_up = False
             if vs.spec.omega:
-                actions.extend(self._vs_notify(vs))
+                actions.extend(self._vs_notify(vs, stopping=True))
             actions.append(TableChanged(vs.spec.key))
         return actions
+
+    # ------------------------------------------------------------------ reload
+    def reconfigure(self, specs: Iterable[VirtualServerSpec],
+                    check_up: Mapping[str, bool]) -> tuple[list[PoolAction], set[str]]:
+        """A reload (keepalived's clear_diff_services): returns the actions and the keys of the virtual servers
+        that left (their services go; nothing else of theirs is left here).
+
+        An unchanged virtual server (equal spec, every check kept: in ``check_up``) keeps everything: members,
+        quorum, sorry server, weights, and emits nothing.  A changed one keeps, per real server that stayed
+        (same key), the state of the checks that stayed (``check_up``: each kept check's verdict now) and their
+        dynamic weights, its quorum and (if unchanged) sorry-server state, then recomputes: real servers whose
+        membership changed log and notify as after a verdict, quorum as after a verdict; real servers that left
+        are removed with keepalived's lines.  A new virtual server starts as at start.  Every changed or new one
+        is reported TableChanged.
+        """
+        actions: list[PoolAction] = []
+        new_specs = list(specs)
+        keys = {s.key for s in new_specs}
+        removed = {k for k in self.vs if k not in keys}
+        for key in sorted(removed):
+            gone = self.vs.pop(key)
+            actions.append(LogLine(key, f"Removing Virtual Server {gone.spec.name}"))
+            actions.extend(RealServerShut(key, rs.spec.key, gone.spec.name, rs.spec.name, stopping=False)
+                           for rs in gone.rs if rs.alive or rs.spec.inhibit)
+        by_check: dict[str, tuple[_Vs, _Rs]] = {}
+        vs_map: dict[str, _Vs] = {}
+        for spec in new_specs:
+            old = self.vs.get(spec.key)
+            checks = [c for rs in spec.real_servers for c in rs.checks]
+            if old is not None and old.spec == spec and all(c in check_up for c in checks):
+                vs = old
+            elif old is None:
+                vs = self._fresh(spec)
+                vs.quorum_up = vs.live_weight() >= spec.quorum + spec.hysteresis
+                actions.extend(self._update_quorum(vs, init=True))
+                actions.append(TableChanged(spec.key))
+            else:
+                vs = self._migrated(old, spec, check_up, actions)
+                actions.append(TableChanged(spec.key))
+            vs_map[spec.key] = vs
+            for rs in vs.rs:
+                for check in rs.spec.checks:
+                    if check in by_check:
+                        raise ValueError(f"check {check!r} is attached twice")
+                    by_check[check] = (vs, rs)
+        self.vs = vs_map
+        self._by_check = by_check
+        return actions, removed
+
+    @staticmethod
+    def _fresh(spec: VirtualServerSpec) -> _Vs:
+        vs = _Vs(spec, [])
+        for rs_spec in spec.real_servers:
+            rs = _Rs(rs_spec)
+            for check in rs_spec.checks:
+                rs.check_up[check] = check not in rs_spec.alpha_checks
+            rs.failed = sum(not up for up in rs.check_up.values())
+            rs.alive = rs.failed == 0
+            vs.rs.append(rs)
+        return vs
+
+    def _migrated(self, old: _Vs, spec: VirtualServerSpec, check_up: Mapping[str, bool],
+                  actions: list[PoolAction]) -> _Vs:
+        vs = self._fresh(spec)
+        vs.quorum_up = old.quorum_up
+        if old.spec.sorry is not None and old.spec.sorry == spec.sorry:
+            vs.sorry_alive = old.sorry_alive
+        before = {rs.spec.key: rs for rs in old.rs}
+        for rs in vs.rs:
+            prev = before.pop(rs.spec.key, None)
+            for check in rs.spec.checks:
+                if check in check_up:
+                    rs.check_up[check] = check_up[check]
+                if prev is not None and check in prev.dyn_weight and check in check_up:
+                    rs.dyn_weight[check] = prev.dyn_weight[check]
+                    rs.offsets[check] = prev.offsets.get(check, 0)
+            rs.failed = sum(not up for up in rs.check_up.values())
+            alive = rs.failed == 0
+            rs.alive = prev.alive if prev is not None else alive
+            if rs.alive != alive:
+                actions.extend(self._set_alive(vs, rs, alive))
+        for prev in before.values():  # ipwrapper.c clear_diff_rs / clear_service_rs
+            inhibited = "(inhibited) " if prev.spec.inhibit and not prev.alive else ""
+            actions.append(LogLine(spec.key, f"service {prev.spec.name} no longer exist"))
+            actions.append(LogLine(spec.key, f"Removing {inhibited}service {prev.spec.name} from VS {spec.name}"))
+            if prev.alive or prev.spec.inhibit:
+                actions.append(RealServerShut(spec.key, prev.spec.key, spec.name, prev.spec.name, stopping=False))
+        # a new sorry server while the quorum is down goes in at once, as at start
+        actions.extend(self._update_quorum(vs, init=not vs.quorum_up and not vs.sorry_alive))
+        return vs
 
     # ------------------------------------------------------------------ events from the checks
     def on_check(self, action: Verdict | WeightChanged) -> list[PoolAction]:
@@ -207,12 +327,15 @@ class Pool:
         line = FifoLine(f"RS {rs.spec.name} {vs.spec.name} {'UP' if rs.alive else 'DOWN'}\n")
         return [RunScript(script, why), line] if script else [line]
 
-    def _vs_notify(self, vs: _Vs) -> list[PoolAction]:
-        """do_vs_notifies: quorum_up/quorum_down and the virtual server's FIFO line."""
+    def _vs_notify(self, vs: _Vs, *, init: bool = False, threshold: int = 0, weight: int = 0,
+                   stopping: bool = False) -> list[PoolAction]:
+        """do_vs_notifies: quorum_up/quorum_down, the virtual server's FIFO line and its alert."""
         script = vs.spec.quorum_up if vs.quorum_up else vs.spec.quorum_down
         why = f"{'quorum_up' if vs.quorum_up else 'quorum_down'} {vs.spec.name}"
         line = FifoLine(f"VS {vs.spec.name} {'UP' if vs.quorum_up else 'DOWN'}\n")
-        return [RunScript(script, why), line] if script else [line]
+        alert = QuorumChanged(vs.spec.key, vs.spec.name, vs.quorum_up, init, vs.spec.quorum, vs.spec.hysteresis,
+                              threshold, weight, stopping)
+        return [RunScript(script, why), line, alert] if script else [line, alert]
 
     def _set_alive(self, vs: _Vs, rs: _Rs, alive: bool) -> list[PoolAction]:
         """perform_svr_state."""
@@ -261,7 +384,7 @@ class Pool:
                 vs.sorry_alive = False
                 actions.append(LogLine(spec.key, f"Adding alive servers to the pool for VS {spec.name}"))
                 actions.append(TableChanged(spec.key))
-            actions.extend(self._vs_notify(vs))
+            actions.extend(self._vs_notify(vs, init=init, threshold=threshold, weight=total))
         elif (vs.quorum_up and (total == 0 or total < threshold)) or (
                 init and not vs.quorum_up and spec.sorry is not None and not vs.sorry_alive):
             vs.quorum_up = False
@@ -274,7 +397,7 @@ class Pool:
                 actions.append(LogLine(spec.key, f"Removing alive servers from the pool for VS {spec.name}"))
                 vs.sorry_alive = True
                 actions.append(TableChanged(spec.key))
-            actions.extend(self._vs_notify(vs))
+            actions.extend(self._vs_notify(vs, init=init, threshold=threshold, weight=total))
         return actions
 
     # ------------------------------------------------------------------ what the table must hold

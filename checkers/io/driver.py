@@ -57,6 +57,7 @@ class CheckerDriver:
         self._limit = max_in_flight or default_max_in_flight()
         self._busy = 0  # probes started and not yet reported
         self._waiting: deque[RunProbe] = deque()
+        self._inflight: dict[str, object] = {}  # key -> the check machine a running probe was started for
         self._tasks: set[asyncio.Task[None]] = set()
         self._tcp = TcpConnector(self._done) if fast_tcp else None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -110,6 +111,7 @@ class CheckerDriver:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             self._busy = 0  # every probe was dropped or cancelled
+            self._inflight.clear()
 
     # ------------------------------------------------------------------ the timer
 
@@ -153,6 +155,7 @@ class CheckerDriver:
         if machine is None or self._stopped:
             return
         self._busy += 1
+        self._inflight[action.key] = machine
         self.lateness.append(now - action.due)
         spec = machine.spec
         if self._tcp is not None and isinstance(spec.probe, TcpProbe):
@@ -173,14 +176,15 @@ class CheckerDriver:
         """A probe ended: feed the scheduler, move the timer if this check is now the first due, start a
         waiting probe in the freed slot."""
         self._busy -= 1
+        started = self._inflight.pop(key, None)
         if self._stopped:
             return
         assert self._loop is not None
         now = self._loop.time()
-        self._handle(self.scheduler.on_result(key, now, result))
         machine = self.scheduler.checks.get(key)
-        if machine is not None and machine.deadline is not None and (
-                self._timer is None or machine.deadline < self._timer_at):
-            self._arm()
+        if machine is not None and machine is started:  # else removed or replaced by a reload meanwhile
+            self._handle(self.scheduler.on_result(key, now, result))
+            if machine.deadline is not None and (self._timer is None or machine.deadline < self._timer_at):
+                self._arm()
         while self._waiting and self._busy < self._limit:
             self._start(self._waiting.popleft(), now)

@@ -51,6 +51,7 @@ def load_checked(options: DaemonOptions, *, vrrp: bool, check: bool) -> Checked 
     from pykeepalived.config import load_config
     from pykeepalived.config.errors import Severity
     from pykeepalived.daemon.settings import SettingsError, build_settings
+    from pykeepalived.daemon.syncd import build_syncd
 
     path = options.config_file
     if not os.path.exists(path):
@@ -65,6 +66,7 @@ def load_checked(options: DaemonOptions, *, vrrp: bool, check: bool) -> Checked 
         return 4
     try:
         settings = build_settings(result.config) if vrrp else None
+        build_syncd(result.config)  # lvs_sync_daemon: whichever process runs it, a bad one stops the start
     except SettingsError as exc:
         log.error("%s", exc)
         return 4

@@ -11,7 +11,12 @@ Notify FIFOs (``notify_fifo``, ``lvs_notify_fifo``) get keepalived's ``VS ...``/
 ``vrrp.io.scripts.run_script``: no shell, own process group, pidfd-awaited (no thread per child), killed on
 timeout or shutdown.
 
-Not here yet: the process around it (``pykeepalived -C``: signals, reload, pid file) is the CLI's.
+Reload (SIGHUP, forwarded by the watchdog): the configuration is re-read in a worker thread (checks keep
+running); one that cannot run is refused with its file:line and the running one stays.  Otherwise
+``pykeepalived.daemon.lvs.plan_reload`` decides from the two settings alone: unchanged checks keep their state
+machines, unchanged virtual servers their pool state and IPVS entries (no IPVS read or write for them),
+changed ones are re-synced with the minimal writes, removed ones go, new ones start.  SIGHUPs during a reload
+queue one more.  The process around it (``pykeepalived -C``: signals, pid file) is ``child.py``'s.
 """
 
 from __future__ import annotations
@@ -20,21 +25,35 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
-from typing import assert_never
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, assert_never
 
 from checkers.core.machine import LogLine, Verdict, WeightChanged
-from checkers.core.pool import FifoLine, PoolAction, RunScript, Script, TableChanged
+from checkers.core.pool import (
+    FifoLine,
+    PoolAction,
+    QuorumChanged,
+    RealServerShut,
+    RunScript,
+    Script,
+    TableChanged,
+)
 from checkers.core.spec import CheckSpec, MiscProbe, ProbeResult
 from checkers.io.driver import CheckerDriver
 from checkers.io.misc import verdict as misc_verdict
 from checkers.io.probes import run_probe
 from ipvs.backend import Backend
 from ipvs.errors import IPVSError
+from ipvs.model import SyncDaemon
 from ipvs.sync import SyncEngine, SyncResult
-from pykeepalived.daemon.lvs import LvsSettings
+from pykeepalived.daemon.lvs import LvsSettings, plan_reload
 from pykeepalived.daemon.snapshot import CheckerResult
+from pykeepalived.daemon.syncd import SyncdKeeper
 from vrrp.io.notify import NotifyFifo
 from vrrp.io.scripts import ScriptUser, run_script
+
+if TYPE_CHECKING:  # the mailer (aiosmtplib) loads only where mail is configured: start-up stays fast
+    from pykeepalived.daemon.smtp_alert import CheckerMailer, SmtpSettings
 
 log = logging.getLogger("pykeepalived.checker")
 
@@ -61,12 +80,57 @@ async def probe(spec: CheckSpec) -> ProbeResult:
     return misc_verdict(p, res.returncode if res.returncode is not None else -(res.signal or 0))
 
 
+class ConfigReloadError(Exception):
+    """The re-read configuration cannot run; the message names the file and line (keepalived's wording)."""
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """A re-read configuration, as this process runs it: the LVS settings, the sync daemons it runs (those of
+    an ``lvs_sync_daemon`` without a VRRP instance) and the mail settings (None: no mail)."""
+
+    lvs: LvsSettings
+    sync_daemons: tuple[SyncDaemon, ...] = ()
+    smtp: SmtpSettings | None = None
+
+
+#: a reload's configuration source (runs in a worker thread)
+Loader = Callable[[], Reloaded]
+
+
+@dataclass(frozen=True)
+class ReloadReport:
+    """What one applied reload did (logged; the tests read it)."""
+
+    kept_checks: int
+    restarted_checks: int
+    virtual_servers_changed: int
+    virtual_servers_removed: int
+    ipvs_writes: int
+
+
 class CheckerProcess:
     """Runs the checks of ``settings`` and keeps ``backend`` converged until :meth:`stop`."""
 
     def __init__(self, settings: LvsSettings, backend: Backend, *, resync_interval: float = 60.0,
-                 local_addresses: Callable[[], Iterable[str]] | None = None, keep_on_exit: bool = False) -> None:
+                 local_addresses: Callable[[], Iterable[str]] | None = None, keep_on_exit: bool = False,
+                 sync_daemons: tuple[SyncDaemon, ...] = (), loader: Loader | None = None,
+                 mail: CheckerMailer | None = None) -> None:
         self.settings = settings
+        #: e-mail alerts of check verdicts, quorum changes and real servers leaving (None: no mail configured)
+        self.mail = mail
+        self._owners_of: LvsSettings | None = None
+        self._owner_map: dict[str, tuple[str, str]] = {}
+        #: re-reads the configuration for a reload (in a worker thread); ConfigReloadError names file:line
+        self.loader = loader
+        self.reloads: list[ReloadReport] = []
+        self._reload_wanted = False
+        self._reload_task: asyncio.Task[None] | None = None
+        self._sync_lock = asyncio.Lock()
+        #: lvs_sync_daemon without a VRRP instance: master and backup, from start to stop (keepalived's checker
+        #: process; with an instance the VRRP process runs it)
+        self.sync_daemons = sync_daemons
+        self.syncd = SyncdKeeper(lambda: backend, owns_backend=False) if sync_daemons else None
         self.pool = settings.new_pool()
         self.engine = SyncEngine(backend)
         self.driver = CheckerDriver(self._on_check, prober=probe)
@@ -82,6 +146,86 @@ class CheckerProcess:
 
     def stop(self) -> None:
         self._stop.set()
+
+    # ------------------------------------------------------------------ reload (SIGHUP)
+
+    def request_reload(self) -> None:
+        """SIGHUP: re-read and apply the difference; serialized (one more reload runs after the current one,
+        however many SIGHUPs came meanwhile)."""
+        if self.loader is None:
+            log.warning("Reload (SIGHUP): no configuration source; configuration unchanged")
+            return
+        if self._stop.is_set():
+            return
+        self._reload_wanted = True
+        if self._reload_task is None or self._reload_task.done():
+            self._reload_task = asyncio.create_task(self._reload_loop(), name="reload")
+
+    async def _reload_loop(self) -> None:
+        loader = self.loader
+        assert loader is not None
+        loop = asyncio.get_running_loop()
+        while self._reload_wanted and not self._stop.is_set():
+            self._reload_wanted = False
+            started = loop.time()
+            log.info("Reloading ...")
+            try:
+                reloaded = await asyncio.to_thread(loader)
+            except ConfigReloadError as exc:
+                log.error("%s", exc)
+                log.error("Reload failed: keeping the running configuration")
+                continue
+            except Exception:
+                log.exception("Reload failed: keeping the running configuration")
+                continue
+            if self._stop.is_set():
+                return
+            if self.mail is not None and reloaded.smtp is not None:
+                self.mail.alerter.settings = reloaded.smtp  # a mail set up after start takes a restart
+            report = await self.reload(reloaded.lvs, reloaded.sync_daemons)
+            log.info("Reload: %d checks kept, %d (re)started, %d virtual servers changed or new, %d removed, "
+                     "%d IPVS writes", report.kept_checks, report.restarted_checks,
+                     report.virtual_servers_changed, report.virtual_servers_removed, report.ipvs_writes)
+            log.info("Reload complete")
+            log.info("Reload finished in %d usec", int((loop.time() - started) * 1_000_000))
+
+    async def reload(self, new: LvsSettings, sync_daemons: tuple[SyncDaemon, ...] = ()) -> ReloadReport:
+        """Apply ``new`` as a difference (``plan_reload`` decides; see the module docstring)."""
+        loop = asyncio.get_running_loop()
+        plan = plan_reload(self.settings, new)
+        check_up = {k: m.is_up for k, m in self.driver.scheduler.checks.items() if k in plan.kept}
+        for key in plan.stopped:
+            self.driver.remove(key)
+        actions, _removed = self.pool.reconfigure(new.pool, check_up)
+        self.settings = new  # from here on every sync and verdict sees the new settings
+        self._dispatch(actions)
+        if plan.started:
+            self.driver.add(plan.started)
+            started = {c.key for c in plan.started}
+            for vs in new.pool:
+                for rs in vs.real_servers:
+                    for _ in started.intersection(rs.checks):
+                        log.info("Activating healthchecker for service %s for VS %s", rs.name, vs.name)
+        self._apply_ha_suspend()
+        writes = 0
+        if plan.service_keys:
+            async with self._sync_lock:
+                self._dirty -= plan.dirty | plan.removed
+                result = await self.engine.sync_changed(new.desired(self.pool, plan.dirty), plan.service_keys,
+                                                        loop.time())
+            self.sync_results.append(result)
+            for op, err in result.errors:
+                log.error("IPVS: %s failed: %s", op, err)
+            writes = result.writes
+        if sync_daemons != self.sync_daemons:
+            self.sync_daemons = sync_daemons
+            if self.syncd is None and sync_daemons:
+                self.syncd = SyncdKeeper(lambda: self.engine.backend, owns_backend=False)
+            if self.syncd is not None:
+                self.syncd.want(sync_daemons)
+        report = ReloadReport(len(plan.kept), len(plan.started), len(plan.dirty), len(plan.removed), writes)
+        self.reloads.append(report)
+        return report
 
     def checker_results(self) -> tuple[CheckerResult, ...]:
         """Every check's verdict now, named as the metrics and dumps name them (the virtual server by its first
@@ -102,6 +246,10 @@ class CheckerProcess:
         loop = asyncio.get_running_loop()
         for fifo in self.fifos:
             fifo.open()
+        if self.mail is not None:
+            self.mail.alerter.start()
+        if self.syncd is not None:
+            self.syncd.want(self.sync_daemons)
         self._dispatch(self.pool.start())
         self._dirty.clear()
         self.sync_results.append(await self.engine.sync(self.settings.desired(self.pool), loop.time()))
@@ -117,6 +265,10 @@ class CheckerProcess:
             await self._stop.wait()
         finally:
             self.driver.stop()
+            if self._reload_task is not None and not self._reload_task.done():
+                self._reload_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._reload_task
             await checks
             syncer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -124,6 +276,11 @@ class CheckerProcess:
             self._dispatch(self.pool.shutdown())
             if not self.keep_on_exit:
                 self.sync_results.append(await self.engine.sync([], loop.time()))
+            if self.syncd is not None:  # stopped at exit, -I or not (check_daemon.c checker_terminate_phase2)
+                self.syncd.want(())
+                await self.syncd.close()
+            if self.mail is not None:  # the stop's own alerts go out first, briefly
+                await self.mail.alerter.aclose(grace=1.5)
             if self._scripts:
                 await asyncio.wait(self._scripts, timeout=NOTIFY_TIMEOUT)
             for fifo in self.fifos:
@@ -150,15 +307,16 @@ class CheckerProcess:
             full = loop.time() >= next_full
             if not full and not self._dirty:
                 continue
-            changed, self._dirty = self._dirty, set()
             try:
-                if full:
-                    self._apply_ha_suspend()
-                    result = await self.engine.sync(self.settings.desired(self.pool), loop.time())
-                    next_full = loop.time() + self.resync_interval
-                else:
-                    result = await self.engine.sync_changed(self.settings.desired(self.pool, changed),
-                                                            self.settings.service_keys(changed), loop.time())
+                async with self._sync_lock:  # a reload's own sync and this one never interleave
+                    changed, self._dirty = self._dirty & set(self.settings.services), set()
+                    if full:
+                        self._apply_ha_suspend()
+                        result = await self.engine.sync(self.settings.desired(self.pool), loop.time())
+                        next_full = loop.time() + self.resync_interval
+                    else:
+                        result = await self.engine.sync_changed(self.settings.desired(self.pool, changed),
+                                                                self.settings.service_keys(changed), loop.time())
             except (IPVSError, OSError) as exc:  # the table could not even be read: try again shortly
                 log.error("IPVS sync failed: %s", exc)
                 self._dirty |= changed
@@ -172,10 +330,33 @@ class CheckerProcess:
         match action:
             case LogLine():
                 log.info("%s", action.message)
-            case Verdict() | WeightChanged():
+            case Verdict():
+                owner = self._owners().get(action.key) if self.mail is not None and action.changed else None
+                before = self.pool.alive(*owner) if owner is not None else None
+                self._dispatch(self.pool.on_check(action))
+                if owner is not None:
+                    self._mail_verdict(action, owner, before)
+            case WeightChanged():
                 self._dispatch(self.pool.on_check(action))
             case _:
                 assert_never(action)
+
+    def _owners(self) -> dict[str, tuple[str, str]]:
+        """Check key -> the (virtual server, real server) keys it belongs to, for the settings now."""
+        if self._owners_of is not self.settings:
+            self._owner_map = {c: (vs.key, rs.key) for vs in self.settings.pool for rs in vs.real_servers
+                               for c in rs.checks}
+            self._owners_of = self.settings
+        return self._owner_map
+
+    def _mail_verdict(self, verdict: Verdict, owner: tuple[str, str], before: bool | None) -> None:
+        assert self.mail is not None
+        vs_key, rs_key = owner
+        vs = next(v for v in self.settings.pool if v.key == vs_key)
+        rs = next(r for r in vs.real_servers if r.key == rs_key)
+        kind = next((c.kind for c in self.settings.checks if c.key == verdict.key), "")
+        self.mail.verdict(rs.name, vs.name, kind, verdict.up, own=self.settings.smtp_alert.get(rs_key),
+                          membership_changed=before != self.pool.alive(vs_key, rs_key))
 
     def _dispatch(self, actions: list[PoolAction]) -> None:
         for action in actions:
@@ -192,6 +373,16 @@ class CheckerProcess:
                 case TableChanged():
                     self._dirty.add(action.vs_key)
                     self._kick.set()
+                case QuorumChanged():
+                    if self.mail is not None:
+                        self.mail.quorum(action.name, up=action.up, init=action.init, quorum=action.quorum,
+                                         hysteresis=action.hysteresis, threshold=action.threshold,
+                                         weight=action.weight, stopping=action.stopping,
+                                         own=self.settings.smtp_alert.get(action.vs_key))
+                case RealServerShut():
+                    if self.mail is not None:
+                        self.mail.real_server_shut(action.rs_name, action.vs_name, stopping=action.stopping,
+                                                   own=self.settings.smtp_alert.get(action.rs_key))
                 case _:
                     assert_never(action)
 

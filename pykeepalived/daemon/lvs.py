@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from checkers.core.pool import Member, Pool, RealServerSpec, Script, SorrySpec, VirtualServerSpec
 from checkers.core.spec import (
@@ -80,6 +80,8 @@ class LvsSettings:
     dests: dict[tuple[str, str], Destination]
     ha_suspend: dict[str, tuple[str, ...]]
     fifos: tuple[str, ...] = ()  # global_defs notify_fifo and lvs_notify_fifo: where the pool's FIFO lines go
+    #: each virtual and real server's own ``smtp_alert`` (None: not set), by key, for the e-mail alerts
+    smtp_alert: dict[str, bool | None] = field(default_factory=dict)
 
     def new_pool(self) -> Pool:
         return Pool(self.pool)
@@ -87,7 +89,7 @@ class LvsSettings:
     def desired(self, pool: Pool, vs_keys: Iterable[str] | None = None) -> list[DesiredService]:
         """The desired IPVS table (or the part of it for ``vs_keys``) given the pool's members now."""
         out: list[DesiredService] = []
-        for vs_key in self.services if vs_keys is None else vs_keys:
+        for vs_key in self.services if vs_keys is None else [k for k in vs_keys if k in self.services]:
             dests: dict[DestKey, Destination] = {}
             for m in pool.members(vs_key):
                 d = self._dest(vs_key, m)
@@ -102,7 +104,7 @@ class LvsSettings:
         return self.dests[(vs_key, member.key)].with_(weight=member.weight)
 
     def service_keys(self, vs_keys: Iterable[str]) -> list[ServiceKey]:
-        return [svc.key for k in vs_keys for svc in self.services[k]]
+        return [svc.key for k in vs_keys for svc in self.services.get(k, ())]  # a key a reload removed: none
 
     def check_enabled(self, local_addrs: Iterable[str]) -> dict[str, bool]:
         """ha_suspend: each check's enabled state given the addresses configured here now."""
@@ -340,8 +342,32 @@ def _probe(ck: model.Checker, rs: model.RealServer, vs: model.VirtualServer, cfg
             raise _err(ck.location, f"{ck.kind} is not supported by pykeepalived's checkers")
 
 
+def _vs_identity(vs: model.VirtualServer) -> str:
+    """What makes a virtual server the same one across a reload (keepalived's vs_iseq): its address, port and
+    protocol, its fwmark and family, or its group, port and protocol."""
+    if vs.fwmark is not None:
+        return f"FWM {vs.fwmark} IPv{vs.family}"
+    if vs.group is not None:
+        return f"{vs.name}:{vs.protocol.lower()}"
+    return vs.name
+
+
+def _unique(seen: set[str], key: str) -> str:
+    """``key``, or ``key#2``, ``key#3`` ... for a repeated one (the same server listed twice)."""
+    out, n = key, 1
+    while out in seen:
+        n += 1
+        out = f"{key}#{n}"
+    seen.add(out)
+    return out
+
+
 def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
-    """Map every virtual server of ``cfg``; raises :class:`LvsSettingsError` naming the offending block."""
+    """Map every virtual server of ``cfg``; raises :class:`LvsSettingsError` naming the offending block.
+
+    Keys are identities, not positions: a virtual server is keyed by what keepalived compares on reload (address,
+    port, protocol / fwmark / group), a real server by its virtual server and ``[ip]:proto:port``, a check by its
+    real server and its place there; so a reload matches what stayed the same whatever moved around it."""
     groups = {g.name: g for g in cfg.virtual_server_groups}
     track_files = {t.name: t for t in cfg.track_files}
     checks: list[CheckSpec] = []
@@ -350,16 +376,21 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
     dests: dict[tuple[str, str], Destination] = {}
     ha: dict[str, tuple[str, ...]] = {}
     users = _Users(cfg.global_defs)
-    for vi, vs in enumerate(cfg.virtual_servers):
-        vs_key = f"vs{vi}"
+    smtp_alert: dict[str, bool | None] = {}
+    vs_keys: set[str] = set()
+    for vs in cfg.virtual_servers:
+        vs_key = _unique(vs_keys, _vs_identity(vs))
+        smtp_alert[vs_key] = vs.smtp_alert
         svcs = _services(vs, groups)
         services[vs_key] = svcs
         proto = vs.protocol
         rs_specs = []
-        for ri, rs in enumerate(vs.real_servers):
-            rs_key = f"{vs_key}/rs{ri}"
+        rs_keys: set[str] = set()
+        for rs in vs.real_servers:
             port = rs.port or (0 if vs.fwmark is not None or vs.group is not None else vs.port)
             name = _fmt(rs.address, proto, port)
+            rs_key = _unique(rs_keys, f"{vs_key}|{name}")
+            smtp_alert[rs_key] = rs.smtp_alert
             try:
                 dests[(vs_key, rs_key)] = Destination.of(
                     rs.address, port, forward=_FORWARD[rs.lvs_method], weight=rs.weight, u_threshold=rs.uthreshold,
@@ -403,4 +434,56 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
         if vs.ha_suspend:
             ha[vs_key] = tuple(s.key.addr for s in svcs if s.key.addr)
     fifos = tuple(args[0] for kw, args in cfg.global_defs.extra if kw in ("notify_fifo", "lvs_notify_fifo") and args)
-    return LvsSettings(tuple(checks), tuple(pool), services, dests, ha, fifos)
+    return LvsSettings(tuple(checks), tuple(pool), services, dests, ha, fifos, smtp_alert)
+
+
+@dataclass(frozen=True)
+class LvsReload:
+    """What a reload changes (:func:`plan_reload`), decided from the two settings alone.
+
+    ``kept`` checks (same key, equal spec) keep their state machines: no restart, no new probe schedule;
+    ``stopped`` ones end (removed, or changed: then also in ``started``); ``started`` ones begin as at start.
+    ``dirty`` virtual servers (new, or whose pool spec, services, destinations or checks changed) are re-synced over
+    ``service_keys`` (their old and new services, and those of removed virtual servers, which go); everything
+    else is not touched: no IPVS read, no IPVS write."""
+
+    kept: frozenset[str]
+    stopped: tuple[str, ...]
+    started: tuple[CheckSpec, ...]
+    dirty: frozenset[str]
+    removed: frozenset[str]
+    service_keys: frozenset[ServiceKey]
+
+
+def _dests_by_vs(s: LvsSettings) -> dict[str, dict[tuple[str, str], Destination]]:
+    """Each virtual server's destinations (one pass: a reload of thousands of virtual servers stays linear)."""
+    out: dict[str, dict[tuple[str, str], Destination]] = {}
+    for k, d in s.dests.items():
+        out.setdefault(k[0], {})[k] = d
+    return out
+
+
+def plan_reload(old: LvsSettings, new: LvsSettings) -> LvsReload:
+    """The difference between the running settings and the reloaded ones (pure; see :class:`LvsReload`)."""
+    old_checks = {c.key: c for c in old.checks}
+    new_checks = {c.key: c for c in new.checks}
+    kept = frozenset(k for k, c in new_checks.items() if old_checks.get(k) == c)
+    old_pool = {v.key: v for v in old.pool}
+    old_dests, new_dests = _dests_by_vs(old), _dests_by_vs(new)
+    dirty = frozenset(
+        v.key for v in new.pool
+        if old_pool.get(v.key) != v or old.services.get(v.key) != new.services[v.key]
+        or old_dests.get(v.key) != new_dests.get(v.key)
+        or any(c not in kept for rs in v.real_servers for c in rs.checks)  # a (re)started check's start state
+    )
+    removed = frozenset(k for k in old.services if k not in new.services)
+    keys = {svc.key for k in dirty | removed for svc in old.services.get(k, ())}
+    keys |= {svc.key for k in dirty for svc in new.services[k]}
+    return LvsReload(
+        kept=kept,
+        stopped=tuple(k for k in old_checks if k not in kept),
+        started=tuple(c for k, c in new_checks.items() if k not in kept),
+        dirty=dirty,
+        removed=removed,
+        service_keys=frozenset(keys),
+    )

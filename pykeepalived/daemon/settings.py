@@ -74,7 +74,9 @@ class FieldUse:
     another model field, named here (a global default into each instance); the tests write the keyword and check
     that field.  ``without_effect``: accepted so keepalived's configurations load, with the reason it does
     nothing yet (the tests change each one and check that the output does *not* change).  One table per model
-    class; virtual servers and checkers get theirs when their mapping comes.
+    class; virtual servers and checkers get theirs when their mapping comes.  ``lvs_sync_daemon`` (and the
+    instance's deprecated ``lvs_sync_daemon_interface``) are read by ``pykeepalived.daemon.syncd.build_syncd``,
+    the sync daemon's own mapping (it needs ``ipvs``' types, which the VRRP settings must not carry).
     """
 
     model: type
@@ -96,7 +98,7 @@ INSTANCE_FIELDS = FieldUse(
         "track_process", "dont_track_primary", "accept", "garp_master_delay", "garp_master_repeat",
         "garp_master_refresh", "garp_master_refresh_repeat", "garp_lower_prio_repeat", "down_timer_adverts",
         "lower_prio_no_advert", "higher_prio_send_advert", "notify", "notify_priority_changes", "use_vmac",
-        "extra", "strict_mode",
+        "extra", "strict_mode", "lvs_sync_daemon_interface",
     }),
     without_effect={
         "skip_check_adv_addr": "the v2 address list is always checked (RFC 3768 §7.1); skipping it is not "
@@ -106,7 +108,6 @@ INSTANCE_FIELDS = FieldUse(
         "smtp_alert": _NO_SMTP,
         "vmac_xmit_base": "adverts always go out of the VMAC; sending them from the base interface is not "
                           "implemented yet",
-        "lvs_sync_daemon_interface": _NO_IPVS,
     },
 )
 
@@ -114,7 +115,7 @@ GLOBAL_FIELDS = FieldUse(
     model.GlobalDefs,
     consumed=frozenset({
         "router_id", "script_user", "script_group", "enable_script_security", "vrrp_mcast_group4",
-        "vrrp_mcast_group6", "vrrp_garp_interval", "vrrp_gna_interval", "extra",
+        "vrrp_mcast_group6", "vrrp_garp_interval", "vrrp_gna_interval", "extra", "lvs_sync_daemon",
     }),
     resolved={
         "vrrp_version": "version", "vrrp_garp_master_delay": "garp_master_delay",
@@ -134,7 +135,7 @@ GLOBAL_FIELDS = FieldUse(
                                   "this were set",
         "vrrp_startup_delay": "not implemented yet: instances start at once",
         "dynamic_interfaces": "only switches off -t's interface checks; the daemon waits for no interface",
-        "lvs_flush": _NO_IPVS, "lvs_sync_daemon": _NO_IPVS, "lvs_timeouts": _NO_IPVS,
+        "lvs_flush": _NO_IPVS, "lvs_timeouts": _NO_IPVS,
         "max_auto_priority": "realtime priorities are set only by vrrp_rt_priority (keepalived's automatic "
                              "priority raise is not implemented)",
         "random_seed": "used by the config preprocessor (~SEQ / random), which is done before the mapping",

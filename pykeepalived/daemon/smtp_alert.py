@@ -85,8 +85,13 @@ class SmtpSettings:
         return _first(own, self.alert_vrrp, self.alert)
 
     def checker_enabled(self, own: bool | None) -> bool:
-        """Whether a virtual or real server with ``smtp_alert`` ``own`` (None: not set) mails."""
+        """Whether a virtual server with ``smtp_alert`` ``own`` (None: not set) mails."""
         return _first(own, self.alert_checker, self.alert)
+
+    def real_server_enabled(self, own: bool | None) -> bool:
+        """Whether a real server mails: as a virtual server, but on when nothing is set (check_data.c: "in order
+        to maintain backwards compatibility")."""
+        return _first(own, self.alert_checker, self.alert, True)
 
 
 def _first(*choices: bool | None) -> bool:
@@ -340,3 +345,41 @@ class TransitionMailer:
         self._last[(kind, name)] = event
         make = instance_alert if kind == "instance" else group_alert
         return self._alerter.submit(make(settings.router_id, name, event))
+
+
+class CheckerMailer:
+    """keepalived's checker alerts: a check's verdict changing (check_*.c: only a real change, up after down or
+    down after up; with ``no_checker_emails`` only when the real server's membership changed too), a virtual
+    server's quorum decided (ipwrapper.c do_vs_notifies), a real server taken out by a reload or at stop
+    (clear_service_rs).  ``submit`` never waits (see :class:`SmtpAlerter`)."""
+
+    def __init__(self, alerter: SmtpAlerter, *, no_checker_emails: bool = False) -> None:
+        self.alerter = alerter
+        self.no_checker_emails = no_checker_emails
+
+    def verdict(self, real_server: str, virtual_server: str, checker: str, up: bool, *, own: bool | None,
+                membership_changed: bool) -> bool:
+        settings = self.alerter.settings
+        if not settings.real_server_enabled(own) or (self.no_checker_emails and not membership_changed):
+            return False
+        return self.alerter.submit(real_server_alert(settings.router_id, real_server, virtual_server, checker, up))
+
+    def quorum(self, virtual_server: str, *, up: bool, init: bool, quorum: int, hysteresis: int, threshold: int,
+               weight: int, stopping: bool, own: bool | None) -> bool:
+        settings = self.alerter.settings
+        if not settings.checker_enabled(own):
+            return False
+        if stopping:
+            alert = Alert(f"[{settings.router_id}] Virtualserver {virtual_server} - {'UP' if up else 'DOWN'}",
+                          "=> Shutting down <=")
+        else:
+            alert = virtual_server_alert(settings.router_id, virtual_server, up=up, init=init, quorum=quorum,
+                                         hysteresis=hysteresis, threshold=threshold, weight_sum=weight)
+        return self.alerter.submit(alert)
+
+    def real_server_shut(self, real_server: str, virtual_server: str, *, stopping: bool, own: bool | None) -> bool:
+        settings = self.alerter.settings
+        if not settings.real_server_enabled(own):
+            return False
+        return self.alerter.submit(real_server_removed_alert(settings.router_id, real_server, virtual_server,
+                                                             stopping=stopping))

@@ -1,4 +1,5 @@
-"""What the VRRP process adds around ``vrrp.io.driver.VrrpDaemon``: reload, keepalived's dumps, e-mail alerts and
+"""What the VRRP process adds around ``vrrp.io.driver.VrrpDaemon``: reload, keepalived's dumps, e-mail alerts, the
+IPVS connection-sync daemon following its instance (``lvs_sync_daemon``, as keepalived's VRRP process) and
 the opt-in metrics endpoint (systemd is told by the watchdog parent, which owns NOTIFY_SOCKET), handed to the
 driver as ``DaemonHooks`` (``vrrp`` never imports
 ``pykeepalived``, so the configuration model, the dump formats and the mailers are composed here).
@@ -10,6 +11,7 @@ import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,9 +24,11 @@ from vrrp.io.driver import DaemonHooks, ReloadError, VrrpDaemon
 from vrrp.io.spec import DaemonSettings
 
 if TYPE_CHECKING:  # the formatters, mailers and the metrics server load when first used: start-up stays fast
+    from ipvs.backend import Backend
     from pykeepalived.daemon.metrics import MetricsServer
     from pykeepalived.daemon.smtp_alert import SmtpAlerter, TransitionMailer
     from pykeepalived.daemon.snapshot import DaemonSnapshot
+    from pykeepalived.daemon.syncd import SyncdKeeper, SyncdSettings
 
 log = logging.getLogger("pykeepalived.vrrp")
 
@@ -47,6 +51,18 @@ class VrrpProcess:
         self.released: Counter[str] = Counter()  # transitions out of MASTER, per instance (keepalived's stat)
         self._daemon: VrrpDaemon | None = None
         self._configure_mail()
+        self.syncd: SyncdSettings | None = None
+        self.syncd_keeper: SyncdKeeper | None = None
+        self.syncd_backend: Callable[[], Backend] = _kernel_backend  # the tests put an ipvs.memory oracle here
+        self._syncd_of(config)
+
+    def _syncd_of(self, config: KeepalivedConfig) -> None:
+        """The sync daemon this process runs: only one that follows an instance (the checker process runs the
+        other kind).  Checked already (``load_checked``, :meth:`load`): a SettingsError here is a bug."""
+        from pykeepalived.daemon.syncd import build_syncd
+
+        syncd = build_syncd(config)
+        self.syncd = syncd if syncd is not None and syncd.instance is not None else None
 
     # ------------------------------------------------------------------ reload
 
@@ -61,6 +77,9 @@ class VrrpProcess:
             raise ReloadError("\n".join(errors))
         try:
             settings = build_settings(result.config)
+            from pykeepalived.daemon.syncd import build_syncd
+
+            build_syncd(result.config)
         except SettingsError as exc:
             raise ReloadError("\n".join([*errors, str(exc)])) from None
         for text in errors:  # errors the settings could live with (keepalived skips what they name)
@@ -128,7 +147,32 @@ class VrrpProcess:
                 return own
         return None
 
+    # ------------------------------------------------------------------ lvs_sync_daemon
+
+    def _syncd_converge(self, state: State | None) -> None:
+        """Ask the keeper for the daemon ``state`` of the followed instance calls for (None: stopped)."""
+        from pykeepalived.daemon.syncd import SyncdKeeper, desired_daemons
+
+        if self.syncd_keeper is None:
+            if self.syncd is None:
+                return
+            self.syncd_keeper = SyncdKeeper(self.syncd_backend)
+        master = None if state is None else state is State.MASTER
+        self.syncd_keeper.want(desired_daemons(self.syncd, master=master))
+
+    def _followed_state(self) -> State:
+        """The followed instance's state now; INIT (starting) counts as BACKUP: keepalived starts the backup
+        daemon when the instance starts (vrrp_init_state), whatever the instance does next."""
+        if self.syncd is not None and self._daemon is not None:
+            for inst in self._daemon.instances:
+                if inst.name == self.syncd.instance and inst.router.state is not State.INIT:
+                    return inst.router.state
+        return State.BACKUP
+
     def state_changed(self, name: str, old: State, new: State) -> None:
+        if self.syncd is not None and name == self.syncd.instance:
+            # INIT after a running state is the stop (keepalived stops the daemon of the state it was in)
+            self._syncd_converge(None if new is State.INIT and old is not State.INIT else new)
         if old is State.MASTER:
             self.released[name] += 1
         if self.mailer is not None:
@@ -161,11 +205,22 @@ class VrrpProcess:
                 log.info("metrics endpoint on http://%s:%d/metrics", host, self.metrics.port)
 
     def ready(self) -> None:
+        """Started, or a reload done (applied or refused): mail settings and the sync daemon follow the config."""
         self._configure_mail()
+        if self._daemon is not None:
+            self._syncd_of(self.config)
+            if self.syncd is not None:
+                self._syncd_converge(self._followed_state())
+            elif self.syncd_keeper is not None:
+                self.syncd_keeper.want(())  # removed (or handed to the checker process) by the reload
         if self.alerter is not None:
             self.alerter.start()
 
     async def closing(self) -> None:
+        if self.syncd_keeper is not None:
+            self.syncd_keeper.want(())  # keepalived's vrrp_terminate_phase1: stop the daemon we ran
+            await self.syncd_keeper.close(timeout=1.5)
+            self.syncd_keeper = None
         if self.metrics is not None:
             self.metrics.close()
             self.metrics = None
@@ -182,6 +237,12 @@ class VrrpProcess:
             started=[self.started],
             closing=[self.closing],
         )
+
+
+def _kernel_backend() -> Backend:
+    from ipvs.netlink import KernelBackend
+
+    return KernelBackend()
 
 
 def dump_dir_default() -> Path:

@@ -32,5 +32,6 @@ def test_smtp_host_blocks_are_one_check_each() -> None:
     rs = {r.key: r.checks for vs in settings.pool for r in vs.real_servers}
     assert [len(c) for c in rs.values()] == [1, 3, 3]
     targets = {c.key: c.target for c in settings.checks}
-    assert (targets["vs0/rs2/c0h2"].ip, targets["vs0/rs2/c0h2"].port) == ("64.233.167.100", 587)
-    assert targets["vs0/rs2/c0h1"].bindto == "192.168.155.2"
+    third = "[192.168.200.100]:tcp:25|[172.16.1.12]:tcp:25/c0"  # the third real server's SMTP_CHECK
+    assert (targets[third + "h2"].ip, targets[third + "h2"].port) == ("64.233.167.100", 587)
+    assert targets[third + "h1"].bindto == "192.168.155.2"

@@ -1,6 +1,7 @@
-"""LVS targets run inside a kernel with IPVS (``netns_lab.uml.run_in_kernel``): our checker process
-(``CheckerProcess`` with the netlink ``KernelBackend``) keeps the director's real IPVS table while a client sends
-steady traffic through it (``netns_lab.lvslab``). A plain module, imported by name in the guest.
+"""LVS targets run inside a kernel with IPVS (``netns_lab.uml.run_in_kernel``): our daemon's checker process
+(``pykeepalived -C -n -f FILE``: the watchdog and its checker child, ``netns_lab.daemons.LocalDaemon``) keeps the
+director's real IPVS table while a client sends steady traffic through it (``netns_lab.lvslab``). A plain
+module, imported by name in the guest.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -67,31 +67,20 @@ def _dests(services: Any) -> dict[str, int]:
     return out
 
 
+#: a check's first success, in keepalived's words (TCP_CHECK's and HTTP_GET's)
+FIRST_SUCCESS = r"(?m)(success\.|succeed on service\.)$"
+
+
 def outage(payload: dict[str, Any]) -> Any:
-    """Stop rs1, start it, stop all: when each change reaches the kernel's table and what the client saw."""
+    """Stop rs1, start it, stop all: when each change reaches the kernel's table and what the client saw.
+    The director is the real daemon, ``pykeepalived -C -n -f FILE`` (the watchdog and its checker child)."""
     from ipvs.netlink import KernelBackend
-    from pykeepalived.config import HostView, Severity, load_config
-    from pykeepalived.daemon.checker_process import CheckerProcess
-    from pykeepalived.daemon.lvs import build_lvs
+    from netns_lab.daemons import LocalDaemon
 
     work = Path("/tmp/lvs-outage")
     work.mkdir(exist_ok=True)
     marker = work / "quorum-down"
-    conf = work / "keepalived.conf"
-    conf.write_text(outage_config(marker))
-    res = load_config(str(conf), config_id="main", host=HostView(interfaces=None))
-    errors = [str(d) for d in res.diagnostics if d.severity == Severity.ERROR]
-    assert not errors, errors
     settle = float(payload.get("settle", 3.0))
-    logs: list[tuple[float, str]] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            logs.append((round(time.monotonic(), 3), record.getMessage()))
-
-    checker_log = logging.getLogger("pykeepalived.checker")
-    checker_log.setLevel(logging.INFO)
-    checker_log.addHandler(Keep())
     timeline: list[tuple[float, dict[str, int]]] = []  # (monotonic time, table) at each change
 
     async def watch(backend: KernelBackend) -> None:
@@ -117,15 +106,14 @@ def outage(payload: dict[str, Any]) -> Any:
     async def go(lab: LvsLab) -> dict[str, Any]:
         for i in (1, 2, 3, SORRY_INDEX):
             await asyncio.to_thread(lab.start, i)
-        proc = CheckerProcess(build_lvs(res.config), KernelBackend(), resync_interval=60)
-        runner = asyncio.create_task(proc.run())
+        daemon = LocalDaemon(work / "run", outage_config(marker), "-C").start()
         watcher = asyncio.create_task(watch(KernelBackend()))
         out: dict[str, Any] = {"bound": BOUND}
         try:
             await until(lambda t: set(t) == {rs_addr(1), rs_addr(2), rs_addr(3)})
-            async with asyncio.timeout(30):  # every check has run once (the first HTTP_GET imports httpx)
-                while not all(m.has_run for m in proc.driver.scheduler.checks.values()):
-                    await asyncio.sleep(0.05)
+            # every check has run once (the first HTTP_GET imports httpx)
+            if not await asyncio.to_thread(daemon.wait_log, FIRST_SUCCESS, 3, 30):
+                raise TimeoutError(f"the checks did not all pass once:\n{daemon.log()[-3000:]}")
             lab.start_client(work / "client.log")
             await asyncio.sleep(settle)
             # 1. one real server stops
@@ -157,14 +145,13 @@ def outage(payload: dict[str, Any]) -> Any:
             out["final_table"] = timeline[-1][1]
         finally:
             lab.stop_client()
-            proc.stop()
-            await runner
+            out["exit"] = await asyncio.to_thread(daemon.stop)
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
         out["timeline"] = [(round(t, 3), table) for t, table in timeline]
         out["client"] = [(r.t, r.ok, r.what) for r in read_client_log(work / "client.log")]
-        out["log"] = logs
+        out["log"] = daemon.log()[-6000:]
         out["table_after_exit"] = _dests(await KernelBackend().list_services())
         return out
 
@@ -173,9 +160,6 @@ def outage(payload: dict[str, Any]) -> Any:
 
 
 # -- interop: keepalived's checker process and ours end with the same table -----------------------------------
-
-KEEPALIVED = "/usr/sbin/keepalived"
-
 
 def interop_config() -> str:
     """Two virtual servers over the lab's real servers 1-3 and the sorry server: weights, a dead server with
@@ -262,50 +246,28 @@ def _settled_listing(minimum: float, stable: float, limit: float = 40.0) -> str:
 
 def interop(payload: dict[str, Any]) -> Any:
     """The same config and the same live (1, 3, sorry) and dead (2) real servers under keepalived -C and under
-    our checker process: the IPVS tables they settle on, as ipvsadm -Ln prints them."""
-    import signal
+    our checker process (both as daemons: ``-C -n -f FILE``, the same flags): the IPVS tables they settle on, as
+    ipvsadm -Ln prints them."""
     import subprocess
 
-    from ipvs.netlink import KernelBackend
-    from pykeepalived.config import HostView, Severity, load_config
-    from pykeepalived.daemon.checker_process import CheckerProcess
-    from pykeepalived.daemon.lvs import build_lvs
+    from netns_lab.daemons import Impl, LocalDaemon
 
     work = Path("/tmp/lvs-interop")
     work.mkdir(exist_ok=True)
-    conf = work / "keepalived.conf"
-    conf.write_text(interop_config())
     minimum, stable = float(payload.get("minimum", 6.0)), float(payload.get("stable", 3.0))
-    res = load_config(str(conf), config_id="interop", host=HostView(interfaces=None))
-    errors = [str(d) for d in res.diagnostics if d.severity == Severity.ERROR]
-    assert not errors, errors
 
-    def keepalived() -> dict[str, str]:
-        ka = subprocess.Popen([KEEPALIVED, "-C", "-n", "-l", "-D", "-f", str(conf), "-p", str(work / "ka.pid"),
-                               "-c", str(work / "ka-checkers.pid")], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                                                             "TMPDIR": str(work)})
+    def run(impl: Impl, name: str) -> dict[str, Any]:
+        """One checker process (``-C``, keepalived's or ours, the same flags) until the table settles."""
+        daemon = LocalDaemon(work / name, interop_config(), "-C", impl=impl).start()
         try:
+            # both log this once their table is set up (a Python start inside UML takes seconds)
+            if not daemon.wait_log("Activating healthchecker for service", 1, 60):
+                raise TimeoutError(f"{impl} did not start its checks:\n{daemon.log()[-3000:]}")
             table = _settled_listing(minimum, stable)
         finally:
-            ka.send_signal(signal.SIGTERM)
-            try:
-                log, _ = ka.communicate(timeout=15)
-            except subprocess.TimeoutExpired:
-                ka.kill()
-                log, _ = ka.communicate()
-        return {"table": table, "log": log.decode(errors="replace")[-3000:],
+            status = daemon.stop()
+        return {"table": table, "log": daemon.log()[-3000:], "exit": status,
                 "after": subprocess.run(["ipvsadm", "-Ln"], capture_output=True, text=True).stdout}
-
-    async def ours() -> dict[str, str]:
-        proc = CheckerProcess(build_lvs(res.config), KernelBackend())
-        runner = asyncio.create_task(proc.run())
-        try:
-            table = await asyncio.to_thread(_settled_listing, minimum, stable)
-        finally:
-            proc.stop()
-            await runner
-        return {"table": table, "after": subprocess.run(["ipvsadm", "-Ln"], capture_output=True, text=True).stdout}
 
     out: dict[str, Any] = {}
     with LvsLab(servers=3) as lab:
@@ -317,9 +279,9 @@ def interop(payload: dict[str, Any]) -> Any:
                     lab.stop(i)
             name = "live " + ",".join(f"rs{i}" for i in live)
             subprocess.run(["ipvsadm", "-C"], check=True)
-            out[name] = {"keepalived": keepalived()}
+            out[name] = {"keepalived": run("keepalived", f"ka-{len(out)}")}
             subprocess.run(["ipvsadm", "-C"], check=True)
-            out[name]["ours"] = asyncio.run(ours())
+            out[name]["ours"] = run("pykeepalived", f"ours-{len(out)}")
     return out
 
 

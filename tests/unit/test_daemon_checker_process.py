@@ -124,6 +124,7 @@ def test_dead_server_leaves_the_table_and_dynamic_weight_applies(tmp_path: Path,
 def test_ha_suspend_runs_checks_only_while_the_vip_is_here(tmp_path: Path) -> None:
     async def go() -> None:
         f = tmp_path / "keepalived.conf"
+        port = closed_port("127.0.0.2")
         f.write_text(f"""
 virtual_server 10.0.0.1 80 {{
     lb_algo rr
@@ -132,7 +133,7 @@ virtual_server 10.0.0.1 80 {{
     delay_loop 1
     warmup 0
     ha_suspend
-    real_server 127.0.0.2 {closed_port("127.0.0.2")} {{
+    real_server 127.0.0.2 {port} {{
         TCP_CHECK {{
             connect_timeout 1
         }}
@@ -144,8 +145,9 @@ virtual_server 10.0.0.1 80 {{
         here: list[str] = []
         proc = CheckerProcess(build_lvs(res.config), backend, resync_interval=0.2, local_addresses=lambda: here)
         runner = asyncio.create_task(proc.run())
-        await until(lambda: "vs0/rs0/c0" in proc.driver.scheduler.checks)
-        machine = proc.driver.scheduler.checks["vs0/rs0/c0"]
+        key = f"[10.0.0.1]:tcp:80|[127.0.0.2]:tcp:{port}/c0"  # a check's key: its virtual and real server, its place
+        await until(lambda: key in proc.driver.scheduler.checks)
+        machine = proc.driver.scheduler.checks[key]
         first = machine.deadline
         assert first is not None
         await until(lambda: machine.deadline is not None and machine.deadline > first)  # ticked once, disabled

@@ -20,6 +20,10 @@ from pykeepalived.daemon.lvs import LvsSettings, LvsSettingsError, build_lvs
 
 HOST = HostView(interfaces=frozenset({"eth0"}), find_executable=lambda c: "/bin/" + c, user_exists=lambda u: True)
 
+#: check keys: the virtual server's identity, the real server's [ip]:proto:port, the check's place
+WEB1 = "[10.0.0.1]:tcp:80|[10.0.1.1]:tcp:80/c0"
+WEB2 = "[10.0.0.1]:tcp:80|[10.0.1.2]:tcp:80/c0"
+
 CONF = """
 virtual_server 10.0.0.1 80 {
     delay_loop 6
@@ -123,38 +127,38 @@ def table(backend: MemoryBackend) -> str:
 def test_checks_are_mapped_with_inherited_timings_and_targets(tmp_path: Path) -> None:
     s = load(tmp_path, CONF)
     by_key = {c.key: c for c in s.checks}
-    tcp = by_key["vs0/rs0/c0"]
+    tcp = by_key[WEB1]
     assert (tcp.kind, tcp.probe, tcp.target) == ("TCP_CHECK", TcpProbe(), Target("10.0.1.1", 80))
     assert (tcp.timing.delay_loop, tcp.timing.connect_timeout, tcp.timing.retry, tcp.timing.delay_before_retry) == (
         6, 2, 2, 1)
     assert tcp.name == "[10.0.1.1]:tcp:80"
-    http = by_key["vs0/rs1/c0"].probe
+    http = by_key[WEB2].probe
     assert isinstance(http, HttpProbe) and http.virtualhost == "www.example" and http.tls is None
     assert [(u.path, u.status_codes, u.regex_no_match) for u in http.urls] == [
         ("/health", ((200, 299), (404, 404)), False), ("/x", ((200, 299),), True)]
-    assert by_key["vs0/rs1/c0"].timing.delay_before_retry == 3  # HTTP's own default
-    misc = by_key["vs1/rs0/c0"].probe
+    assert by_key[WEB2].timing.delay_before_retry == 3  # HTTP's own default
+    misc = by_key["FWM 7 IPv4|[10.0.2.1]:tcp:0/c0"].probe
     assert isinstance(misc, MiscProbe)
     assert misc == MiscProbe(("/usr/local/bin/check", "--host", "10.0.2.1"), 3.0, True, misc.user, misc.group)
-    assert by_key["vs1/rs0/c0"].timing.retry == 0  # MISC's default
-    assert by_key["vs1/rs0/c1"].probe == SmtpProbe("lb.example")
-    assert by_key["vs1/rs0/c1"].target == Target("10.0.2.1", 25)
-    dns = by_key["vs2/rs0/c0"]
+    assert by_key["FWM 7 IPv4|[10.0.2.1]:tcp:0/c0"].timing.retry == 0  # MISC's default
+    assert by_key["FWM 7 IPv4|[10.0.2.1]:tcp:0/c1"].probe == SmtpProbe("lb.example")
+    assert by_key["FWM 7 IPv4|[10.0.2.1]:tcp:0/c1"].target == Target("10.0.2.1", 25)
+    dns = by_key["[web]:0:udp|[10.0.4.1]:udp:443/c0"]
     assert dns.probe == DnsProbe("A", "www.example") and dns.timing.retry == 3
-    assert by_key["vs2/rs0/c1"].probe == UdpProbe(b"\x01\x02", True, b"\x01\x00", b"\x00\xff")
+    assert by_key["[web]:0:udp|[10.0.4.1]:udp:443/c1"].probe == UdpProbe(b"\x01\x02", True, b"\x01\x00", b"\x00\xff")
 
 
 def test_services_carry_scheduler_flags_persistence_and_groups(tmp_path: Path) -> None:
     s = load(tmp_path, CONF)
-    (web,) = s.services["vs0"]
+    (web,) = s.services["[10.0.0.1]:tcp:80"]
     assert (web.key, web.scheduler, web.flags) == (ServiceKey.inet(6, "10.0.0.1", 80), "rr", 0)
-    (fw,) = s.services["vs1"]
+    (fw,) = s.services["FWM 7 IPv4"]
     assert fw.key == ServiceKey.mark(7) and fw.flags == F_PERSISTENT | F_SCHED2 and fw.timeout == 600
     assert fw.netmask == 0xFFFFFF00
-    group = s.services["vs2"]
+    group = s.services["[web]:0:udp"]
     assert [g.key for g in group] == [ServiceKey.inet(17, f"10.0.3.{i}", 443) for i in (1, 2, 3)]
     assert all(g.flags == F_ONEPACKET for g in group)
-    assert s.dests[("vs2", "vs2/rs0")].forward is Forward.DR
+    assert s.dests[("[web]:0:udp", "[web]:0:udp|[10.0.4.1]:udp:443")].forward is Forward.DR
 
 
 def test_verdicts_converge_the_ipvs_table_with_minimal_writes(tmp_path: Path) -> None:
@@ -166,23 +170,23 @@ def test_verdicts_converge_the_ipvs_table_with_minimal_writes(tmp_path: Path) ->
     assert sync(s, pool, backend, engine) == 5 + 2 + 1 + 3  # 5 services (3 from the group), 6 destinations
     assert "  -> 10.0.1.1:80                  Masq    3      0          0" in table(backend)
 
-    out = pool.on_check(Verdict("vs0/rs0/c0", False))
+    out = pool.on_check(Verdict(WEB1, False))
     assert sync(s, pool, backend, engine, out) == 1  # one delete
     listing = table(backend)
     assert "10.0.1.1:80" not in listing and "10.0.1.2:80" in listing
 
-    out = pool.on_check(Verdict("vs0/rs1/c0", False))  # the last one: inhibited to 0, sorry server in
+    out = pool.on_check(Verdict(WEB2, False))  # the last one: inhibited to 0, sorry server in
     assert sync(s, pool, backend, engine, out) == 2  # edit weight 0, add sorry
     listing = table(backend)
     assert "  -> 10.0.1.2:80                  Masq    0      0          0" in listing
     assert "  -> 10.0.9.9:8080                Masq    1      0          0" in listing
 
-    out = pool.on_check(Verdict("vs0/rs0/c0", True))
+    out = pool.on_check(Verdict(WEB1, True))
     assert sync(s, pool, backend, engine, out) == 2  # sorry out, rs0 back
     listing = table(backend)
     assert "10.0.9.9" not in listing and "  -> 10.0.1.1:80                  Masq    3" in listing
 
-    out = pool.on_check(WeightChanged("vs1/rs0/c0", 7))  # misc_dynamic exit 9
+    out = pool.on_check(WeightChanged("FWM 7 IPv4|[10.0.2.1]:tcp:0/c0", 7))  # misc_dynamic exit 9
     assert sync(s, pool, backend, engine, out) == 1
     assert "  -> 10.0.2.1:0                   Masq    7" in table(backend)
     assert sync(s, pool, backend, engine) == 0  # converged: a full sync writes nothing
@@ -195,7 +199,7 @@ def test_a_sorry_server_that_is_also_a_real_server_is_one_destination(tmp_path: 
     backend = MemoryBackend()
     engine = SyncEngine(backend)
     sync(s, pool, backend, engine)
-    out = pool.on_check(Verdict("vs0/rs0/c0", False)) + pool.on_check(Verdict("vs0/rs1/c0", False))
+    out = pool.on_check(Verdict(WEB1, False)) + pool.on_check(Verdict(WEB2, False))
     sync(s, pool, backend, engine, out)
     web = [line.rstrip() for line in table(backend).splitlines() if "-> 10.0.1." in line]
     assert web == ["  -> 10.0.1.2:80                  Masq    1      0          0"]
@@ -215,8 +219,8 @@ def test_services_we_do_not_own_are_left_alone(tmp_path: Path) -> None:
 
 def test_ha_suspend_enables_checks_only_where_the_vip_is(tmp_path: Path) -> None:
     s = load(tmp_path, CONF.replace("    quorum 1\n", "    quorum 1\n    ha_suspend\n"))
-    assert s.check_enabled(["10.0.0.1"]) == {"vs0/rs0/c0": True, "vs0/rs1/c0": True}
-    assert s.check_enabled(["10.0.0.2"]) == {"vs0/rs0/c0": False, "vs0/rs1/c0": False}
+    assert s.check_enabled(["10.0.0.1"]) == {WEB1: True, WEB2: True}
+    assert s.check_enabled(["10.0.0.2"]) == {WEB1: False, WEB2: False}
 
 
 def test_scripts_run_as_the_configured_user(tmp_path: Path) -> None:

@@ -10,13 +10,14 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import Envelope
 
 from ipvs.model import DestKey, ServiceKey
+from netns_lab.servers import SmtpRecorder
+from netns_lab.servers import smtp_server as recording_server
 from pykeepalived.config.model import GlobalDefs
 from pykeepalived.daemon.smtp_alert import (
     SmtpAlerter,
@@ -34,30 +35,15 @@ from pykeepalived.daemon.smtp_alert import (
 )
 from vrrp.core.state import State
 
-
-@dataclass
-class Recorder:
-    """An aiosmtpd handler that keeps every envelope it is given."""
-
-    envelopes: list[Envelope] = field(default_factory=list)
-    helos: list[str] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        self.helos.append(str(session.host_name))
-        return "250 OK"
+Recorder = SmtpRecorder
 
 
 @asynccontextmanager
 async def smtp_server() -> AsyncIterator[tuple[int, Recorder]]:
-    recorder = Recorder()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(recorder, hostname="test.invalid"), "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1], recorder
-    finally:
-        server.close()
-        await server.wait_closed()
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it is given."""
+    recorder = SmtpRecorder()
+    async with recording_server("127.0.0.1", "test.invalid", recorder) as port:
+        yield port, recorder
 
 
 def _defs(port: int, **kw: object) -> GlobalDefs:

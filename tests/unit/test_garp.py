@@ -176,3 +176,46 @@ def test_schedule_interval_delay_and_refresh() -> None:
 def test_schedule_rejects_bad_values(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         AnnouncementSchedule(**kwargs)  # type: ignore[arg-type]
+
+
+
+def test_each_vip_is_announced_on_the_interface_it_lives_on(tmp_path: Path) -> None:
+    """keepalived announces a VIP on its own ``dev`` (a gateway VIP on the back LAN must reach the real servers);
+    the instance's interface keeps the instance's (virtual) MAC, another interface its own MAC."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from pykeepalived.config import load_config
+    from pykeepalived.daemon.settings import build_settings
+    from vrrp.core.state import State
+    from vrrp.io.driver import Instance, VrrpDaemon
+
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 100\n"
+                    " virtual_ipaddress {\n  10.5.0.100/32\n  10.6.0.1/24 dev eth1\n }\n}\n")
+    settings = build_settings(load_config(str(conf)).config)
+    daemon = VrrpDaemon(settings, dump_dir=tmp_path)
+    sent: list[tuple[str, str, bytes]] = []
+
+    class Sender:
+        def __init__(self, ifname: str, mac: bytes) -> None:
+            self.ifname = ifname
+            self.sock = SimpleNamespace(getsockname=lambda: (ifname, 0, 0, 1, mac))
+
+        def announce(self, ip: object, mac: bytes) -> None:
+            sent.append((self.ifname, str(ip), mac))
+
+    vmac = b"\x00\x00\x5e\x00\x01\x33"
+    router: Any = SimpleNamespace(state=State.BACKUP)
+    eth0: Any = Sender("eth0", b"\x02" * 6)
+    fake: Any = SimpleNamespace()
+    inst = Instance(settings.instances[0], router, fake, fake, ipaddress.IPv4Address("10.5.0.11"), vmac,
+                    announcer=eth0)
+    eth1: Any = Sender("eth1", b"\x0e" * 6)
+    daemon._announcers["eth1"] = eth1
+    vip, gateway = ipaddress.IPv4Address("10.5.0.100"), ipaddress.IPv4Address("10.6.0.1")
+    daemon._garp_round(inst, (vip, gateway))
+    assert sent == []  # not MASTER: nothing
+    router.state = State.MASTER
+    daemon._garp_round(inst, (vip, gateway))
+    assert sent == [("eth0", "10.5.0.100", vmac), ("eth1", "10.6.0.1", b"\x0e" * 6)]

@@ -21,6 +21,7 @@ from pykeepalived.config import HostView, Severity, load_config
 from pykeepalived.config import model as m
 from pykeepalived.config.errors import Location
 from pykeepalived.daemon.settings import FIELD_USE, GLOBAL_FIELDS, SettingsError, build_settings
+from pykeepalived.daemon.syncd import build_syncd
 
 HOST = HostView(interfaces=frozenset({"eth0", "eth1", "lo"}), find_executable=lambda c: c,
                 user_exists=lambda _: False)
@@ -106,14 +107,16 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> m.KeepalivedConfig:
 
 
 def observe(cfg: m.KeepalivedConfig) -> str:
-    """What the daemon would run: the settings and each instance's router config, or the refusal."""
+    """What the daemon would run: the settings, each instance's router config and the IPVS sync daemon (which
+    the VRRP process runs for an instance), or the refusal."""
     try:
         settings = build_settings(cfg)
         routers = [i.router_config(i.src_ip or (IPv4Address("10.0.0.2") if i.family == 4 else IPv6Address("fe80::2")))
                    for i in settings.instances]
+        syncd = build_syncd(cfg)
     except SettingsError as exc:
         return f"refused: {exc}"
-    return repr((settings, routers))
+    return repr((settings, routers, syncd))
 
 
 def _ref(name: str, weight: int | None = None) -> m.TrackRef:

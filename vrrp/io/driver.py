@@ -1126,7 +1126,7 @@ class VrrpDaemon:
         )
         for ip in action.addresses:
             kind = "gratuitous ARPs" if ip.version == 4 else "Unsolicited Neighbour Adverts"
-            log.info("(%s) Sending/queueing %s on %s for %s", inst.name, kind, inst.settings.interface, ip)
+            log.info("(%s) Sending/queueing %s on %s for %s", inst.name, kind, self._vip_dev(inst, ip), ip)
         now = self.loop.time()
         inst.garp_handles = [h for h in inst.garp_handles if not h.cancelled() and h.when() > now]
         for t in schedule.on_master(now):
@@ -1144,14 +1144,29 @@ class VrrpDaemon:
                 self.loop.call_at(times[0], self._schedule_refresh, inst, schedule, addresses, times[0])
             )
 
+    @staticmethod
+    def _vip_dev(inst: Instance, ip: IPAddress) -> str:
+        """The interface a VIP lives on (``dev`` in its line; the instance's interface, or VMAC, by default)."""
+        for vip in (*inst.settings.vips, *inst.settings.excluded_vips):
+            if vip.address.ip == ip:
+                return vip.dev
+        return inst.settings.interface
+
     def _garp_round(self, inst: Instance, addresses: tuple[IPAddress, ...]) -> None:
+        """One round: each address announced on the interface it lives on, as keepalived sends it (a gateway
+        VIP on the back LAN must be announced there, or the real servers keep the dead director's MAC)."""
         if inst.router.state is not State.MASTER or inst.announcer is None:
             return
         for ip in addresses:
             what = "gratuitous ARP" if ip.version == 4 else "Unsolicited Neighbour Advert"
-            log.debug("Sending %s on %s for %s", what, inst.settings.interface, ip)
+            dev = self._vip_dev(inst, ip)
+            log.debug("Sending %s on %s for %s", what, dev, ip)
             try:
-                inst.announcer.announce(ip, inst.mac)
+                if dev == inst.settings.interface:
+                    inst.announcer.announce(ip, inst.mac)
+                else:
+                    other = self._announcer(dev)
+                    other.announce(ip, other.sock.getsockname()[4])
             except OSError as exc:
                 self._send_failed(inst, f"gratuitous ARP/NA for {ip}", exc)
 
