@@ -288,6 +288,10 @@ class Lab:
         except FileExistsError:
             raise LabError(f"run prefix {self.prefix!r} is in use ({state.path} exists)") from None
         self._state = state
+        self._build_network()
+
+    def _build_network(self) -> None:
+        """Create the namespaces, bridges, veths and their configuration (an executor's own way to build)."""
         topo = self.topology
         ports: dict[str, list[str]] = {s.name: [] for s in topo.switches}
         for i, link in enumerate(topo.links):
@@ -429,7 +433,7 @@ class Lab:
                 for proc in self.processes:
                     proc.kill()
                 if self._state is not None:
-                    cleanup.remove_netns(self.namespaces())
+                    self._remove_network()
                 for proc in self.processes:
                     proc.wait(2)
                 if self._state is not None:
@@ -440,6 +444,11 @@ class Lab:
                 pending, self._pending_signal = self._pending_signal, None
                 if pending is not None:  # now it acts as it would have without us
                     os.kill(os.getpid(), pending)
+
+    def _remove_network(self) -> None:
+        """Remove what the build made (plain syscalls: safe in a signal handler): every process inside the
+        lab's namespaces, and the namespaces with their interfaces."""
+        cleanup.remove_netns(self.namespaces())
 
     @property
     def active(self) -> bool:

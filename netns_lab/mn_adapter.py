@@ -104,26 +104,11 @@ class MininetLab(Lab):
         }
 
     # ------------------------------------------------------------------ build
-    def build(self) -> None:
+    def _build_network(self) -> None:
         """Mininet builds the network; the hosts' namespaces get the lab's names; the lab configures them."""
-        if self._built or self._torn_down:
-            raise LabError(f"lab {self.prefix}: build() may be called only once")
-        self._built = True
         why = available()
         if why:
             raise LabError(f"the Mininet executor {why}")
-        taken = [n for n in self.namespaces() if (cleanup.NETNS_DIR / n).exists()]
-        if taken:
-            raise LabError(f"lab {self.prefix}: namespace(s) {', '.join(taken)} exist; use another prefix")
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        state = cleanup.RunState(prefix=self.prefix, pid=os.getpid(), pid_start=cleanup.process_start_time(os.getpid()),
-                                 namespaces=self.namespaces(), log_dir=str(self.log_dir),
-                                 topology=self.topology.name, created=time.time())  # fmt: skip
-        try:
-            state.reserve()
-        except FileExistsError:
-            raise LabError(f"run prefix {self.prefix!r} is in use ({state.path} exists)") from None
-        self._state = state
         with open(self.log_dir / "mininet.log", "ab") as err:
             self._runner = subprocess.Popen([SYSTEM_PYTHON, str(_HERE / "mininet_runner.py")], stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, stderr=err, text=True,
@@ -157,47 +142,26 @@ class MininetLab(Lab):
         return answer
 
     # ------------------------------------------------------------------ teardown
-    def teardown(self) -> None:
-        """Kill what the lab started in the hosts (Mininet's shells stay for Mininet to stop), drop the names,
-        stop the runner (network, own links, bridges and nft table); idempotent, signal-handler safe."""
-        if os.getpid() != self._owner_pid:
-            return
-        with self._teardown_lock:
-            if self._torn_down:
-                return
-            self._tearing_down = True
-            self._torn_down = True
-            try:
-                for proc in self.processes:
-                    proc.kill()
-                names = self.namespaces()
-                if self._state is not None:
-                    shells = set(self._shells.values())
-                    for _ in range(3):  # anything else in the hosts is the lab's (a daemon's forked child)
-                        left = [p for p in cleanup.netns_pids(names) if p not in shells and p != os.getpid()]
-                        for pid in left:
-                            with contextlib.suppress(ProcessLookupError):
-                                os.kill(pid, signal.SIGKILL)
-                        if not left:
-                            break
-                        time.sleep(0.05)
-                    for name in names:
-                        path = cleanup.NETNS_DIR / name
-                        if path.exists():
-                            cleanup.umount(path)
-                            with contextlib.suppress(FileNotFoundError):
-                                path.unlink()
-                self._stop_runner()
-                for proc in self.processes:
-                    proc.wait(2)
-                if self._state is not None:
-                    self._state.release()
-            finally:
-                self._tearing_down = False
-                self._restore_signal_handlers()
-                pending, self._pending_signal = self._pending_signal, None
-                if pending is not None:
-                    os.kill(os.getpid(), pending)
+    def _remove_network(self) -> None:
+        """Kill what else runs in the hosts (a daemon's forked child: the lab's), leaving Mininet's shells for
+        Mininet to stop; drop the names; stop the runner (network, the run's own links, bridges, nft table)."""
+        names = self.namespaces()
+        shells = set(self._shells.values())
+        for _ in range(3):
+            left = [p for p in cleanup.netns_pids(names) if p not in shells and p != os.getpid()]
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if not left:
+                break
+            time.sleep(0.05)
+        for name in names:
+            path = cleanup.NETNS_DIR / name
+            if path.exists():
+                cleanup.umount(path)
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        self._stop_runner()
 
     def _stop_runner(self) -> None:
         runner, self._runner = self._runner, None

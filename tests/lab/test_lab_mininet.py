@@ -113,3 +113,13 @@ def test_the_topology_file_works_with_mn_custom_as_typed(tmp_path: Path) -> None
     assert "*** Adding hosts:\nclient lb1 lb2 rs1 rs2" in cp.stderr, cp.stderr
     assert "*** Results: 0% dropped (20/20 received)" in cp.stdout + cp.stderr, cp.stdout + cp.stderr
     assert "t15mn" not in links()
+
+
+def test_a_failed_run_on_mininet_leaves_nothing_behind(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="the test broke"), MininetLab(Topology.default(), log_dir=tmp_path) as lab:
+        prefix = lab.prefix
+        sleeper = lab.start("lb1", ["sleep", "300"])
+        Nemesis(lab, History(), lambda: 0).partition([["lb1"]])
+        raise RuntimeError("the test broke")
+    assert not sleeper.running()
+    assert_nothing_left(prefix)
