@@ -257,7 +257,9 @@ class Capture:
         keep_frames: bool = False,
     ) -> Capture:
         """A capture (not started) on the bridge of ``switch``: the one point that sees every host's adverts."""
-        return cls(lab.switch_netns(switch), lab.bridge_ifname(switch), on_advert=on_advert, keep_frames=keep_frames)
+        return cls(
+            lab.switch_namespace(switch), lab.bridge_ifname(switch), on_advert=on_advert, keep_frames=keep_frames
+        )
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Capture:

@@ -39,6 +39,7 @@ __all__ = [
     "list_runs",
     "netns_pids",
     "remove_netns",
+    "umount",
 ]
 
 STATE_DIR = Path(os.environ.get("NETNS_LAB_STATE_DIR", "/run/netns_lab"))
@@ -165,7 +166,8 @@ def kill_netns_processes(names: Iterable[str], timeout: float = 3.0) -> list[int
 _libc: ctypes.CDLL | None = None
 
 
-def _umount(path: Path) -> None:
+def umount(path: Path) -> None:
+    """Detach the mount at ``path`` (a namespace name in /run/netns); plain syscall, signal-handler safe."""
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -181,7 +183,7 @@ def remove_netns(names: Iterable[str]) -> list[str]:
         path = NETNS_DIR / name
         if not path.exists():
             continue
-        _umount(path)
+        umount(path)
         try:
             path.unlink()
             removed.append(name)

@@ -12,13 +12,18 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 __all__ = ["main"]
 
-_DELEGATED = {"demo": "netns_lab.demo", "sim": "netns_lab.sim", "mininet": "netns_lab.mn_adapter"}
+_DELEGATED = {"demo": "netns_lab.demo", "sim": "netns_lab.sim"}
+#: ``netns-lab mininet --crash``: the shipped crash scenario on Mininet (scenarios/ is the checkout's, not packaged)
+_CRASH = Path(__file__).resolve().parent.parent / "scenarios" / "master-crash.yaml"
 
 
 def _parser() -> argparse.ArgumentParser:
+    from netns_lab.executors import EXECUTORS
+
     p = argparse.ArgumentParser(
         prog="netns-lab",
         description="Run pykeepalived (or keepalived) in Linux network namespaces and break things.",
@@ -59,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the result as JSON (progress goes to stderr)")
     r.add_argument("--kernel", choices=("auto", "host", "uml"), default="auto", help="kernel to run on")
     r.add_argument("--out", metavar="DIR", help="write the timeline pictures here (default: the run's log dir)")
+    r.add_argument("--executor", choices=EXECUTORS, default="netns",
+                   help="who builds the network: the lab's namespaces, or Debian's Mininet (LinuxBridge)")  # fmt: skip
     cmp = sub.add_parser(
         "compare",
         help="run a scenario with keepalived and with pykeepalived; figures side by side",
@@ -69,14 +76,17 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seed", type=int, default=None)
     cmp.add_argument("--json", action="store_true")
     cmp.add_argument("--out", metavar="DIR", help="write the pictures here")
+    cmp.add_argument("--executor", choices=EXECUTORS, default="netns", help="as for run")
     sub.add_parser("demo", help="VRRP failover demo (netns-lab demo --help for its options)", add_help=False)
     sub.add_parser(
         "sim", help="simulate a VRRP LAN in virtual time: what happens if... (netns-lab sim --help)", add_help=False
     )
-    sub.add_parser(
-        "mininet", help="the lab's default topology on Mininet: master-crash failover (netns-lab mininet --help)",
-        add_help=False,
+    mn = sub.add_parser(
+        "mininet", help="alias: netns-lab run scenarios/master-crash.yaml --executor mininet (with --crash)",
+        description="Alias of netns-lab run scenarios/master-crash.yaml --executor mininet [--impl IMPL].",
     )  # fmt: skip
+    mn.add_argument("--crash", action="store_true", help="run the master-crash scenario on Mininet")
+    mn.add_argument("--impl", choices=("pykeepalived", "keepalived"), default="pykeepalived")
     return p
 
 
@@ -98,7 +108,14 @@ def _main(argv: Sequence[str] | None) -> int:
         # these subcommands parse their own flags: netns-lab demo --help, netns-lab sim --help
         module = importlib.import_module(_DELEGATED[args_in[0]])
         return int(module.main(args_in[1:]) or 0)
-    args = _parser().parse_args(args_in)
+    parser = _parser()
+    args = parser.parse_args(args_in)
+    if args.command == "mininet":
+        if not args.crash:
+            parser.error("mininet: nothing to do: give --crash (or use netns-lab run FILE --executor mininet)")
+        if not _CRASH.is_file():
+            parser.error(f"mininet: {_CRASH} not found: use netns-lab run FILE --executor mininet")
+        return _main(["run", str(_CRASH), "--executor", "mininet", "--impl", args.impl])
     if args.command == "topology":
         from netns_lab.topology import Topology
 

@@ -177,6 +177,7 @@ class LabRun:
     end: int = 0
     step_times: list[tuple[ScriptStep, int]] = field(default_factory=list)
     logs: dict[str, str] = field(default_factory=dict)
+    prefix: str = ""  # the lab's run prefix (its namespaces' names)
 
 
 def run_lab(script: Script, *, impl: Impl = "pykeepalived", log_dir: Path | None = None,
@@ -243,7 +244,7 @@ def run_lab(script: Script, *, impl: Impl = "pykeepalived", log_dir: Path | None
         logs = {n: d.all_logs() for n, d in daemons.items()}
         for d in daemons.values():
             d.stop()
-    return LabRun(history, recorder.us(end), step_times, logs)
+    return LabRun(history, recorder.us(end), step_times, logs, prefix=lab.prefix)
 
 
 def _nemesis_step(nemesis: Nemesis, script: Script, step: ScriptStep) -> FaultEvent:

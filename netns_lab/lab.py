@@ -32,10 +32,10 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 from pyroute2 import IPRoute, netns
 
@@ -150,7 +150,19 @@ class Lab:
     Outside a ``with`` block call build() and teardown() yourself (no signal handlers are installed then).
     Signal handlers are installed only from the main thread; they tear down, then behave as the previous
     handler would (SIGINT: KeyboardInterrupt; SIGTERM: SystemExit(143)) so the program still ends.
+
+    This class is also the seam of the scenario runner's executors: whatever builds the topology, a lab's hosts
+    are named namespaces (``netns(host)``), its switches are bridges reached through ``switch_namespace()``, and
+    ``exec``/``start``/``teardown`` work the same; :class:`netns_lab.mn_adapter.MininetLab` builds it with Mininet.
     """
+
+    #: True when the switches' bridges share a namespace with things that are not the lab's (Mininet: the root
+    #: namespace), so whatever is put there (nft tables) must carry the run's prefix and touch only its ports
+    shared_switch_namespace: ClassVar[bool] = False
+    #: the name of this executor (``netns-lab run --executor``)
+    executor: ClassVar[str] = "netns"
+    #: scenario fault kinds this kind of lab cannot honour, with the reason (the runner refuses such scenarios)
+    refused_faults: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, topology: Topology, *, prefix: str | None = None, log_dir: Path | None = None) -> None:
         if not isinstance(topology, Topology):
@@ -212,6 +224,10 @@ class Lab:
         self._check_switch(switch)
         return f"{self.prefix}-{switch}"
 
+    def switch_namespace(self, switch: str) -> str | None:
+        """Where commands for ``switch`` run: its namespace's name, or None for this process's own namespace."""
+        return self.switch_netns(switch)
+
     def bridge_ifname(self, switch: str) -> str:
         """Bridge interface name inside ``switch_netns(switch)``."""
         self._check_switch(switch)
@@ -272,6 +288,10 @@ class Lab:
         except FileExistsError:
             raise LabError(f"run prefix {self.prefix!r} is in use ({state.path} exists)") from None
         self._state = state
+        self._build_network()
+
+    def _build_network(self) -> None:
+        """Create the namespaces, bridges, veths and their configuration (an executor's own way to build)."""
         topo = self.topology
         ports: dict[str, list[str]] = {s.name: [] for s in topo.switches}
         for i, link in enumerate(topo.links):
@@ -311,7 +331,9 @@ class Lab:
 
         return job
 
-    def _host_job(self, host: str) -> Callable[[], None]:
+    def _host_job(self, host: str, *, fresh: bool = True) -> Callable[[], None]:
+        """Configure ``host``: in a new namespace with new veths (``fresh``), or in an existing one whose
+        interfaces another builder made (Mininet)."""
         ns = self.netns(host)
         spec = self.topology.host(host)
         links: list[tuple[int, Link]] = [
@@ -319,21 +341,31 @@ class Lab:
         ]
 
         def job() -> None:
-            _enter_new_netns(ns)
+            if fresh:
+                _enter_new_netns(ns)
+            else:
+                _enter_netns(ns)
             # DAD off before any interface exists: new interfaces inherit it, addresses are usable at once.
             for key in ("all", "default"):
                 _write_sysctl(f"net.ipv6.conf.{key}.accept_dad", "0", missing_ok=True)
+                if not fresh:  # another builder may have turned IPv6 off (Mininet does in its hosts)
+                    _write_sysctl(f"net.ipv6.conf.{key}.disable_ipv6", "0", missing_ok=True)
             with IPRoute() as ipr:
                 ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
                 for i, link in links:
-                    port = port_ifname(host, link.ifname, i)
-                    ipr.link(
-                        "add",
-                        ifname=link.ifname,
-                        kind="veth",
-                        peer={"ifname": port, "net_ns_fd": self.switch_netns(link.switch)},
-                    )
+                    if fresh:
+                        port = port_ifname(host, link.ifname, i)
+                        ipr.link(
+                            "add",
+                            ifname=link.ifname,
+                            kind="veth",
+                            peer={"ifname": port, "net_ns_fd": self.switch_netns(link.switch)},
+                        )
+                    elif not ipr.link_lookup(ifname=link.ifname):
+                        raise LabError(f"{link.ifname}: no such interface (the builder did not make it)")
                     _write_sysctl(f"net/ipv6/conf/{link.ifname}/accept_dad", "0", missing_ok=True)
+                    if not fresh:
+                        _write_sysctl(f"net/ipv6/conf/{link.ifname}/disable_ipv6", "0", missing_ok=True)
                 for key, value in spec.sysctls.items():
                     try:
                         _write_sysctl(key, value)
@@ -401,7 +433,7 @@ class Lab:
                 for proc in self.processes:
                     proc.kill()
                 if self._state is not None:
-                    cleanup.remove_netns(self.namespaces())
+                    self._remove_network()
                 for proc in self.processes:
                     proc.wait(2)
                 if self._state is not None:
@@ -412,6 +444,11 @@ class Lab:
                 pending, self._pending_signal = self._pending_signal, None
                 if pending is not None:  # now it acts as it would have without us
                     os.kill(os.getpid(), pending)
+
+    def _remove_network(self) -> None:
+        """Remove what the build made (plain syscalls: safe in a signal handler): every process inside the
+        lab's namespaces, and the namespaces with their interfaces."""
+        cleanup.remove_netns(self.namespaces())
 
     @property
     def active(self) -> bool:
@@ -467,10 +504,11 @@ class Lab:
             raise LabError(f"lab {self.prefix} is not built (use it inside 'with Lab(...)')")
 
     def exec(
-        self, host: str, argv: list[str], *, check: bool = True, timeout: float = 30
+        self, host: str, argv: list[str], *, check: bool = True, timeout: float = 30, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``argv`` in ``host`` to completion, capturing text; LabCommandError if check and rc != 0."""
-        return self._exec(self.netns(host), host, argv, check=check, timeout=timeout)
+        """Run ``argv`` in ``host`` to completion (``input`` on its stdin), capturing text; LabCommandError if
+        check and rc != 0."""
+        return self._exec(self.netns(host), host, argv, check=check, timeout=timeout, input=input)
 
     def start(
         self, host: str, argv: list[str], *, name: str | None = None, env: dict[str, str] | None = None
@@ -502,24 +540,26 @@ class Lab:
         return int(shown[0]["ifindex"])
 
     def switch_exec(
-        self, switch: str, argv: list[str], *, check: bool = True, timeout: float = 30
+        self, switch: str, argv: list[str], *, check: bool = True, timeout: float = 30, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Like exec(), in the namespace of ``switch`` (its bridge and ports: nft bridge rules, port down)."""
-        return self._exec(self.switch_netns(switch), f"switch:{switch}", argv, check=check, timeout=timeout)
+        return self._exec(
+            self.switch_namespace(switch), f"switch:{switch}", argv, check=check, timeout=timeout, input=input
+        )
 
     def switch_start(
         self, switch: str, argv: list[str], *, name: str | None = None, env: dict[str, str] | None = None
     ) -> LabProcess:
         """Like start(), in the namespace of ``switch`` (e.g. tcpdump on the bridge)."""
-        return self._start(self.switch_netns(switch), f"switch:{switch}", argv, name=name, env=env)
+        return self._start(self.switch_namespace(switch), f"switch:{switch}", argv, name=name, env=env)
 
     def _exec(
-        self, ns: str, where: str, argv: list[str], *, check: bool, timeout: float
+        self, ns: str | None, where: str, argv: list[str], *, check: bool, timeout: float, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         self._require_active()
         try:
             cp = subprocess.run(
-                netns_argv(ns, argv), capture_output=True, text=True, timeout=timeout, check=False
+                netns_argv(ns, argv), capture_output=True, text=True, timeout=timeout, check=False, input=input
             )
         except FileNotFoundError as exc:
             raise LabError(f"cannot run {argv!r} in host {where!r}: {exc}") from None
@@ -528,7 +568,7 @@ class Lab:
         return subprocess.CompletedProcess(list(argv), cp.returncode, cp.stdout, cp.stderr)
 
     def _start(
-        self, ns: str, where: str, argv: list[str], *, name: str | None, env: dict[str, str] | None
+        self, ns: str | None, where: str, argv: list[str], *, name: str | None, env: dict[str, str] | None
     ) -> LabProcess:
         self._require_active()
         if not argv:

@@ -90,6 +90,9 @@ class Nemesis:
         self._switches: dict[str, _SwitchState] = {}
         self._paused: set[str] = set()
         self._ports_down: set[tuple[str, str]] = set()
+        #: the nft table (bridge family) of this run: in a namespace the lab shares (Mininet's bridges are in the
+        #: root namespace) it carries the run's prefix, and its rules match only the run's own ports
+        self.table = f"{TABLE}_{lab.prefix}" if lab.shared_switch_namespace else TABLE
 
     # ------------------------------------------------------------------ recording
     def _record(self, kind: str, node: str | None = None, detail: str = "") -> FaultEvent:
@@ -232,8 +235,8 @@ class Nemesis:
                 rules.append(f'oifname "{port}" {draw}counter drop')
         body = "\n".join(f"    {r}" for r in rules)
         return (
-            f"table bridge {TABLE}\ndelete table bridge {TABLE}\n"
-            f"table bridge {TABLE} {{\n  chain forward {{\n"
+            f"table bridge {self.table}\ndelete table bridge {self.table}\n"
+            f"table bridge {self.table} {{\n  chain forward {{\n"
             f"    type filter hook forward priority 0; policy accept;\n{body}\n  }}\n}}\n"
         )
 
@@ -241,22 +244,14 @@ class Nemesis:
         state = self._switches.get(switch)
         if state is None or (not state.groups and not any(state.loss.values())):
             self._switches.pop(switch, None)
-            self._nft(switch, f"table bridge {TABLE}\ndelete table bridge {TABLE}\n")
+            self._nft(switch, f"table bridge {self.table}\ndelete table bridge {self.table}\n")
             return
         self._nft(switch, self._ruleset(switch))
 
     def _nft(self, switch: str, script: str) -> None:
-        ns = self.lab.switch_netns(switch)
         try:
-            cp = subprocess.run(
-                ["ip", "netns", "exec", ns, "nft", "-f", "-"],
-                input=script,
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            cp = self.lab.switch_exec(switch, ["nft", "-f", "-"], input=script, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired, LabError) as exc:
             raise NemesisError(f"nft in switch {switch!r}: {exc}") from None
         if cp.returncode != 0:
             raise NemesisError(f"nft in switch {switch!r} failed: {cp.stderr.strip()}\n{script}")
@@ -315,13 +310,7 @@ class Nemesis:
     def counters(self, switch: str | None = None) -> int:
         """Frames the nemesis's rules have dropped on ``switch`` so far (0 without rules)."""
         sw = self._switch(switch)
-        cp = subprocess.run(
-            ["ip", "netns", "exec", self.lab.switch_netns(sw), "nft", "list", "table", "bridge", TABLE],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
+        cp = self.lab.switch_exec(sw, ["nft", "list", "table", "bridge", self.table], timeout=10, check=False)
         return sum(int(n) for n in re.findall(r"counter packets (\d+)", cp.stdout)) if cp.returncode == 0 else 0
 
     def link_down(self, host: str, ifname: str = "eth0") -> FaultEvent:

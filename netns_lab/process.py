@@ -19,9 +19,9 @@ from pathlib import Path
 __all__ = ["LabProcess", "netns_argv"]
 
 
-def netns_argv(netns: str, argv: Sequence[str]) -> list[str]:
-    """The argv that runs ``argv`` inside network namespace ``netns``."""
-    return ["ip", "netns", "exec", netns, *argv]
+def netns_argv(netns: str | None, argv: Sequence[str]) -> list[str]:
+    """The argv that runs ``argv`` inside network namespace ``netns`` (None: this process's own)."""
+    return ["ip", "netns", "exec", netns, *argv] if netns is not None else list(argv)
 
 
 class LabProcess:
@@ -32,7 +32,7 @@ class LabProcess:
         *,
         name: str,
         host: str,
-        netns: str,
+        netns: str | None,
         argv: Sequence[str],
         log_path: Path,
         env: Mapping[str, str] | None = None,
@@ -68,6 +68,8 @@ class LabProcess:
         Then a pause()/kill() right after start() acts on the real command inside the host, and
         /proc/<pid>/cmdline is the command's own (``ip`` enters the namespace a moment after fork).
         """
+        if self.netns is None:  # started in this namespace: the pid is the command's from the start
+            return
         wrapper = "\0".join(netns_argv(self.netns, self.argv)).encode()
         deadline = time.monotonic() + timeout
         while self._popen.poll() is None and time.monotonic() < deadline:

@@ -42,6 +42,7 @@ def main_run(args: argparse.Namespace) -> int:
             impl=args.impl,
             seed=args.seed,
             kernel=args.kernel,
+            executor=args.executor,
             out=sys.stderr,
             picture_dir=Path(args.out) if args.out else None,
         )
@@ -94,6 +95,7 @@ def main_compare(args: argparse.Namespace) -> int:
                     scenario,
                     impl=impl,
                     seed=args.seed,
+                    executor=args.executor,
                     out=sys.stderr,
                     picture_dir=Path(args.out) if args.out else None,
                 )

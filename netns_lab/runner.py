@@ -42,6 +42,7 @@ from netns_lab.daemons import (
     start_daemon,
     vip_holders,
 )
+from netns_lab.executors import EXECUTORS, lab_class, refusals
 from netns_lab.history import History
 from netns_lab.lab import Lab
 from netns_lab.lab_history import LabRecorder, VipWatcher
@@ -76,6 +77,7 @@ class RunResult:
     prefix: str
     log_dir: Path
     pictures: list[Path] = field(default_factory=list)
+    executor: str = "netns"
 
     @property
     def ok(self) -> bool:
@@ -100,6 +102,7 @@ class RunResult:
             "impl": self.impl,
             "seed": self.seed,
             "kernel": self.kernel,
+            "executor": self.executor,
             "ok": self.ok,
             "known_failure": kf.reason if kf else None,
             "verdicts": [
@@ -127,7 +130,8 @@ class RunResult:
         }
 
     def summary(self) -> str:
-        lines = [f"{self.scenario.name} with {self.impl}: {'PASS' if self.ok else 'FAIL'}"]
+        on = f" on {self.executor}" if self.executor != "netns" else ""
+        lines = [f"{self.scenario.name} with {self.impl}{on}: {'PASS' if self.ok else 'FAIL'}"]
         for v in self.verdicts:
             lines.append(f"  {'ok  ' if v.ok else 'FAIL'} {v.check}: {v.summary}")
             if not v.ok:
@@ -184,12 +188,20 @@ class _DaemonProc:
         return self.daemon.stop(timeout)
 
 
-def _preflight(scenario: Scenario, impl: str, kernel: str) -> None:
+def _preflight(scenario: Scenario, impl: str, kernel: str, executor: str = "netns",
+               schedule: list[Fault] | None = None) -> None:  # fmt: skip
     if impl not in IMPLS:
         raise RunError(f"--impl {impl}: must be one of {', '.join(IMPLS)}")
     if kernel not in KERNELS:
         raise RunError(f"--kernel {kernel}: must be one of {', '.join(KERNELS)}")
+    if executor not in EXECUTORS:
+        raise RunError(f"--executor {executor}: must be one of {', '.join(EXECUTORS)}")
+    refused = refusals(lab_class(executor), [(f"{scenario.path}:{f.line}", f.kind) for f in schedule or []])
+    if refused:
+        raise RunError("\n".join(refused))
     wanted = scenario.kernel if kernel == "auto" else kernel
+    if wanted == "uml" and executor != "netns":
+        raise RunError(f"{scenario.path}: kernel 'uml' runs on the netns executor only, not on {executor}")
     if wanted == "uml":
         raise RunError(
             f"{scenario.path}: kernel 'uml' is not supported by the runner yet; the VRRP scenarios run on the "
@@ -264,17 +276,19 @@ def run_scenario(
     out: TextIO | None = None,
     picture_dir: Path | None = None,
     log_dir: Path | None = None,
+    executor: str = "netns",
 ) -> RunResult:
-    """Run ``scenario`` with ``impl`` in the routers (a router's own ``impl`` wins) and judge it."""
-    _preflight(scenario, impl, kernel)
-    progress = _Progress(out)
+    """Run ``scenario`` with ``impl`` in the routers (a router's own ``impl`` wins) on ``executor``'s network
+    (:mod:`netns_lab.executors`) and judge it."""
     schedule = scenario.schedule(seed)
+    _preflight(scenario, impl, kernel, executor, schedule)
+    progress = _Progress(out)
     names = {str(ipaddress.ip_interface(a).ip): link.host for link in scenario.topology.links for a in link.addresses}
     routers = [r.host for r in scenario.routers]
     vips = _vips(scenario)
     progress.say(f"scenario {scenario.name}: {impl}, {len(routers)} routers, {len(schedule)} faults")
-    with Lab(scenario.topology, log_dir=log_dir) as lab:
-        progress.say(f"lab {lab.prefix} built ({', '.join(lab.hosts)}); logs in {lab.log_dir}")
+    with lab_class(executor)(scenario.topology, log_dir=log_dir) as lab:
+        progress.say(f"lab {lab.prefix} built on {executor} ({', '.join(lab.hosts)}); logs in {lab.log_dir}")
         recorder = LabRecorder(segment=scenario.topology.switches[0].name)
         for s in scenario.topology.switches:  # promiscuous: the bridge passes up unicast adverts too (unicast_peer)
             lab.switch_exec(s.name, ["ip", "link", "set", lab.bridge_ifname(s.name), "promisc", "on"])
@@ -447,7 +461,7 @@ def _run_in_lab(
         settled=recorder.us(settled),
     )
     verdicts = run_checks(h, ctx, [(e.check, dict(e.params)) for e in scenario.expect])
-    result = RunResult(scenario, impl, seed, "host", h, ctx, verdicts, lab.prefix, lab.log_dir)
+    result = RunResult(scenario, impl, seed, "host", h, ctx, verdicts, lab.prefix, lab.log_dir, executor=lab.executor)
     pdir = picture_dir or lab.log_dir
     title = f"{scenario.name} — {impl}" + (f" (seed {seed})" if seed is not None else "")
     result.pictures = draw(Run(title, h, end), pdir / f"{scenario.name}-{impl}")

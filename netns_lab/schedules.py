@@ -298,13 +298,16 @@ def lab_examples() -> int:
 
 def assert_holds(
     s: Schedule, *, failure_dir: Path, entry: Sequence[str] = (), executor: Literal["lab", "sim"] = "lab",
+    prefixes: list[str] | None = None,
 ) -> tuple[History, int]:
     """Run ``s`` (in the lab or the simulator) and check it; on a failed verdict, write the schedule as a
     scenario file into ``failure_dir`` and raise AssertionError naming the seed, the file and the evidence.
-    Returns the history and the run's end (µs)."""
+    Returns the history and the run's end (µs); the lab's run prefix is appended to ``prefixes`` if given."""
     if executor == "lab":
         run = run_lab(s.script(), entry=entry)
         history, end = run.history, run.end
+        if prefixes is not None:
+            prefixes.append(run.prefix)
         tol: float | None = s.advert_int + LAB_REACTION_S
     else:
         end = round(s.duration * US)

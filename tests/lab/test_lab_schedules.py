@@ -28,6 +28,7 @@ from netns_lab.schedules import (
     scenario_yaml,
     schedules,
 )
+from netns_lab.soak import Shard, run_shard
 
 pytestmark = pytest.mark.lab
 
@@ -41,12 +42,18 @@ LAB = settings(max_examples=lab_examples(), deadline=None, suppress_health_check
                derandomize=os.environ.get("CI") == "true")  # fmt: skip
 
 
-@LAB
-@given(schedules(max_episodes=2, max_duration=2.0))
 def test_drawn_schedules_pass_every_checker_in_the_lab(tmp_path_factory: pytest.TempPathFactory,
-                                                       s: Schedule) -> None:  # fmt: skip
-    note(s.describe())
-    assert_holds(s, failure_dir=tmp_path_factory.getbasetemp() / "drawn")
+                                                       soak_shard: Shard) -> None:  # fmt: skip
+    """One shard of the soak (``netns_lab.soak``: ``pytest -n 2`` runs the shards at once; ``--soak-shard I/N``
+    cuts it over machines); its seed and Hypothesis database are its own."""
+    if not soak_shard.examples:
+        pytest.skip(f"shard {soak_shard.id}: the soak's {lab_examples()} examples went to other shards")
+    failures = tmp_path_factory.getbasetemp() / "drawn"
+
+    def holds(s: Schedule, prefixes: list[str]) -> None:
+        assert_holds(s, failure_dir=failures, prefixes=prefixes)
+
+    run_shard(soak_shard, schedules(max_episodes=2, max_duration=2.0), holds)
 
 
 def test_a_daemon_that_ignores_priority_zero_is_caught_with_a_replayable_scenario(

@@ -1,7 +1,8 @@
 """Scale: two pytest-xdist workers run lab scenarios at once without colliding. A test file outside the
 project's tests (in a temporary directory) runs the three-router crosscheck script in the lab, once per test;
 ``pytest -n 2`` runs the two tests in two workers, each lab under its worker's name prefix (w0..., w1...), and
-both pass, at overlapping times."""
+both pass, at overlapping times.  And one soak of drawn schedules, cut into two shards (``netns_lab.soak``), runs
+on two workers at once: each shard its own seed, lab prefixes and Hypothesis database, both results collected."""
 
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ USER_TEST = textwrap.dedent('''
 ''')
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def _clean_env() -> dict[str, str]:
     """This environment without the outer pytest's (or outer xdist worker's) variables."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "XDIST_"))}
@@ -71,3 +75,26 @@ def test_two_xdist_workers_run_lab_scenarios_at_once_without_collisions(tmp_path
     assert not set(runs[0]["prefixes"]) & set(runs[1]["prefixes"])
     a, b = runs
     assert a["start"] < b["end"] and b["start"] < a["end"], "the two workers' lab runs did not overlap"
+
+
+def test_two_xdist_workers_run_one_soak_without_collisions(tmp_path: Path) -> None:
+    out, db = tmp_path / "results", tmp_path / "db"
+    cp = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "tests/lab/test_lab_schedules.py",
+         "-k", "test_drawn_schedules_pass_every_checker_in_the_lab", "--soak-examples", "2", "--soak-seed", "7",
+         "--soak-db", str(db), "--soak-results", str(out)],
+        cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert "2 passed" in cp.stdout, cp.stdout
+    shards = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
+    assert set(shards) == {"m0of1-s0of2", "m0of1-s1of2"}, shards
+    a, b = shards.values()
+    assert {a["worker"], b["worker"]} == {"gw0", "gw1"}
+    for r in (a, b):
+        assert r["failure"] is None and r["examples"] == 1 and len(r["schedules"]) == 1, r
+        assert r["prefixes"] and all(p.startswith("w" + r["worker"][2:]) for p in r["prefixes"]), r
+        assert (db / r["shard"]).is_dir(), "each shard keeps its own Hypothesis database"
+    assert a["seed"] != b["seed"]
+    assert not set(a["prefixes"]) & set(b["prefixes"])
+    assert a["start"] < b["end"] and b["start"] < a["end"], "the two shards did not run at overlapping times"
