@@ -152,7 +152,15 @@ class Lab:
     handler would (SIGINT: KeyboardInterrupt; SIGTERM: SystemExit(143)) so the program still ends.
     """
 
-    def __init__(self, topology: Topology, *, prefix: str | None = None, log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        prefix: str | None = None,
+        log_dir: Path | None = None,
+        scenario: str = "",
+        interactive: bool = False,
+    ) -> None:
         if not isinstance(topology, Topology):
             raise TypeError(f"Lab needs a netns_lab.topology.Topology, got {type(topology).__name__}")
         self.topology = topology
@@ -175,6 +183,8 @@ class Lab:
         self._old_handlers: dict[int, Any] = {}
         self._owner_pid = os.getpid()
         self._names_used: dict[tuple[str, str], int] = {}
+        self._scenario = scenario  # recorded in the run's state file, for `netns-lab list`
+        self._interactive = interactive
 
     # ------------------------------------------------------------------ naming
     @staticmethod
@@ -266,6 +276,8 @@ class Lab:
             log_dir=str(self.log_dir),
             topology=self.topology.name,
             created=time.time(),
+            scenario=self._scenario,
+            interactive=self._interactive,
         )
         try:
             state.reserve()
@@ -412,6 +424,11 @@ class Lab:
                 pending, self._pending_signal = self._pending_signal, None
                 if pending is not None:  # now it acts as it would have without us
                     os.kill(os.getpid(), pending)
+
+    @property
+    def state(self) -> cleanup.RunState | None:
+        """The run's state file (written by build(), removed by teardown())."""
+        return self._state
 
     @property
     def active(self) -> bool:

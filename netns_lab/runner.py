@@ -46,11 +46,12 @@ from netns_lab.history import History
 from netns_lab.lab import Lab
 from netns_lab.lab_history import LabRecorder, VipWatcher
 from netns_lab.measure import master_down_interval
-from netns_lab.nemesis import Nemesis
+from netns_lab.nemesis import Nemesis, NemesisError
 from netns_lab.process import LabProcess
 from netns_lab.scenario import SELECTORS, Fault, KnownFailure, Scenario
 from netns_lab.timeline import Run, draw
-from netns_lab.workload import client_argv, read_requests, server_argv
+from netns_lab.workload import WorkloadError, client_argv, read_requests
+from netns_lab.workload import start_server as workload_server
 
 __all__ = ["RunError", "RunResult", "run_scenario"]
 
@@ -273,7 +274,7 @@ def run_scenario(
     routers = [r.host for r in scenario.routers]
     vips = _vips(scenario)
     progress.say(f"scenario {scenario.name}: {impl}, {len(routers)} routers, {len(schedule)} faults")
-    with Lab(scenario.topology, log_dir=log_dir) as lab:
+    with Lab(scenario.topology, log_dir=log_dir, scenario=scenario.name) as lab:
         progress.say(f"lab {lab.prefix} built ({', '.join(lab.hosts)}); logs in {lab.log_dir}")
         recorder = LabRecorder(segment=scenario.topology.switches[0].name)
         for s in scenario.topology.switches:  # promiscuous: the bridge passes up unicast adverts too (unicast_peer)
@@ -321,13 +322,10 @@ def _run_in_lab(
 
     def start_server(host: str) -> LabProcess:
         spec = next(s for s in scenario.servers if s.host == host)
-        proc = lab.start(host, server_argv(spec.serve, spec.port, host), name=f"server-{spec.serve}")
-        deadline = time.monotonic() + 10
-        while "ready" not in proc.log_text():
-            if not proc.running() or time.monotonic() > deadline:
-                raise RunError(f"the {spec.serve} server in {host} did not start:\n{proc.log_text()[-1000:]}")
-            time.sleep(0.05)
-        return proc
+        try:
+            return workload_server(lab, host, spec.serve, spec.port)
+        except WorkloadError as exc:
+            raise RunError(str(exc)) from None
 
     for s in scenario.servers:
         servers[s.host] = start_server(s.host)
@@ -508,45 +506,12 @@ def _inject(
             host = resolve(f.target)
         resolved[(f.line, f.at)] = host
     text = f.describe() + (f" ({host})" if f.target in SELECTORS else "")
-    match f.kind:
-        case "kill":
-            nemesis.kill(_must(host))
-        case "stop":
-            nemesis.terminate(_must(host))
-        case "start":
-            nemesis.start(_must(host))
-            daemons[_must(host)].wait_ready(15)
-        case "pause":
-            nemesis.pause(_must(host))
-        case "resume":
-            nemesis.resume(_must(host))
-        case "reload":
-            nemesis.reload(_must(host))
-        case "priority":
-            nemesis.set_priority(_must(host), int(f.priority or 0))
-        case "track-file":
-            nemesis.write_track_file(_must(host), daemons[_must(host)].run_dir / str(f.file), int(f.value or 0))
-        case "partition":
-            groups = [[resolve(h) for h in g] for g in f.groups]
-            nemesis.partition(groups, f.switch)
-            if any(h in SELECTORS for g in f.groups for h in g):
-                text += f" ({' | '.join(','.join(g) for g in groups)})"
-        case "heal":
-            nemesis.heal(f.switch)
-        case "loss":
-            nemesis.loss([resolve(t) for t in f.targets], float(f.probability or 0))
-        case "clear-loss":
-            nemesis.clear_loss([resolve(t) for t in f.targets] if f.targets else None)
-        case "link-down":
-            nemesis.link_down(_must(host), f.ifname)
-        case "link-up":
-            nemesis.link_up(_must(host), f.ifname)
-        case "server-stop":
-            nemesis.server_stop(_must(host))
-        case "server-start":
-            nemesis.server_start(_must(host))
-        case _:
-            raise RunError(f"{scenario.path}:{f.line}: unknown fault {f.kind!r}")
+    try:
+        text += nemesis.apply(f, host, resolve)
+    except NemesisError as exc:
+        raise RunError(f"{scenario.path}:{f.line}: {exc}") from None
+    if f.kind == "start":
+        daemons[_must(host)].wait_ready(15)
     progress.say(f"fault at {f.at:g} s: {text}")
 
 

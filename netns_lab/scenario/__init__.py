@@ -13,7 +13,9 @@ from netns_lab.scenario.model import (
     Server,
     Workload,
     load_scenario,
+    parse_fault,
     parse_scenario,
+    with_undo,
 )
 from netns_lab.scenario.schema import CHECK_PARAMS, FAULT_FIELDS, SCHEMA, UNDO
 
@@ -34,5 +36,7 @@ __all__ = [
     "Server",
     "Workload",
     "load_scenario",
+    "parse_fault",
     "parse_scenario",
+    "with_undo",
 ]
