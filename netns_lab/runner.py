@@ -18,6 +18,7 @@ them the nemesis's nft tables).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import json
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from netns_lab.arpwatch import ClientVipWatcher, host_macs
 from netns_lab.capture import AdvertSeen, Capture
 from netns_lab.checks import CheckContext, Verdict, run_checks
 from netns_lab.daemons import (
@@ -243,6 +245,7 @@ def _trim(h: History, end: int) -> None:
     h.adverts[:] = [x for x in h.adverts if x.t <= end]
     h.vip_changes[:] = [x for x in h.vip_changes if x.t <= end]
     h.vip_holders[:] = [x for x in h.vip_holders if x.t <= end]
+    h.client_views[:] = [x for x in h.client_views if x.t <= end]
     h.faults[:] = [x for x in h.faults if x.t <= end]
 
 
@@ -349,7 +352,10 @@ def _run_in_lab(
         for addr in host_addresses(lab, host):
             names.setdefault(addr, host)
     router_ips = {ip for ip, h in names.items() if h in daemons}
-    with VipWatcher(lab, vips, hosts=routers) as watcher:
+    client_watchers = _client_watchers(scenario, lab, vips)
+    with VipWatcher(lab, vips, hosts=routers) as watcher, contextlib.ExitStack() as watching:
+        for cw in client_watchers:
+            watching.enter_context(cw)
         # Settled: one router has advertised alone for a whole Master_Down_Interval plus an interval (so a
         # higher-priority router that started later has had its chance to preempt) and a VIP is held.
         first: AdvertSeen | None = None
@@ -428,7 +434,8 @@ def _run_in_lab(
         d.stop(5)
     recorder.faults.extend(nemesis.history.faults)
     adverts = [a for cap in captures for a in cap.adverts()]
-    h = recorder.history(daemons, adverts=adverts, addresses=names, vip_samples=watcher.samples)
+    h = recorder.history(daemons, adverts=adverts, addresses=names, vip_samples=watcher.samples,
+                         client_views={cw.client: cw.samples for cw in client_watchers})  # fmt: skip
     _refine_coarse(h, {host for host, d in daemons.items() if d.impl == "keepalived"})
     _trim(h, end)  # what the teardown did (daemons stopping, faults lifted) is not part of the scenario
     for _proc, path, client, target in clients:
@@ -451,6 +458,21 @@ def _run_in_lab(
     result.pictures = draw(Run(title, h, end), pdir / f"{scenario.name}-{impl}")
     (lab.log_dir / "result.json").write_text(json.dumps(result.to_json(), indent=2))
     return result
+
+
+def _client_watchers(scenario: Scenario, lab: Lab, vips: list[str]) -> list[ClientVipWatcher]:
+    """One ARP / ND observer per workload client, for the VIPs on that client's own links (those it resolves
+    itself; a VIP behind a router is that router's business)."""
+    out: list[ClientVipWatcher] = []
+    macs: dict[str, str] | None = None
+    for client in dict.fromkeys(w.client for w in scenario.workload):
+        for link in (lk for lk in scenario.topology.links if lk.host == client):
+            nets = [ipaddress.ip_interface(a).network for a in link.addresses]
+            on_link = [v for v in vips if any(ipaddress.ip_address(v) in n for n in nets)]
+            if on_link:
+                macs = host_macs(lab) if macs is None else macs
+                out.append(ClientVipWatcher(lab, client, on_link, macs, ifname=link.ifname))
+    return out
 
 
 def _restarter(d: Daemon) -> Callable[[], _DaemonProc]:
