@@ -15,6 +15,7 @@ from netns_lab.scenario.model import (
     load_scenario,
     parse_fault,
     parse_scenario,
+    shipped_scenario,
     with_undo,
 )
 from netns_lab.scenario.schema import CHECK_PARAMS, FAULT_FIELDS, SCHEMA, UNDO
@@ -38,5 +39,6 @@ __all__ = [
     "load_scenario",
     "parse_fault",
     "parse_scenario",
+    "shipped_scenario",
     "with_undo",
 ]

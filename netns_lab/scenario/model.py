@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "load_scenario",
     "parse_fault",
     "parse_scenario",
+    "shipped_scenario",
     "with_undo",
 ]
 
@@ -584,6 +586,18 @@ def parse_fault(raw: Mapping[str, Any], scenario: Scenario, *, source: str = "fa
     raise ScenarioError(
         [replace(p, line=0, field=p.field.removeprefix("faults[0]").lstrip(".")) for p in problems]
     )
+
+
+def shipped_scenario(name: str) -> Path:
+    """The path of a scenario shipped with the project (``master-crash``): the repository's ``scenarios/``
+    beside the package (a checkout, an editable install), else the copy an installed wheel put under
+    ``<prefix>/share/netns_lab/scenarios``. FileNotFoundError names where it looked."""
+    file = name if name.endswith(".yaml") else f"{name}.yaml"
+    places = [Path(__file__).resolve().parents[2] / "scenarios", Path(sys.prefix) / "share" / "netns_lab" / "scenarios"]
+    for place in places:
+        if (place / file).is_file():
+            return place / file
+    raise FileNotFoundError(f"no shipped scenario {file} (looked in {', '.join(str(p) for p in places)})")
 
 
 def with_undo(f: Fault) -> list[Fault]:
