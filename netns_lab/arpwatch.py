@@ -38,8 +38,9 @@ from vrrp.io.garp import icmpv6_checksum, mac_str, parse_arp, parse_na, solicite
 
 if TYPE_CHECKING:
     from netns_lab.lab import Lab
+    from netns_lab.scenario import Scenario
 
-__all__ = ["ClientVipWatcher", "arp_probe", "host_macs", "ns_probe"]
+__all__ = ["ClientVipWatcher", "arp_probe", "client_watchers_for", "host_macs", "ns_probe"]
 
 _ETH_P_ARP = 0x0806
 _ETH_P_IPV6 = 0x86DD
@@ -187,3 +188,18 @@ class ClientVipWatcher:
         if self._sock is not None:
             self._sock.close()
         self._sock = None
+
+
+def client_watchers_for(scenario: Scenario, lab: Lab, vips: Iterable[str]) -> list[ClientVipWatcher]:
+    """One observer (not started) per workload client of ``scenario``, for the VIPs on that client's own links
+    (those it resolves itself; a VIP behind a router is that router's business)."""
+    out: list[ClientVipWatcher] = []
+    macs: dict[str, str] | None = None
+    for client in dict.fromkeys(w.client for w in scenario.workload):
+        for link in (lk for lk in scenario.topology.links if lk.host == client):
+            nets = [ipaddress.ip_interface(a).network for a in link.addresses]
+            on_link = [v for v in vips if any(ipaddress.ip_address(v) in n for n in nets)]
+            if on_link:
+                macs = host_macs(lab) if macs is None else macs
+                out.append(ClientVipWatcher(lab, client, on_link, macs, ifname=link.ifname))
+    return out

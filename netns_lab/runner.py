@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, cast
 
-from netns_lab.arpwatch import ClientVipWatcher, host_macs
+from netns_lab.arpwatch import client_watchers_for
 from netns_lab.capture import AdvertSeen, Capture
 from netns_lab.checks import CheckContext, Verdict, run_checks
 from netns_lab.daemons import (
@@ -352,7 +352,7 @@ def _run_in_lab(
         for addr in host_addresses(lab, host):
             names.setdefault(addr, host)
     router_ips = {ip for ip, h in names.items() if h in daemons}
-    client_watchers = _client_watchers(scenario, lab, vips)
+    client_watchers = client_watchers_for(scenario, lab, vips)
     with VipWatcher(lab, vips, hosts=routers) as watcher, contextlib.ExitStack() as watching:
         for cw in client_watchers:
             watching.enter_context(cw)
@@ -458,21 +458,6 @@ def _run_in_lab(
     result.pictures = draw(Run(title, h, end), pdir / f"{scenario.name}-{impl}")
     (lab.log_dir / "result.json").write_text(json.dumps(result.to_json(), indent=2))
     return result
-
-
-def _client_watchers(scenario: Scenario, lab: Lab, vips: list[str]) -> list[ClientVipWatcher]:
-    """One ARP / ND observer per workload client, for the VIPs on that client's own links (those it resolves
-    itself; a VIP behind a router is that router's business)."""
-    out: list[ClientVipWatcher] = []
-    macs: dict[str, str] | None = None
-    for client in dict.fromkeys(w.client for w in scenario.workload):
-        for link in (lk for lk in scenario.topology.links if lk.host == client):
-            nets = [ipaddress.ip_interface(a).network for a in link.addresses]
-            on_link = [v for v in vips if any(ipaddress.ip_address(v) in n for n in nets)]
-            if on_link:
-                macs = host_macs(lab) if macs is None else macs
-                out.append(ClientVipWatcher(lab, client, on_link, macs, ifname=link.ifname))
-    return out
 
 
 def _restarter(d: Daemon) -> Callable[[], _DaemonProc]:

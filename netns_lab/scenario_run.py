@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from netns_lab.arpwatch import ClientVipWatcher, client_watchers_for
 from netns_lab.capture import Capture
 from netns_lab.checks import CheckContext, Verdict, run_checks
 from netns_lab.daemons import Daemon, DaemonSpec, Impl, start_daemon, vip_holders
@@ -55,6 +56,7 @@ class ScenarioRun:
         self.nemesis = Nemesis(self.lab, History(), lambda: self.recorder.us(time.time()))
         self._capture: Capture | None = None
         self._watcher: VipWatcher | None = None
+        self._client_watchers: list[ClientVipWatcher] = []
         self._closed = False
 
     def __enter__(self) -> ScenarioRun:
@@ -98,6 +100,10 @@ class ScenarioRun:
                                    path=w.path)  # fmt: skip
                 self.clients.append((self.lab.start(w.client, argv, name=f"client-{i}"), path, w.client,
                                      f"{w.target}:{w.port}"))  # fmt: skip
+            if workload:  # the clients' own view of the VIPs (ARP / ND, their neighbour entries)
+                self._client_watchers = client_watchers_for(self.scenario, self.lab, self.vips)
+                for cw in self._client_watchers:
+                    cw.__enter__()
         except BaseException:
             self.close()
             raise
@@ -130,7 +136,8 @@ class ScenarioRun:
         rec.faults = [*self.recorder.faults, *self.nemesis.history.faults]
         adverts = self._capture.adverts() if self._capture is not None else []
         samples = list(self._watcher.samples) if self._watcher is not None else []
-        h = rec.history(self.daemons, adverts=adverts, addresses=addresses, vip_samples=samples)
+        views = {cw.client: list(cw.samples) for cw in self._client_watchers}
+        h = rec.history(self.daemons, adverts=adverts, addresses=addresses, vip_samples=samples, client_views=views)
         for _proc, path, client, target in self.clients:
             h.requests.extend(read_requests(path, self.recorder.t0, client=client, target=target))
         h.requests.sort(key=lambda r: r.t)
@@ -199,6 +206,8 @@ class ScenarioRun:
             self.nemesis.close()
         for proc, *_ in self.clients:
             proc.stop(5)
+        for cw in self._client_watchers:
+            cw.__exit__(None, None, None)
         if self._watcher is not None:
             self._watcher.__exit__(None, None, None)
         if self._capture is not None:
