@@ -386,6 +386,66 @@ def no_master_change(h: History, ctx: CheckContext) -> Verdict:
     return Verdict(name, ok, "mastership never moved" if ok else f"{len(evidence)} change(s)", tuple(evidence[:20]))
 
 
+def _holders_at(h: History, vip: str, t: int, spans: Sequence[FaultSpan]) -> tuple[str, ...]:
+    """The running hosts that had ``vip`` configured at ``t`` (netlink view; a killed daemon's left-over VIP
+    does not count)."""
+    last = None
+    for s in h.vip_holders:
+        if s.vip == vip and s.t <= t:
+            last = s
+    return tuple(sorted(n for n in (last.holders if last else ()) if not _down_at(spans, n, t)))
+
+
+def client_view(h: History, ctx: CheckContext, grace: float = 0.5) -> Verdict:
+    """After the last fault has settled, each client sees each VIP where the routers put it: the one running
+    VIP holder (netlink) alone answers ARP / neighbour solicitation for it, and the client's neighbour entry,
+    when it has one, is that holder's MAC. A disagreement shorter than ``grace`` s (a probe answered late) is
+    let pass. Figure: how long after the last fault the clients' view last disagreed (``lag_s``)."""
+    name = "client_view"
+    if not h.client_views:
+        return Verdict(name, False, "no client's view of a VIP was recorded (no client on a VIP's link?)")
+    last = _last_fault(h)
+    since = last + ctx.settle
+    if since > ctx.end:
+        return Verdict(name, False, f"the run ended {_s(since - ctx.end)} before the last fault had settled")
+    spans = h.fault_spans(end=ctx.end)
+    evidence: list[str] = []
+    lag = 0
+    for client, vip in sorted({(v.client, v.vip) for v in h.client_views}):
+        views = [v for v in h.client_views if v.client == client and v.vip == vip]
+        cuts = {last, ctx.end, *(v.t for v in views if last < v.t < ctx.end)}
+        cuts |= {s.t for s in h.vip_holders if s.vip == vip and last < s.t < ctx.end}
+        cuts |= {x for sp in spans for x in (sp.start, sp.stop) if last < x < ctx.end}
+        bad: list[tuple[int, int, str]] = []
+        for a, b in itertools.pairwise(sorted(cuts)):
+            view = next((v for v in reversed(views) if v.t <= a), None)
+            held = _holders_at(h, vip, a, spans)
+            if view is None:
+                why = "no view recorded yet"
+            elif len(held) != 1:
+                why = f"held by {list(held) or 'nobody'} (netlink)"
+            elif tuple(n for n in view.answerers if not _down_at(spans, n, a)) != held:
+                # a killed daemon's host still answers for the VIP it left behind: the netlink view does not
+                # count it either (one_master); only its neighbour entry in a client is the client's problem
+                why = f"answered by {list(view.answerers) or 'nobody'}, held by {held[0]}"
+            elif view.neighbour not in (None, held[0]):
+                why = f"{client}'s neighbour entry is {view.neighbour}'s MAC, held by {held[0]}"
+            else:
+                continue
+            if bad and bad[-1][1] == a and bad[-1][2] == why:
+                bad[-1] = (bad[-1][0], b, why)
+            else:
+                bad.append((a, b, why))
+        for a, b, why in bad:
+            lag = max(lag, b - last)
+            if b > since and b - a > round(grace * US):
+                evidence.append(f"{client} -> {vip}: {why} from {_s(a)} to {_s(b)}")
+    ok = not evidence
+    summary = (f"the clients' view agrees with the VIP holder from {_s(since)} on" if ok
+               else f"{len(evidence)} disagreement(s) after settling")  # fmt: skip
+    return Verdict(name, ok, summary, tuple(evidence[:20]), {"lag_s": lag / US})
+
+
 CHECKS: dict[str, Callable[..., Verdict]] = {
     "one_master": one_master,
     "dual_master_only_under_fault": dual_master_only_under_fault,
@@ -394,6 +454,7 @@ CHECKS: dict[str, Callable[..., Verdict]] = {
     "transitions_per_fault": transitions_per_fault,
     "final_master": final_master,
     "no_master_change": no_master_change,
+    "client_view": client_view,
 }
 assert set(CHECKS) == set(CHECK_PARAMS), "the scenario schema and the checkers must name the same checks"
 

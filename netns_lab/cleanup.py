@@ -62,10 +62,19 @@ class RunState:
     log_dir: str = ""
     topology: str = ""
     created: float = 0.0
+    #: the scenario a ``netns-lab run`` / ``up`` runs ("" for a bare lab)
+    scenario: str = ""
+    #: a ``netns-lab up`` run: its owner is the run's keeper process, which answers on :attr:`control_path`
+    interactive: bool = False
 
     @property
     def path(self) -> Path:
         return STATE_DIR / f"{self.prefix}.json"
+
+    @property
+    def control_path(self) -> Path:
+        """The Unix socket an interactive run's keeper listens on (``netns-lab fault`` / ``down``)."""
+        return STATE_DIR / f"{self.prefix}.sock"
 
     def owner_alive(self) -> bool:
         """True if the owning process still runs (same pid *and* same start time)."""
@@ -89,6 +98,8 @@ class RunState:
 
     def release(self) -> None:
         with contextlib.suppress(FileNotFoundError):
+            self.control_path.unlink()
+        with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
     @classmethod
@@ -104,6 +115,8 @@ class RunState:
                 log_dir=str(data.get("log_dir", "")),
                 topology=str(data.get("topology", "")),
                 created=float(data.get("created", 0.0)),
+                scenario=str(data.get("scenario", "")),
+                interactive=bool(data.get("interactive", False)),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: not a netns_lab state file ({exc})") from None

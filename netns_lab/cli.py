@@ -1,4 +1,5 @@
-"""``netns-lab``: clean up after dead runs, print the default topology, run the demo.
+"""``netns-lab``: run and compare scenarios, bring one up to poke at (up/exec/fault/down/list), clean up after
+dead runs, print the default topology, run the demo.
 
 Bad flags give argparse's usage message and exit status 2, never a traceback.
 """
@@ -11,7 +12,7 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 __all__ = ["main"]
@@ -77,6 +78,59 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--json", action="store_true")
     cmp.add_argument("--out", metavar="DIR", help="write the pictures here")
     cmp.add_argument("--executor", choices=EXECUTORS, default="netns", help="as for run")
+    u = sub.add_parser(
+        "up",
+        help="bring a scenario's lab up and leave it running (then exec, fault, down)",
+        description="Build the scenario's topology, start its real servers and the routers' daemons (and with "
+        "--workload its clients), wait for a master, and return leaving it all running. A keeper process "
+        "holds the run (its state file under /run/netns_lab names it as owner): 'clean' leaves it alone while "
+        "the keeper lives; 'down' ends it.",
+    )
+    u.add_argument("file", metavar="FILE", help="scenario YAML file")
+    u.add_argument("--impl", choices=("pykeepalived", "keepalived"), default="pykeepalived",
+                   help="the daemon the routers run (a router's own impl: in the file wins)")  # fmt: skip
+    u.add_argument("--workload", action="store_true", help="start the scenario's client workload too")
+    u.add_argument("--json", action="store_true", help="print the run's hosts, routers and paths as JSON")
+    run_help = "the run to act on (see netns-lab list); needed only when several are up"
+    e = sub.add_parser(
+        "exec",
+        help="run a command in a host of the lab that is up (exit status passed through)",
+        description="Run CMD (an argv, no shell) in HOST's network namespace of the run that is up; its exit "
+        "status is netns-lab's.",
+    )
+    e.add_argument("--run", metavar="ID", help=run_help)
+    e.add_argument("host", metavar="HOST", help="a host (or switch) of the run")
+    e.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="the command and its arguments")
+    from netns_lab.scenario import FAULT_FIELDS
+
+    f = sub.add_parser(
+        "fault",
+        help="inject one fault into the lab that is up (the scenario files' fault names)",
+        description="Inject one fault now, checked as a scenario file's faults entry. Words after the fault "
+        "name are its fields in order, then FIELD=VALUE for the others; TARGET may be 'master' or 'backup'; "
+        "duration=S lifts it S seconds later. Examples: 'kill master', 'pause lb1 duration=5', "
+        "'priority lb2 200', 'partition lb1,client lb2', 'heal', 'loss lb1,lb2 0.3', 'clear-loss', "
+        "'link-down lb1', 'server-stop lb1'.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="faults:\n" + "\n".join(f"  {usage}" for usage in _fault_usages(FAULT_FIELDS)),
+    )
+    f.add_argument("--run", metavar="ID", help=run_help)
+    f.add_argument("kind", metavar="FAULT", choices=list(FAULT_FIELDS), help="one of: " + ", ".join(FAULT_FIELDS))
+    f.add_argument("words", nargs="*", metavar="ARG", help="its fields (see below)")
+    d = sub.add_parser(
+        "down",
+        help="tear the lab that is up down (everything: namespaces, processes, state)",
+        description="Stop the run's workload, daemons and servers, draw its timeline, remove its namespaces "
+        "and state file. A run whose keeper is gone is removed all the same.",
+    )
+    d.add_argument("--run", metavar="ID", help=run_help)
+    ls = sub.add_parser(
+        "list",
+        help="list the lab runs (up and run), with their owner and age",
+        description="The lab runs recorded under /run/netns_lab: run id, kind (up: interactive; run: a "
+        "netns-lab run or a test), scenario, owner pid and whether it lives, age, hosts.",
+    )
+    ls.add_argument("--json", action="store_true")
     sub.add_parser("demo", help="VRRP failover demo (netns-lab demo --help for its options)", add_help=False)
     sub.add_parser(
         "sim", help="simulate a VRRP LAN in virtual time: what happens if... (netns-lab sim --help)", add_help=False
@@ -88,6 +142,12 @@ def _parser() -> argparse.ArgumentParser:
     mn.add_argument("--crash", action="store_true", help="run the master-crash scenario on Mininet")
     mn.add_argument("--impl", choices=("pykeepalived", "keepalived"), default="pykeepalived")
     return p
+
+
+def _fault_usages(fields: Iterable[str]) -> list[str]:
+    from netns_lab.interactive import fault_usage
+
+    return [fault_usage(kind) for kind in fields]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,6 +200,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from netns_lab.report import main_compare, main_run
 
         return main_run(args) if args.command == "run" else main_compare(args)
+    if args.command in ("up", "exec", "fault", "down", "list"):
+        from netns_lab import interactive
+
+        return int(getattr(interactive, f"main_{args.command}")(args))
     if args.command == "schema":
         from netns_lab.scenario import SCHEMA
 

@@ -1,34 +1,36 @@
-"""``netns-lab demo``: a VRRP daemon in two directors, kill the master, measure the failover on the wire.
+"""``netns-lab demo``: ``netns-lab run scenarios/master-crash.yaml`` (and ``compare`` with both implementations).
 
-The demo builds the default topology (client, lb1, lb2, rs1, rs2 on one bridge), runs our daemon
-(``pykeepalived -P``) or Debian's keepalived -- by default one after the other, for comparison -- in lb1
-(priority 150) and lb2 (priority 100) with the same generated VRRP-only keepalived.conf, waits for a master, SIGKILLs it
-(a crash: no priority-0 advert) and prints the gap between the master's last advertisement and the backup's
-first, both timestamped by the kernel at the bridge, beside the theoretical Master_Down_Interval.
+The command runs the shipped master-crash scenario through the runner (:mod:`netns_lab.runner`), so its
+verdicts, figures and timeline picture are those of ``netns-lab run`` on that file; ``--vrrp-version`` and
+``--advert-int`` are written into the routers' configs (:func:`demo_scenario`), ``--impl both`` (the default)
+or ``--compare`` is ``netns-lab compare``. A flag value the scenario cannot take is refused.
 
-The measuring lives in :mod:`netns_lab.capture` and :mod:`netns_lab.measure`, so scenarios (and later
-client traffic) reuse it; this module is only the script around them. Everything is torn down on
-exit, on errors and on Ctrl-C (the :class:`~netns_lab.lab.Lab` context manager handles SIGINT/SIGTERM).
+:func:`run_demo` is the demo as it was, kept as a library: one SIGKILL of the master of a generated VRRP-only
+pair, the gap between the master's last advertisement and the backup's first timestamped by the kernel at the
+bridge, beside Master_Down_Interval. The interop tier measures keepalived and ours with it, advert by advert.
+Everything is torn down on exit, on errors and on Ctrl-C (the :class:`~netns_lab.lab.Lab` context manager
+handles SIGINT/SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from netns_lab.capture import AdvertSeen, Capture, CaptureError
+from netns_lab.capture import AdvertSeen, Capture
 from netns_lab.daemons import IMPLS, KEEPALIVED, Daemon, DaemonSpec, start_daemon, vip_holders
-from netns_lab.measure import Failover, find_failover, master_down_interval, skew_time
+from netns_lab.measure import Failover, find_failover, master_down_interval
+from netns_lab.scenario import Scenario, ScenarioError, load_scenario, shipped_scenario
 from netns_lab.waiting import wait_until
 
 if TYPE_CHECKING:
@@ -279,110 +281,92 @@ def run_demo(
             shutil.rmtree(log_dir, ignore_errors=True)
 
 
-def report(result: DemoResult, out: TextIO) -> None:
-    """The summary: measured gap next to the RFC bound, then the timeline."""
-    f = result.failover
-    out.write("\n")
-    if f is None:
-        out.write("no failover measured\n")
-        return
-    skew = skew_time(f.version, f.new_priority, f.interval)
-    skew_formula = f"(256-{f.new_priority})*{f.interval:g}/256" if f.version == 3 else f"(256-{f.new_priority})/256"
-    out.write(f"{result.impl}: failover on VRID {f.vrid} (VRRPv{f.version}, advert interval {f.interval:g} s):\n")
-    out.write(
-        f"  measured gap  {f.gap:8.3f} s   last advert of {result.old_master} -> first advert of "
-        f"{result.new_master} (kernel timestamps at the bridge)\n"
-    )
-    out.write(
-        f"  theoretical   {f.master_down_interval:8.3f} s   Master_Down_Interval = 3*{f.interval:g} + "
-        f"skew {skew_formula} = {3 * f.interval:g} + {skew:.3f}\n"
-    )
-    verdict = "within" if f.within(f.interval) else "OUTSIDE"
-    out.write(f"  difference    {f.excess:+8.3f} s   ({verdict} +/- one advert interval)\n")
-    if result.old_master_adverts_after_kill:
-        out.write(f"  note: {result.old_master_adverts_after_kill} advert(s) from the killed master after the kill\n")
-    if result.bad_packets:
-        out.write(f"  note: {result.bad_packets} VRRP packet(s) failed to decode\n")
-    out.write("\ntimeline:\n")
-    t0 = result.timeline[0][0] if result.timeline else 0.0
-    for t, text in result.timeline:
-        out.write(f"  {t - t0:8.3f} s  {text}\n")
+#: the scenario ``netns-lab demo`` runs
+DEMO_SCENARIO = "master-crash"
+_VERSION_RE = re.compile(r"^(\s*(?:vrrp_)?version\s+)\d+(.*)$", re.MULTILINE)
+_ADVERT_RE = re.compile(r"^(\s*advert_int\s+)\S+(.*)$", re.MULTILINE)
 
 
-def compare(results: list[DemoResult], out: TextIO) -> None:
-    """One row per implementation: its measured gap beside the RFC bound (same topology, same config)."""
-    done = [r for r in results if r.failover is not None]
-    if not done:
-        return
-    f0 = done[0].failover
-    assert f0 is not None
-    out.write(
-        f"\nside by side (VRRPv{f0.version}, advert interval {f0.interval:g} s, backup priority {f0.new_priority}):\n"
-    )
-    out.write(f"  {'implementation':<16} {'measured gap':>12} {'bound (MDI)':>12} {'difference':>11}\n")
-    for r in done:
-        f = r.failover
-        assert f is not None
-        out.write(f"  {r.impl:<16} {f.gap:>10.3f} s {f.master_down_interval:>10.3f} s {f.excess * 1000:>+8.1f} ms\n")
+def demo_scenario(vrrp_version: int | None = None, advert_int: float | None = None) -> Scenario:
+    """The shipped master-crash scenario, with the demo's ``--vrrp-version`` / ``--advert-int`` written into
+    every router's config (the scenario's own values when None). DemoError when a flag cannot be honoured."""
+    scenario = load_scenario(shipped_scenario(DEMO_SCENARIO))
+    routers = []
+    for r in scenario.routers:
+        text = r.config
+        version = vrrp_version
+        if version is None:
+            found = _VERSION_RE.search(text)
+            version = int(found.group(0).split()[1]) if found else 2  # keepalived's default: v2
+        interval = advert_int
+        if interval is None:
+            found = _ADVERT_RE.search(text)
+            interval = float(found.group(0).split()[1]) if found else 1.0
+        _check_interval(version, interval)
+        if vrrp_version is not None:
+            text, n = _VERSION_RE.subn(lambda m: f"{m.group(1)}{vrrp_version}{m.group(2)}", text)
+            if n == 0:
+                raise DemoError(f"--vrrp-version: {scenario.path}: router {r.host}'s config names no version")
+        if advert_int is not None:
+            text, n = _ADVERT_RE.subn(lambda m: f"{m.group(1)}{advert_int:g}{m.group(2)}", text)
+            if n == 0:
+                raise DemoError(f"--advert-int: {scenario.path}: router {r.host}'s config has no advert_int")
+        routers.append(replace(r, config=text))
+    return replace(scenario, routers=tuple(routers))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``netns-lab demo [--impl IMPL] [--vrrp-version N] [--advert-int S] [--json] [--keep-logs]``."""
+    """``netns-lab demo [--impl IMPL|both] [--compare] [--vrrp-version N] [--advert-int S] [--json] [--out DIR]``:
+    ``netns-lab run`` (or ``compare``) of the shipped master-crash scenario, with the flags as overrides."""
     parser = argparse.ArgumentParser(
         prog="netns-lab demo",
-        description="Run a VRRP daemon in two directors of the default topology, kill the master with SIGKILL, "
-        "and measure the failover on the wire beside the RFC bound (Master_Down_Interval).",
+        description=f"Run the shipped {DEMO_SCENARIO} scenario (netns-lab run scenarios/{DEMO_SCENARIO}.yaml): "
+        "two directors under client traffic, the master's daemon killed with SIGKILL; verdicts, the failover "
+        "on the wire beside Master_Down_Interval, the clients' outage and a timeline picture. With both "
+        "implementations (the default, or --compare) it is netns-lab compare.",
     )
     parser.add_argument(
         "--impl",
         choices=(*IMPLS, "both"),
         default="both",
-        help="pykeepalived (ours), keepalived (Debian's), or both one after the other (default)",
+        help="pykeepalived (ours), keepalived (Debian's), or both one after the other (default; = compare)",
     )
-    parser.add_argument("--vrrp-version", type=int, choices=(2, 3), default=2, help="VRRP version (default 2)")
+    parser.add_argument("--compare", action="store_true", help="both implementations, side by side")
+    parser.add_argument("--vrrp-version", type=int, choices=(2, 3), default=None,
+                        help="VRRP version of every router (default: the scenario's, 3)")  # fmt: skip
     parser.add_argument(
         "--advert-int",
         type=float,
-        default=1.0,
-        help="advertisement interval in seconds (default 1; v3: 0.01-40.95)",
+        default=None,
+        help="advertisement interval in seconds (default: the scenario's, 1; v3: 0.01-40.95)",
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the summary")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the daemons' configs and logs")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON (as run/compare --json)")
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="logs are kept always now (as netns-lab run keeps them)"
+    )
+    parser.add_argument("--out", metavar="DIR", help="write the timeline pictures here (default: the run's log dir)")
     args = parser.parse_args(argv)
-    from netns_lab.lab import LabError
-
-    out = sys.stderr if args.json else sys.stdout
-    impls = list(IMPLS) if args.impl == "both" else [args.impl]
-    results: list[DemoResult] = []
+    if args.compare and args.impl not in ("both",):
+        parser.error(f"--compare runs both implementations; it cannot go with --impl {args.impl}")
     try:
-        for impl in impls:
-            if len(impls) > 1:
-                out.write(f"\n=== {impl} ===\n")
-            results.append(
-                run_demo(
-                    impl=impl,
-                    vrrp_version=args.vrrp_version,
-                    advert_int=args.advert_int,
-                    out=out,
-                    keep_logs=args.keep_logs,
-                )
-            )
-    except (DemoError, CaptureError, LabError, OSError) as exc:
+        scenario = demo_scenario(args.vrrp_version, args.advert_int)
+    except (DemoError, FileNotFoundError) as exc:
         print(f"netns-lab demo: {exc}", file=sys.stderr)
         return 1
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    from netns_lab.report import main_compare, main_run
+
+    run_args = argparse.Namespace(file=str(scenario.path), impl=args.impl, seed=None, kernel="auto",
+                                  json=args.json, out=args.out)  # fmt: skip
+    try:
+        if args.compare or args.impl == "both":
+            return main_compare(run_args, scenario)
+        return main_run(run_args, scenario)
     except KeyboardInterrupt:
         print("\nnetns-lab demo: interrupted; lab torn down", file=sys.stderr)
         return 130
-    if args.json:
-        doc: Any = results[0].to_json() if len(results) == 1 else [r.to_json() for r in results]
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        for r in results:
-            report(r, sys.stdout)
-        if len(results) > 1:
-            compare(results, sys.stdout)
-    return 0 if all(r.failover is not None for r in results) else 1
 
 
 if __name__ == "__main__":

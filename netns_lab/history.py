@@ -89,6 +89,19 @@ class VipHolderSample:
 
 
 @dataclass(frozen=True)
+class ClientVipView:
+    """At ``t`` the client host ``client`` saw ``vip`` answered (ARP / neighbour solicitation) by the hosts in
+    ``answerers``, and its own neighbour cache held ``neighbour``'s MAC for it (None: no entry). Recorded when
+    the view changes; names are hosts (a MAC no host has stays a MAC)."""
+
+    t: int
+    client: str
+    vip: str
+    answerers: tuple[str, ...]
+    neighbour: str | None
+
+
+@dataclass(frozen=True)
 class FaultSpan:
     """A fault from when it was injected to when it was lifted (``stop`` is the run's end if never lifted;
     ``stop == start`` for instant faults such as a reload or a priority change)."""
@@ -139,6 +152,7 @@ class History:
     vip_holders: list[VipHolderSample] = field(default_factory=list)
     record_adverts: bool = True
     requests: list[ClientRequest] = field(default_factory=list)
+    client_views: list[ClientVipView] = field(default_factory=list)
 
     def fault_spans(self, *, end: int) -> list[FaultSpan]:
         """Each fault with the time it was lifted (a resume ends a pause, a heal a partition, loss 0 a loss).

@@ -164,7 +164,15 @@ class Lab:
     #: scenario fault kinds this kind of lab cannot honour, with the reason (the runner refuses such scenarios)
     refused_faults: ClassVar[Mapping[str, str]] = {}
 
-    def __init__(self, topology: Topology, *, prefix: str | None = None, log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        prefix: str | None = None,
+        log_dir: Path | None = None,
+        scenario: str = "",
+        interactive: bool = False,
+    ) -> None:
         if not isinstance(topology, Topology):
             raise TypeError(f"Lab needs a netns_lab.topology.Topology, got {type(topology).__name__}")
         self.topology = topology
@@ -187,6 +195,8 @@ class Lab:
         self._old_handlers: dict[int, Any] = {}
         self._owner_pid = os.getpid()
         self._names_used: dict[tuple[str, str], int] = {}
+        self._scenario = scenario  # recorded in the run's state file, for `netns-lab list`
+        self._interactive = interactive
 
     # ------------------------------------------------------------------ naming
     @staticmethod
@@ -282,6 +292,8 @@ class Lab:
             log_dir=str(self.log_dir),
             topology=self.topology.name,
             created=time.time(),
+            scenario=self._scenario,
+            interactive=self._interactive,
         )
         try:
             state.reserve()
@@ -449,6 +461,11 @@ class Lab:
         """Remove what the build made (plain syscalls: safe in a signal handler): every process inside the
         lab's namespaces, and the namespaces with their interfaces."""
         cleanup.remove_netns(self.namespaces())
+
+    @property
+    def state(self) -> cleanup.RunState | None:
+        """The run's state file (written by build(), removed by teardown())."""
+        return self._state
 
     @property
     def active(self) -> bool:

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 
 from netns_lab.capture import AdvertSeen
 from netns_lab.daemons import Daemon, vip_holders
-from netns_lab.history import AdvertSent, FaultEvent, History, Transition, VipChange, VipHolderSample
+from netns_lab.history import (
+    AdvertSent,
+    ClientVipView,
+    FaultEvent,
+    History,
+    Transition,
+    VipChange,
+    VipHolderSample,
+)
 from vrrp.core.state import State
 from vrrp.core.timers import US_PER_S
 
@@ -136,6 +144,7 @@ class LabRecorder:
         adverts: Sequence[AdvertSeen] = (),
         addresses: Mapping[str, str] | None = None,
         vip_samples: Sequence[tuple[float, str, tuple[str, ...]]] = (),
+        client_views: Mapping[str, Sequence[tuple[float, str, tuple[str, ...], str | None]]] | None = None,
     ) -> History:
         """The run as a :class:`History`: ``daemons`` maps node name -> its daemon (restarts included, since a
         :class:`~netns_lab.daemons.Daemon` keeps every process's log); ``addresses`` maps a router's source
@@ -153,6 +162,10 @@ class LabRecorder:
             ci = by_vrid.get((node, a.vrid))
             h.adverts.append(AdvertSent(self.us(a.t), node, ci.name if ci else "", a.vrid, self.segment, a.priority))
         self._vips(h, configs, vip_samples)
+        for client, samples in (client_views or {}).items():  # a ClientVipWatcher's samples per client
+            h.client_views.extend(ClientVipView(self.us(t), client, vip, answerers, neighbour)
+                                  for t, vip, answerers, neighbour in samples)  # fmt: skip
+        h.client_views.sort(key=lambda v: v.t)
         return h
 
     def _transitions(self, node: str, d: Daemon, instances: Mapping[str, ConfiguredInstance]) -> list[Transition]:

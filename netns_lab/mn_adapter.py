@@ -59,8 +59,9 @@ class MininetLab(Lab):
     shared_switch_namespace = True
     executor = "mininet"
 
-    def __init__(self, topology: Topology, *, prefix: str | None = None, log_dir: Path | None = None) -> None:
-        super().__init__(topology, prefix=prefix, log_dir=log_dir)
+    def __init__(self, topology: Topology, *, prefix: str | None = None, log_dir: Path | None = None,
+                 scenario: str = "", interactive: bool = False) -> None:
+        super().__init__(topology, prefix=prefix, log_dir=log_dir, scenario=scenario, interactive=interactive)
         self._runner: subprocess.Popen[str] | None = None
         self._shells: dict[str, int] = {}
         self._bridges: list[str] = []

@@ -27,10 +27,13 @@ import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from netns_lab.history import FaultEvent, History
 from netns_lab.lab import Lab, LabError
+
+if TYPE_CHECKING:
+    from netns_lab.scenario import Fault
 
 __all__ = ["TABLE", "Nemesis", "NemesisError", "Proc"]
 
@@ -333,6 +336,62 @@ class Nemesis:
             self.lab.switch_exec(switch, ["ip", "link", "set", self.lab.port_ifname(host, ifname), state])
         except LabError as exc:
             raise NemesisError(f"link-{state} {host}/{ifname}: {exc}") from None
+
+    # ------------------------------------------------------------------ scenario faults
+    def apply(self, f: Fault, host: str | None, resolve: Callable[[str], str]) -> str:
+        """Inject the scenario fault ``f`` now, by its kind (the vocabulary of scenario files, ``netns-lab run``
+        and ``netns-lab fault``). ``host`` is the host a ``target`` fault acts on; ``resolve`` names the host
+        behind a ``master`` / ``backup`` selector in ``targets`` and ``groups``. Returns what to add to the
+        fault's description (the partition's sides when selectors were resolved)."""
+
+        def one() -> str:
+            if host is None:
+                raise NemesisError(f"{f.kind}: no target host")
+            return host
+
+        match f.kind:
+            case "kill":
+                self.kill(one())
+            case "stop":
+                self.terminate(one())
+            case "start":
+                self.start(one())
+            case "pause":
+                self.pause(one())
+            case "resume":
+                self.resume(one())
+            case "reload":
+                self.reload(one())
+            case "priority":
+                self.set_priority(one(), int(f.priority or 0))
+            case "track-file":
+                try:  # a tracked file lives in the daemon's run directory, beside its keepalived.conf
+                    run_dir = self.configs[one()].parent
+                except KeyError:
+                    raise NemesisError(f"track-file {one()}: its run directory is not known") from None
+                self.write_track_file(one(), run_dir / str(f.file), int(f.value or 0))
+            case "partition":
+                groups = [[resolve(h) for h in g] for g in f.groups]
+                self.partition(groups, f.switch)
+                if any(list(g) != list(r) for g, r in zip(f.groups, groups, strict=True)):
+                    return f" ({' | '.join(','.join(g) for g in groups)})"
+            case "heal":
+                self.heal(f.switch)
+            case "loss":
+                self.loss([resolve(t) for t in f.targets], float(f.probability or 0))
+            case "clear-loss":
+                self.clear_loss([resolve(t) for t in f.targets] if f.targets else None)
+            case "link-down":
+                self.link_down(one(), f.ifname)
+            case "link-up":
+                self.link_up(one(), f.ifname)
+            case "server-stop":
+                self.server_stop(one())
+            case "server-start":
+                self.server_start(one())
+            case _:
+                raise NemesisError(f"unknown fault {f.kind!r}")
+        return ""
 
     # ------------------------------------------------------------------ cleanup
     def close(self) -> None:

@@ -24,27 +24,18 @@ machine; default: the Hypothesis profile's lab count), ``--soak-seed``, ``--soak
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from netns_lab.capture import Capture
-from netns_lab.checks import CheckContext, Verdict, run_checks
-from netns_lab.daemons import Daemon, DaemonSpec, Impl, start_daemon, vip_holders
+from netns_lab.daemons import Impl
 from netns_lab.fixtures import lab, lab_factory
-from netns_lab.history import History
-from netns_lab.lab import Lab
-from netns_lab.lab_history import LabRecorder, VipWatcher, configured_instances
-from netns_lab.nemesis import Nemesis
-from netns_lab.scenario import Scenario, load_scenario, parse_scenario
-from netns_lab.waiting import wait_until
+from netns_lab.scenario import Scenario
+from netns_lab.scenario_run import ScenarioRun, as_scenario
 
 __all__ = ["ScenarioRun", "lab", "lab_factory", "netns_scenario", "pytest_addoption", "pytest_configure",
            "pytest_configure_node", "pytest_generate_tests", "pytest_runtest_makereport"]  # fmt: skip
@@ -114,145 +105,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                     Path(db) if db else config.rootpath / ".hypothesis" / "soak",
                     Path(results) if results else None)  # fmt: skip
     metafunc.parametrize("soak_shard", plan.local_shards(), ids=[sh.id for sh in plan.local_shards()])
-
-
-class ScenarioRun:
-    """One scenario up in a lab: its daemons (``daemons``), the ``nemesis`` for faults, and the history so far.
-
-    Use as a context manager or through the ``netns_scenario`` fixture (which closes it)."""
-
-    def __init__(self, scenario: Scenario, log_dir: Path, *, impl: Impl | None = None) -> None:
-        self.scenario = scenario
-        self.log_dir = log_dir
-        self.impl = impl
-        self.lab = Lab(scenario.topology, log_dir=log_dir)
-        self.recorder = LabRecorder()
-        self.daemons: dict[str, Daemon] = {}
-        self.vips = sorted({v for r in scenario.routers for ci in configured_instances(r.config).values()
-                            for v in ci.vips})  # fmt: skip
-        self.nemesis = Nemesis(self.lab, History(), lambda: self.recorder.us(time.time()))
-        self._capture: Capture | None = None
-        self._watcher: VipWatcher | None = None
-        self._closed = False
-
-    def __enter__(self) -> ScenarioRun:
-        return self.up()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def up(self, timeout: float = 30.0) -> ScenarioRun:
-        """Build the lab, start every router's daemon, and wait until one of them holds the VIPs."""
-        self.lab.__enter__()
-        try:
-            hosts = [r.host for r in self.scenario.routers]
-            switch = next(lk.switch for lk in self.lab.topology.links if lk.host == hosts[0])
-            self._capture = Capture.on_switch(self.lab, switch).start()
-            self._watcher = VipWatcher(self.lab, self.vips, hosts=hosts).__enter__()
-            for r in self.scenario.routers:
-                impl: Any = r.impl or self.impl or "pykeepalived"
-                config = r.config.replace("@RUN_DIR@", str(self.lab.log_dir))
-                d = start_daemon(self.lab, DaemonSpec(r.host, config, impl=impl))
-                self.daemons[r.host] = d
-                self.nemesis.daemons[r.host] = d
-                self.nemesis.starters[r.host] = d.start
-                self.nemesis.configs[r.host] = d.conf_path
-                self.recorder.fault("start", r.host)
-            for d in self.daemons.values():
-                d.wait_ready(timeout=15)
-            if self.vips and not wait_until(lambda: len(self.holders()) == 1, timeout=timeout):
-                raise TimeoutError(f"scenario {self.scenario.name}: no single router held {self.vips[0]} within "
-                                   f"{timeout:g} s (holders: {self.holders()})")  # fmt: skip
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def holders(self) -> list[str]:
-        """The routers whose daemon runs and that hold the first VIP now (a killed daemon leaves its VIPs on
-        the interface, as keepalived does: nothing runs to remove them, so they do not count)."""
-        running = [h for h, d in self.daemons.items() if d.running()]
-        return vip_holders(self.lab, self.vips[0], running)
-
-    def master(self) -> str | None:
-        """The router holding the first VIP now (None: nobody or several)."""
-        held = self.holders()
-        return held[0] if len(held) == 1 else None
-
-    def wait(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def wait_master(self, host: str, timeout: float = 15.0) -> None:
-        """Wait until ``host`` alone holds the VIP."""
-        if not wait_until(lambda: self.holders() == [host], timeout=timeout):
-            raise TimeoutError(f"{host} did not hold {self.vips[0]} alone within {timeout:g} s "
-                               f"(holders: {self.holders()})")  # fmt: skip
-
-    def history(self) -> History:
-        """Everything recorded so far: transitions (daemon logs), adverts (capture), VIP samples, faults."""
-        addresses = {a.split("/")[0]: lk.host for lk in self.lab.topology.links for a in lk.addresses}
-        rec = LabRecorder(t0=self.recorder.t0)
-        rec.faults = [*self.recorder.faults, *self.nemesis.history.faults]
-        adverts = self._capture.adverts() if self._capture is not None else []
-        samples = list(self._watcher.samples) if self._watcher is not None else []
-        return rec.history(self.daemons, adverts=adverts, addresses=addresses, vip_samples=samples)
-
-    def context(self, settle: float | None = None) -> CheckContext:
-        """The checkers' context now: advert interval and version from the first router's config (``settle``:
-        how long after the last fault the routers must have converged; default Master_Down_Interval + 1 s)."""
-        text = self.scenario.routers[0].config
-        advert = float(_keyword(text, "advert_int", "1"))
-        # keepalived's default is VRRPv2 for IPv4, whose adverts are whole seconds (RFC 3768 §5.3.7)
-        version = int(_keyword(text, "version", "") or _keyword(text, "vrrp_version", "2"))
-        if version == 2:
-            advert = max(1.0, float(round(advert)))
-        mdi = 3 * advert + advert
-        return CheckContext(end=self.recorder.us(time.time()),
-                            settle=round((mdi + 1.0 if settle is None else settle) * 1_000_000),
-                            advert_interval_s=advert, version=version,
-                            routers=tuple(r.host for r in self.scenario.routers))  # fmt: skip
-
-    def check(self, name: str, **params: Any) -> Verdict:
-        """One checker of :mod:`netns_lab.checks` (a scenario's ``expect`` name) over the history so far."""
-        settle = params.pop("settle", None)
-        return run_checks(self.history(), self.context(settle), [(name, params)])[0]
-
-    def timeline(self, path: str | Path) -> list[Path]:
-        """Draw the history so far (PNG and SVG at ``path``)."""
-        from netns_lab.timeline import Run, draw  # matplotlib only when a picture is wanted
-        return draw(Run(self.scenario.name, self.history(), self.recorder.us(time.time())), path)
-
-    def close(self) -> None:
-        """Lift faults, stop the daemons, tear the lab down (safe to call twice)."""
-        if self._closed:
-            return
-        self._closed = True
-        with contextlib.suppress(Exception):  # a half-built lab may have nothing to lift; teardown must go on
-            self.nemesis.close()
-        if self._watcher is not None:
-            self._watcher.__exit__(None, None, None)
-        if self._capture is not None:
-            self._capture.stop()
-        for d in self.daemons.values():
-            d.stop()
-        self.lab.teardown()
-
-
-def _keyword(text: str, key: str, default: str) -> str:
-    for line in text.splitlines():
-        words = line.split()
-        if len(words) >= 2 and words[0] == key:
-            return words[1]
-    return default
-
-
-def as_scenario(source: Scenario | Mapping[str, Any] | str | Path) -> Scenario:
-    """A scenario from a Scenario, a dict in the scenario-file format, or a file path (errors name the field)."""
-    if isinstance(source, Scenario):
-        return source
-    if isinstance(source, Mapping):
-        return parse_scenario(yaml.safe_dump(dict(source), sort_keys=False), "<dict>")
-    return load_scenario(source)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from netns_lab.scenario import ScenarioError, load_scenario
+from netns_lab.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = ["compare_table", "main_compare", "main_run"]
 
@@ -28,13 +28,22 @@ def _errors() -> tuple[type[BaseException], ...]:
     return (RunError, LabError, DaemonError, CaptureError, NemesisError, OSError)
 
 
-def main_run(args: argparse.Namespace) -> int:
-    from netns_lab.runner import run_scenario
-
+def _load(args: argparse.Namespace, scenario: Scenario | None) -> Scenario | None:
+    if scenario is not None:
+        return scenario
     try:
-        scenario = load_scenario(args.file)
+        return load_scenario(args.file)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
+        return None
+
+
+def main_run(args: argparse.Namespace, scenario: Scenario | None = None) -> int:
+    """``run``: ``args.file`` (or ``scenario``, already loaded: the demo's) with ``args.impl``."""
+    from netns_lab.runner import run_scenario
+
+    scenario = _load(args, scenario)
+    if scenario is None:
         return 2
     try:
         result = run_scenario(
@@ -77,14 +86,13 @@ def compare_table(results: list[object], out: TextIO) -> None:
             out.write(f"{k:<40} {fa[k]:>12.3f} {fb[k]:>12.3f} {ratio:>7}\n")
 
 
-def main_compare(args: argparse.Namespace) -> int:
+def main_compare(args: argparse.Namespace, scenario: Scenario | None = None) -> int:
+    """``compare``: ``args.file`` (or ``scenario``) with keepalived, then with pykeepalived."""
     from netns_lab.runner import run_scenario
     from netns_lab.timeline import Run, draw_compare
 
-    try:
-        scenario = load_scenario(args.file)
-    except ScenarioError as exc:
-        print(exc, file=sys.stderr)
+    scenario = _load(args, scenario)
+    if scenario is None:
         return 2
     results = []
     try:

@@ -18,6 +18,7 @@ them the nemesis's nft tables).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import json
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from netns_lab.arpwatch import client_watchers_for
 from netns_lab.capture import AdvertSeen, Capture
 from netns_lab.checks import CheckContext, Verdict, run_checks
 from netns_lab.daemons import (
@@ -47,11 +49,12 @@ from netns_lab.history import History
 from netns_lab.lab import Lab
 from netns_lab.lab_history import LabRecorder, VipWatcher
 from netns_lab.measure import master_down_interval
-from netns_lab.nemesis import Nemesis
+from netns_lab.nemesis import Nemesis, NemesisError
 from netns_lab.process import LabProcess
 from netns_lab.scenario import SELECTORS, Fault, KnownFailure, Scenario
 from netns_lab.timeline import Run, draw
-from netns_lab.workload import client_argv, read_requests, server_argv
+from netns_lab.workload import WorkloadError, client_argv, read_requests
+from netns_lab.workload import start_server as workload_server
 
 __all__ = ["RunError", "RunResult", "run_scenario"]
 
@@ -254,6 +257,7 @@ def _trim(h: History, end: int) -> None:
     h.adverts[:] = [x for x in h.adverts if x.t <= end]
     h.vip_changes[:] = [x for x in h.vip_changes if x.t <= end]
     h.vip_holders[:] = [x for x in h.vip_holders if x.t <= end]
+    h.client_views[:] = [x for x in h.client_views if x.t <= end]
     h.faults[:] = [x for x in h.faults if x.t <= end]
 
 
@@ -287,7 +291,7 @@ def run_scenario(
     routers = [r.host for r in scenario.routers]
     vips = _vips(scenario)
     progress.say(f"scenario {scenario.name}: {impl}, {len(routers)} routers, {len(schedule)} faults")
-    with lab_class(executor)(scenario.topology, log_dir=log_dir) as lab:
+    with lab_class(executor)(scenario.topology, log_dir=log_dir, scenario=scenario.name) as lab:
         progress.say(f"lab {lab.prefix} built on {executor} ({', '.join(lab.hosts)}); logs in {lab.log_dir}")
         recorder = LabRecorder(segment=scenario.topology.switches[0].name)
         for s in scenario.topology.switches:  # promiscuous: the bridge passes up unicast adverts too (unicast_peer)
@@ -335,13 +339,10 @@ def _run_in_lab(
 
     def start_server(host: str) -> LabProcess:
         spec = next(s for s in scenario.servers if s.host == host)
-        proc = lab.start(host, server_argv(spec.serve, spec.port, host), name=f"server-{spec.serve}")
-        deadline = time.monotonic() + 10
-        while "ready" not in proc.log_text():
-            if not proc.running() or time.monotonic() > deadline:
-                raise RunError(f"the {spec.serve} server in {host} did not start:\n{proc.log_text()[-1000:]}")
-            time.sleep(0.05)
-        return proc
+        try:
+            return workload_server(lab, host, spec.serve, spec.port)
+        except WorkloadError as exc:
+            raise RunError(str(exc)) from None
 
     for s in scenario.servers:
         servers[s.host] = start_server(s.host)
@@ -365,7 +366,10 @@ def _run_in_lab(
         for addr in host_addresses(lab, host):
             names.setdefault(addr, host)
     router_ips = {ip for ip, h in names.items() if h in daemons}
-    with VipWatcher(lab, vips, hosts=routers) as watcher:
+    client_watchers = client_watchers_for(scenario, lab, vips)
+    with VipWatcher(lab, vips, hosts=routers) as watcher, contextlib.ExitStack() as watching:
+        for cw in client_watchers:
+            watching.enter_context(cw)
         # Settled: one router has advertised alone for a whole Master_Down_Interval plus an interval (so a
         # higher-priority router that started later has had its chance to preempt) and a VIP is held.
         first: AdvertSeen | None = None
@@ -444,7 +448,8 @@ def _run_in_lab(
         d.stop(5)
     recorder.faults.extend(nemesis.history.faults)
     adverts = [a for cap in captures for a in cap.adverts()]
-    h = recorder.history(daemons, adverts=adverts, addresses=names, vip_samples=watcher.samples)
+    h = recorder.history(daemons, adverts=adverts, addresses=names, vip_samples=watcher.samples,
+                         client_views={cw.client: cw.samples for cw in client_watchers})  # fmt: skip
     _refine_coarse(h, {host for host, d in daemons.items() if d.impl == "keepalived"})
     _trim(h, end)  # what the teardown did (daemons stopping, faults lifted) is not part of the scenario
     for _proc, path, client, target in clients:
@@ -522,45 +527,12 @@ def _inject(
             host = resolve(f.target)
         resolved[(f.line, f.at)] = host
     text = f.describe() + (f" ({host})" if f.target in SELECTORS else "")
-    match f.kind:
-        case "kill":
-            nemesis.kill(_must(host))
-        case "stop":
-            nemesis.terminate(_must(host))
-        case "start":
-            nemesis.start(_must(host))
-            daemons[_must(host)].wait_ready(15)
-        case "pause":
-            nemesis.pause(_must(host))
-        case "resume":
-            nemesis.resume(_must(host))
-        case "reload":
-            nemesis.reload(_must(host))
-        case "priority":
-            nemesis.set_priority(_must(host), int(f.priority or 0))
-        case "track-file":
-            nemesis.write_track_file(_must(host), daemons[_must(host)].run_dir / str(f.file), int(f.value or 0))
-        case "partition":
-            groups = [[resolve(h) for h in g] for g in f.groups]
-            nemesis.partition(groups, f.switch)
-            if any(h in SELECTORS for g in f.groups for h in g):
-                text += f" ({' | '.join(','.join(g) for g in groups)})"
-        case "heal":
-            nemesis.heal(f.switch)
-        case "loss":
-            nemesis.loss([resolve(t) for t in f.targets], float(f.probability or 0))
-        case "clear-loss":
-            nemesis.clear_loss([resolve(t) for t in f.targets] if f.targets else None)
-        case "link-down":
-            nemesis.link_down(_must(host), f.ifname)
-        case "link-up":
-            nemesis.link_up(_must(host), f.ifname)
-        case "server-stop":
-            nemesis.server_stop(_must(host))
-        case "server-start":
-            nemesis.server_start(_must(host))
-        case _:
-            raise RunError(f"{scenario.path}:{f.line}: unknown fault {f.kind!r}")
+    try:
+        text += nemesis.apply(f, host, resolve)
+    except NemesisError as exc:
+        raise RunError(f"{scenario.path}:{f.line}: {exc}") from None
+    if f.kind == "start":
+        daemons[_must(host)].wait_ready(15)
     progress.say(f"fault at {f.at:g} s: {text}")
 
 

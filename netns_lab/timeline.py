@@ -61,6 +61,7 @@ class Run:
 def _end(h: History) -> int:
     times = [t.t for t in h.transitions] + [a.t for a in h.adverts] + [f.t for f in h.faults]
     times += [r.done for r in h.requests] + [v.t for v in h.vip_holders] + [v.t for v in h.vip_changes]
+    times += [v.t for v in h.client_views]
     return max(times, default=US)
 
 
@@ -140,6 +141,19 @@ def _draw_run(ax: Axes, run: Run, end: int) -> None:
             edgecolor="white" if hatch else "none",
         )
 
+    # the client's view (ARP / ND): a thin bar under the VIP lane in the colour of the router whose MAC the
+    # client's neighbour cache holds (a different colour from the bar above: the client sends to the wrong one)
+    views = sorted(h.client_views, key=lambda v: v.t)
+    first = (views[0].client, views[0].vip) if views else None
+    mine = [v for v in views if (v.client, v.vip) == first]
+    for v, later in zip(mine, [*mine[1:], None][: len(mine)], strict=True):
+        stop = later.t if later else end
+        if v.neighbour is None or stop <= v.t:
+            continue
+        colour = colours.get(v.neighbour, "#7f7f7f")
+        ax.broken_barh([(v.t * sec, (stop - v.t) * sec)], (y["VIP"] - 0.5, 0.12), facecolors=colour,
+                       edgecolor="none")  # fmt: skip
+
     # clients
     ok = [r.t * sec for r in h.requests if r.ok]
     bad = [r.t * sec for r in h.requests if not r.ok]
@@ -163,6 +177,8 @@ def _draw_run(ax: Axes, run: Run, end: int) -> None:
     names = {State.MASTER: "master", State.BACKUP: "backup", State.FAULT: "fault state", State.INIT: "down / init"}
     handles = [Patch(color=STATE_COLOURS[s], label=label) for s, label in names.items()]
     handles += [Patch(color=colours[n], label=f"VIP on {n}") for n in routers if n in colours]
+    if mine:
+        handles.append(Patch(color="#7f7f7f", label=f"thin: {first[0] if first else ''}'s ARP entry"))
     handles += [Patch(color="#2ca02c", label="request ok"), Patch(color="#d62728", label="request failed")]
     for kind in sorted({sp.kind for sp in spans if sp.stop > sp.start}):
         handles.append(Patch(color=_FAULT_COLOURS.get(kind, "#cccccc"), alpha=0.35, label=f"{kind} (fault)"))

@@ -26,11 +26,15 @@ from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socketserver import BaseRequestHandler, ThreadingTCPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netns_lab.history import ClientRequest
 
-__all__ = ["client_argv", "main", "read_requests", "server_argv"]
+if TYPE_CHECKING:
+    from netns_lab.lab import Lab
+    from netns_lab.process import LabProcess
+
+__all__ = ["WorkloadError", "client_argv", "main", "read_requests", "server_argv", "start_server"]
 
 US = 1_000_000
 
@@ -172,6 +176,21 @@ def read_requests(path: Path, t0: float, *, client: str, target: str) -> list[Cl
 def server_argv(protocol: str, port: int, name: str) -> list[str]:
     """The command line of a server (run it in the host with ``lab.start``)."""
     return [sys.executable, "-m", "netns_lab.workload", "serve", protocol, str(port), name]
+
+
+class WorkloadError(RuntimeError):
+    """A server did not come up; the message has the tail of its log."""
+
+
+def start_server(lab: Lab, host: str, protocol: str, port: int, *, timeout: float = 10) -> LabProcess:
+    """Start a real server in ``host`` and return once it listens (it prints ``ready``)."""
+    proc = lab.start(host, server_argv(protocol, port, host), name=f"server-{protocol}")
+    deadline = time.monotonic() + timeout
+    while "ready" not in proc.log_text():
+        if not proc.running() or time.monotonic() > deadline:
+            raise WorkloadError(f"the {protocol} server in {host} did not start:\n{proc.log_text()[-1000:]}")
+        time.sleep(0.05)
+    return proc
 
 
 def client_argv(

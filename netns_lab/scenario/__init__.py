@@ -13,7 +13,10 @@ from netns_lab.scenario.model import (
     Server,
     Workload,
     load_scenario,
+    parse_fault,
     parse_scenario,
+    shipped_scenario,
+    with_undo,
 )
 from netns_lab.scenario.schema import CHECK_PARAMS, FAULT_FIELDS, SCHEMA, UNDO
 
@@ -34,5 +37,8 @@ __all__ = [
     "Server",
     "Workload",
     "load_scenario",
+    "parse_fault",
     "parse_scenario",
+    "shipped_scenario",
+    "with_undo",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,7 +41,10 @@ __all__ = [
     "Server",
     "Workload",
     "load_scenario",
+    "parse_fault",
     "parse_scenario",
+    "shipped_scenario",
+    "with_undo",
 ]
 
 #: fault targets chosen when the fault is due: the current master, or a router that is not master
@@ -284,8 +288,8 @@ def _field(path: Sequence[str | int]) -> str:
     return out
 
 
-def _schema_problems(file: str, loc: Located) -> list[Problem]:
-    validator = jsonschema.Draft202012Validator(SCHEMA)
+def _schema_problems(file: str, loc: Located, schema: Mapping[str, Any] = SCHEMA) -> list[Problem]:
+    validator = jsonschema.Draft202012Validator(schema)
     problems: list[Problem] = []
     for err in validator.iter_errors(loc.data):
         path = list(err.absolute_path)
@@ -560,6 +564,46 @@ class _Builder:
             elif params["host"] not in routers:
                 self.bad(["expect", i, "host"], f"{params['host']!r} is not a router of this scenario")
         return Expectation(e["check"], params, self.loc.line(("expect", i)))
+
+
+def parse_fault(raw: Mapping[str, Any], scenario: Scenario, *, source: str = "fault") -> Fault:
+    """One fault given outside a file (``netns-lab fault``), checked exactly as a fault of ``scenario``'s
+    ``faults`` list would be: the same schema, the same cross-references. ``at`` defaults to 0 (now).
+    ScenarioError's problems name ``source`` and the field (``source: target: 'lb9' is not a router...``)."""
+    data = {"at": 0, **raw}
+    loc = Located(data)
+    problems = _schema_problems(source, loc, SCHEMA["properties"]["faults"]["items"])
+    if not problems:
+        builder = _Builder(source, scenario.path.parent, loc)
+        hosts = {h.name for h in scenario.topology.hosts}
+        fault = builder.fault(
+            0, data, hosts, {r.host for r in scenario.routers}, {s.host for s in scenario.servers},
+            [s.name for s in scenario.topology.switches], float("inf"),
+        )  # fmt: skip
+        problems = builder.problems
+        if not problems:
+            return replace(fault, line=0)
+    raise ScenarioError(
+        [replace(p, line=0, field=p.field.removeprefix("faults[0]").lstrip(".")) for p in problems]
+    )
+
+
+def shipped_scenario(name: str) -> Path:
+    """The path of a scenario shipped with the project (``master-crash``): the repository's ``scenarios/``
+    beside the package (a checkout, an editable install), else the copy an installed wheel put under
+    ``<prefix>/share/netns_lab/scenarios``. FileNotFoundError names where it looked."""
+    file = name if name.endswith(".yaml") else f"{name}.yaml"
+    places = [Path(__file__).resolve().parents[2] / "scenarios", Path(sys.prefix) / "share" / "netns_lab" / "scenarios"]
+    for place in places:
+        if (place / file).is_file():
+            return place / file
+    raise FileNotFoundError(f"no shipped scenario {file} (looked in {', '.join(str(p) for p in places)})")
+
+
+def with_undo(f: Fault) -> list[Fault]:
+    """``f``, and the fault that lifts it ``duration`` seconds later when it has a duration (kill -> start,
+    pause -> resume, partition -> heal, ...)."""
+    return _with_undo(f)
 
 
 def parse_scenario(text: str, path: str | Path = "<scenario>") -> Scenario:

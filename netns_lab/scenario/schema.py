@@ -86,6 +86,7 @@ CHECK_PARAMS: dict[str, dict[str, Any]] = {
     "transitions_per_fault": {"max": {"type": "integer", "minimum": 0}},
     "final_master": {"host": _HOST},
     "no_master_change": {},
+    "client_view": {"grace": _NUMBER_S},
 }
 
 

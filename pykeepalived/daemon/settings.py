@@ -96,15 +96,14 @@ INSTANCE_FIELDS = FieldUse(
         "virtual_routes", "virtual_rules", "unicast_src_ip", "unicast_peer", "unicast_ttl", "mcast_src_ip",
         "mcast_dst_ip", "auth_type", "auth_pass", "track_interface", "track_script", "track_file",
         "track_process", "dont_track_primary", "accept", "garp_master_delay", "garp_master_repeat",
-        "garp_master_refresh", "garp_master_refresh_repeat", "garp_lower_prio_repeat", "down_timer_adverts",
+        "garp_master_refresh", "garp_master_refresh_repeat", "garp_lower_prio_repeat", "garp_lower_prio_delay",
+        "down_timer_adverts",
         "lower_prio_no_advert", "higher_prio_send_advert", "notify", "notify_priority_changes", "use_vmac",
         "extra", "strict_mode", "lvs_sync_daemon_interface",
     }),
     without_effect={
         "skip_check_adv_addr": "the v2 address list is always checked (RFC 3768 §7.1); skipping it is not "
                                "implemented yet",
-        "garp_lower_prio_delay": "the second GARP burst after a lower-priority advert is not scheduled yet "
-                                 "(the router's SendGratuitous carries the repeat count only)",
         "smtp_alert": _NO_SMTP,
         "vmac_xmit_base": "adverts always go out of the VMAC; sending them from the base interface is not "
                           "implemented yet",
@@ -492,6 +491,7 @@ class _Builder:
             lower_prio_no_advert=inst.lower_prio_no_advert,
             higher_prio_send_advert=inst.higher_prio_send_advert,
             garp_lower_prio_repeat=inst.garp_lower_prio_repeat,
+            garp_lower_prio_delay=inst.garp_lower_prio_delay,
             down_timer_adverts=inst.down_timer_adverts,
             auth_type=auth_type,
             auth_pass=(inst.auth_pass or "").encode()[:8],

@@ -5,7 +5,7 @@
 * ``higher_prio_send_advert``: a Master that hears a higher priority sends one last advert of its own before it
   goes Backup (so a peer that missed ours during a split brain hears it);
 * ``garp_lower_prio_repeat``: a Master that hears a lower-priority advert sends gratuitous ARPs for its VIPs
-  (refreshing ARP caches after a split brain); 0 sends none.
+  (refreshing ARP caches after a split brain); 0 sends none; ``garp_lower_prio_delay``: the same again later.
 """
 
 from __future__ import annotations
@@ -74,11 +74,12 @@ def test_higher_prio_send_advert_sends_one_last_advert_before_backup(lab: Lab, s
         assert lb1.state() == "BACKUP"
 
 
-@pytest.mark.parametrize("repeat", [3, 0])
-def test_garp_lower_prio_repeat_sends_garps_on_a_lower_priority_advert(lab: Lab, repeat: int) -> None:
-    # garp_master_repeat differs, so the count shows which setting the lower-priority burst follows
+@pytest.mark.parametrize(("repeat", "delay"), [(3, 0), (0, 0), (2, 2)])
+def test_garp_lower_prio_repeat_sends_garps_on_a_lower_priority_advert(lab: Lab, repeat: int, delay: int) -> None:
+    # garp_master_repeat differs, so the count shows which setting the lower-priority burst follows; with
+    # garp_lower_prio_delay the same burst comes again that much later (keepalived's second burst)
     extra = (f"  garp_master_repeat 1\n  garp_master_delay 0\n  garp_lower_prio_repeat {repeat}\n"
-             "  garp_lower_prio_delay 0\n")
+             f"  garp_lower_prio_delay {delay}\n")
     conf = keepalived_conf(instance_block(priority=150, advert_int=1, extra=extra),
                            global_extra="  vrrp_garp_interval 0.05\n")
     with Capture.on_switch(lab, keep_frames=True) as cap:
@@ -99,5 +100,9 @@ def test_garp_lower_prio_repeat_sends_garps_on_a_lower_priority_advert(lab: Lab,
         _inject(lab, [{"version": 3, "vrid": 51, "priority": 50, "vip": VIP, "interval_cs": 100}])
         time.sleep(1.0)
         assert len(garps(t)) == repeat, (garps(t), lb1.log()[-2000:])
+        if delay:
+            time.sleep(delay)
+            second = garps(t)[repeat:]
+            assert len(second) == repeat and second[0] - garps(t)[0] >= delay - 0.1, (garps(t), lb1.log()[-2000:])
         st1 = lb1.stats()["instances"]["VI_1"]
         assert st1["state"] == "MASTER" and st1["stats"]["adverts_received"] >= 1, st1

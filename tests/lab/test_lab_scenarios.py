@@ -65,7 +65,7 @@ def test_an_interrupted_run_leaves_nothing(tmp_path: Path) -> None:
     while time.monotonic() < deadline:
         line = proc.stderr.readline()
         seen += line
-        m = re.search(r"lab (nl[0-9a-f]{4}) built", line)
+        m = re.search(r"lab ((?:nl|w\d+)[0-9a-f]{4}) built", line)  # w<N>...: a pytest-xdist worker's prefix
         prefix = prefix or (m.group(1) if m else None)
         if "fault at" in line:  # the partition is in force: nft rules, daemons, clients all running
             break

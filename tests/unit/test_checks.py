@@ -6,7 +6,16 @@ from __future__ import annotations
 import pytest
 
 from netns_lab.checks import CHECKS, CheckContext, Verdict, run_checks
-from netns_lab.history import AdvertSent, ClientRequest, FaultEvent, History, Transition, VipChange, VipHolderSample
+from netns_lab.history import (
+    AdvertSent,
+    ClientRequest,
+    ClientVipView,
+    FaultEvent,
+    History,
+    Transition,
+    VipChange,
+    VipHolderSample,
+)
 from netns_lab.scenario import CHECK_PARAMS
 from netns_lab.sim import Simulation
 from vrrp.core.state import State
@@ -371,3 +380,45 @@ def test_changes_before_the_scenario_began_are_start_up_not_faults() -> None:
     h.transitions.append(tr(9, "b", B, M))  # after the start the change counts again
     assert not CHECKS["no_master_change"](h, settled).ok
     assert not CHECKS["transitions_per_fault"](h, settled).ok
+
+
+# ------------------------------------------------------------------------------------------- client_view
+def _viewed(*views: tuple[float, tuple[str, ...], str | None]) -> History:
+    """crash_history with the netlink view (a until the crash, b from its takeover) and the client's views."""
+    h = crash_history()
+    h.vip_holders += [VipHolderSample(round(0.6 * S), VIP, ("a",)), VipHolderSample(round(8.2 * S), VIP, ("a", "b"))]
+    h.client_views += [ClientVipView(round(t * S), "client", VIP, who, nb) for t, who, nb in views]
+    return h
+
+
+VIP = "10.0.0.100"
+
+
+def test_client_view_passes_when_the_client_follows_the_vip() -> None:
+    h = _viewed((1, ("a",), "a"), (5.2, (), "a"), (8.2, ("a", "b"), "a"), (8.3, ("a", "b"), "b"))
+    v = CHECKS["client_view"](h, ctx())
+    assert v.ok, v.evidence
+    assert v.figures["lag_s"] == pytest.approx(3.1)  # from the crash at 5.2 s to b in the client's cache
+
+
+def test_client_view_fails_when_the_client_keeps_the_old_masters_mac() -> None:
+    h = _viewed((1, ("a",), "a"), (8.2, ("a", "b"), "a"), (16, ("a", "b"), "b"))
+    v = CHECKS["client_view"](h, ctx())
+    assert not v.ok
+    assert "client's neighbour entry is a's MAC, held by b from 8.200 s to 16.000 s" in v.evidence[0]
+
+
+def test_client_view_fails_when_nobody_answers_or_a_running_stranger_answers() -> None:
+    nobody = _viewed((1, ("a",), "a"), (8.3, (), None))
+    v = CHECKS["client_view"](nobody, ctx())
+    assert not v.ok and "answered by nobody, held by b" in v.evidence[0]
+    stranger = _viewed((1, ("a",), "a"), (8.3, ("b", "c"), "b"))  # c runs: a second answerer is a conflict
+    assert not CHECKS["client_view"](stranger, ctx()).ok
+
+
+def test_client_view_lets_a_short_blip_pass_and_fails_without_views() -> None:
+    h = _viewed((1, ("a",), "a"), (8.3, ("b",), "b"), (12, (), "b"), (12.2, ("b",), "b"))
+    assert CHECKS["client_view"](h, ctx()).ok  # one probe answered late: shorter than the grace
+    assert not CHECKS["client_view"](h, ctx(), grace=0.1).ok
+    v = CHECKS["client_view"](crash_history(), ctx())
+    assert not v.ok and "no client's view" in v.summary

@@ -542,6 +542,14 @@ def test_garp_lower_prio_repeat_refreshes_arp_caches() -> None:
     ]
 
 
+def test_garp_lower_prio_delay_adds_a_second_burst_as_keepalived_does() -> None:
+    # keepalived 2.2.7 vrrp_state_master_rx: vrrp_send_link_update(garp_lower_prio_rep), then the same again
+    # garp_lower_prio_delay later (vrrp_lower_prio_gratuitous_arp_thread), sent only while the VIPs are set
+    r = master(garp_lower_prio_repeat=2, garp_lower_prio_delay_us=5 * S)
+    actions = r.receive_advertisement(adv(50), src=PEER_HIGH, ttl=255, now=10 * S)
+    assert SendGratuitous((VIP,), 2, 0, 5 * S) in actions
+
+
 def test_owner_ignore_adverts_keeps_the_owner_master_against_another_owner() -> None:
     r = VirtualRouter(config(priority=255, owner_ignore_adverts=True))
     r.start(0)

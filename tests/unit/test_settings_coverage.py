@@ -330,7 +330,8 @@ def test_each_resolved_global_sets_its_instance_field(tmp_path: Path, name: str)
 ROUTER_FIELDS = ("virtual_router_id", "priority", "advert_int", "version", "nopreempt", "preempt_delay", "accept",
                  "virtual_ipaddress", "unicast_peer", "auth_type", "auth_pass", "track_interface", "track_script",
                  "track_file", "track_process", "dont_track_primary", "down_timer_adverts", "garp_master_repeat",
-                 "lower_prio_no_advert", "higher_prio_send_advert", "garp_lower_prio_repeat", "name")
+                 "lower_prio_no_advert", "higher_prio_send_advert", "garp_lower_prio_repeat", "garp_lower_prio_delay",
+                 "name")
 
 
 def _router(cfg: m.KeepalivedConfig) -> object:

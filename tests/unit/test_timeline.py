@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netns_lab.history import ClientRequest, History
+from netns_lab.history import ClientRequest, ClientVipView, History
 from netns_lab.sim import Simulation
 from netns_lab.timeline import Run, draw, draw_compare
 
@@ -61,3 +61,13 @@ def test_compare_draws_both_runs(tmp_path: Path) -> None:
 def test_an_empty_history_still_draws(tmp_path: Path) -> None:
     png, _svg = draw(Run("nothing happened", History()), tmp_path / "empty")
     assert png.stat().st_size > 1000
+
+
+def test_the_clients_arp_entry_is_drawn_under_the_vip_lane(tmp_path: Path) -> None:
+    h = _simulated(6)
+    h.client_views += [
+        ClientVipView(1 * S, "client", "10.0.0.100", ("lb1",), "lb1"),
+        ClientVipView(10 * S, "client", "10.0.0.100", ("lb2",), "lb2"),
+    ]
+    _png, svg = draw(Run("with the client's view", h, 20 * S), tmp_path / "arp")
+    assert "client's ARP entry" in svg.read_text()

@@ -92,6 +92,11 @@ class RouterConfig:
         garp_lower_prio_repeat: keepalived ``garp_lower_prio_repeat``: gratuitous ARPs / NAs per VIP a Master
             sends when it receives a lower-priority advert (refreshing ARP caches after a split brain); 0 (the
             default here) sends none.  Sync-group members that are Master send theirs too.
+        garp_lower_prio_delay_us: keepalived ``garp_lower_prio_delay``: another ``garp_lower_prio_repeat``
+            burst this long after the first (keepalived's default 5 s must be passed by the parser; 0 here:
+            none). After a split brain heals, the losing Master may still send the delayed burst of its own
+            takeover (``garp_master_delay``) just before it yields: this second burst of the winner is what
+            takes the clients' ARP caches back (keepalived 2.2.7 ``vrrp_state_master_rx``).
         owner_ignore_adverts: keepalived ``owner_ignore_adverts``: the address owner (priority 255) ignores
             every received advert.  Default False.
         unicast_peer: if non-empty, adverts from other sources are discarded [``unicast_peer``].
@@ -133,6 +138,7 @@ class RouterConfig:
     lower_prio_no_advert: bool = False
     higher_prio_send_advert: bool = False
     garp_lower_prio_repeat: int = 0
+    garp_lower_prio_delay_us: int = 0
     owner_ignore_adverts: bool = False
     unicast_peer: tuple[IPAddress, ...] = ()
     down_timer_adverts: int = DEFAULT_DOWN_TIMER_ADVERTS
@@ -223,7 +229,7 @@ class RouterConfig:
             raise RouterConfigError("garp_master_repeat", "must not be negative")
         if self.garp_lower_prio_repeat < 0:
             raise RouterConfigError("garp_lower_prio_repeat", "must not be negative")
-        for name in ("garp_interval_us", "garp_master_delay_us", "garp_master_refresh_us"):
+        for name in ("garp_interval_us", "garp_master_delay_us", "garp_master_refresh_us", "garp_lower_prio_delay_us"):
             if getattr(self, name) < 0:
                 raise RouterConfigError(name.removesuffix("_us"), "must not be negative")
         if self.garp_master_refresh_repeat < 1:

@@ -362,7 +362,8 @@ class VirtualRouter:
         if not cfg.lower_prio_no_advert:
             out.append(self._advert(mine))  # RFC 9568: re-assert at once so bridges re-learn the virtual MAC
         if cfg.garp_lower_prio_repeat:
-            out.append(SendGratuitous(cfg.announced_addresses, cfg.garp_lower_prio_repeat, cfg.garp_interval_us))
+            out.append(SendGratuitous(cfg.announced_addresses, cfg.garp_lower_prio_repeat, cfg.garp_interval_us,
+                                      cfg.garp_lower_prio_delay_us))  # fmt: skip
         if adv.priority < mine:  # not an equal priority losing the address tie-break
             out.append(ReceivedLowerPriority(adv.priority, src))  # keepalived: notify_master_rx_lower_pri
         return out

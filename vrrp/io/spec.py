@@ -57,6 +57,8 @@ class InstanceSettings:
     lower_prio_no_advert: bool = False
     higher_prio_send_advert: bool = False
     garp_lower_prio_repeat: int = 0
+    #: seconds between the two bursts after a lower-priority advert (keepalived's ``garp_lower_prio_delay``)
+    garp_lower_prio_delay: float = 0.0
     down_timer_adverts: int = 3
     auth_type: int = AUTH_NONE
     auth_pass: bytes = b""
@@ -118,6 +120,7 @@ class InstanceSettings:
                 lower_prio_no_advert=self.lower_prio_no_advert,
                 higher_prio_send_advert=self.higher_prio_send_advert,
                 garp_lower_prio_repeat=self.garp_lower_prio_repeat,
+                garp_lower_prio_delay_us=round(self.garp_lower_prio_delay * 1_000_000),
                 unicast_peer=self.unicast_peers,
                 down_timer_adverts=self.down_timer_adverts,
                 garp_master_repeat=self.garp_repeat,
