@@ -6,7 +6,8 @@ Times are integer microseconds from the start of the run.  The lists are append-
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from vrrp.core.state import State
 from vrrp.core.timers import US_PER_S
@@ -89,6 +90,33 @@ class VipHolderSample:
 
 
 @dataclass(frozen=True)
+class IpvsDest:
+    """One destination of a kernel IPVS service: ``service`` as ipvsadm names it ("TCP 10.0.0.100:80",
+    "FWM 1"), ``dest`` "address:port", its ``weight``, and the lab ``host`` that address belongs to ("" if
+    none)."""
+
+    service: str
+    dest: str
+    weight: int
+    host: str = ""
+
+
+@dataclass(frozen=True)
+class IpvsSample:
+    """At ``t`` director ``node``'s kernel IPVS table held ``services`` with ``dests`` (an observer's sample,
+    kept when the table changes, as :class:`VipHolderSample` is)."""
+
+    t: int
+    node: str
+    services: tuple[str, ...]
+    dests: tuple[IpvsDest, ...]
+
+    def live(self, service: str | None = None) -> set[str]:
+        """The hosts (their address when no host is known) of destinations with a weight above 0."""
+        return {d.host or d.dest for d in self.dests if d.weight > 0 and (service is None or d.service == service)}
+
+
+@dataclass(frozen=True)
 class FaultSpan:
     """A fault from when it was injected to when it was lifted (``stop`` is the run's end if never lifted;
     ``stop == start`` for instant faults such as a reload or a priority change)."""
@@ -139,6 +167,22 @@ class History:
     vip_holders: list[VipHolderSample] = field(default_factory=list)
     record_adverts: bool = True
     requests: list[ClientRequest] = field(default_factory=list)
+    ipvs: list[IpvsSample] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (:meth:`from_dict` reads it back): each list as a list of records' fields."""
+        out: dict[str, Any] = {"record_adverts": self.record_adverts}
+        for name in _LISTS:
+            out[name] = [_encode(asdict(r)) for r in getattr(self, name)]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """The history :meth:`to_dict` wrote; a list it lacks (a record kind added since) is empty."""
+        h = cls(record_adverts=bool(data.get("record_adverts", True)))
+        for name, record in _LISTS.items():
+            getattr(h, name).extend(_decode(record, d) for d in data.get(name, []))
+        return h
 
     def fault_spans(self, *, end: int) -> list[FaultSpan]:
         """Each fault with the time it was lifted (a resume ends a pause, a heal a partition, loss 0 a loss).
@@ -240,3 +284,41 @@ class History:
             rows.append((f.t, f"** {f.kind} {f.node or ''} {f.detail}".rstrip()))
         rows.sort(key=lambda r: r[0])
         return "\n".join(f"{t / US_PER_S:10.6f}  {text}" for t, text in rows)
+
+
+#: the record type of each list of a History (the serialized form's keys)
+_LISTS: dict[str, type] = {
+    "transitions": Transition,
+    "adverts": AdvertSent,
+    "vip_changes": VipChange,
+    "faults": FaultEvent,
+    "vip_holders": VipHolderSample,
+    "requests": ClientRequest,
+    "ipvs": IpvsSample,
+}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, State):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(record: type, data: dict[str, Any]) -> Any:
+    kwargs: dict[str, Any] = {}
+    for f in fields(record):
+        if f.name not in data:
+            continue
+        v = data[f.name]
+        if f.name in ("old", "new") and record is Transition:
+            v = State(v)
+        elif f.name == "dests" and record is IpvsSample:
+            v = tuple(IpvsDest(**d) for d in v)
+        elif isinstance(v, list):
+            v = tuple(v)
+        kwargs[f.name] = v
+    return record(**kwargs)

@@ -5,15 +5,18 @@ The phases, each announced on a live progress line:
 1. build the scenario's topology (:class:`~netns_lab.lab.Lab`), start the bridge capture and the VIP watcher;
 2. start the real servers, then each router's daemon (ours or keepalived, :mod:`netns_lab.daemons`) with its
    config (``@RUN_DIR@`` replaced by its run directory);
-3. wait until a master advertises and holds the VIP: scenario times count from this moment ("settled");
+3. wait until a master advertises and holds the VIP: scenario times count from this moment ("settled"), or
+   from when every client sends, if that is later (inside User-Mode Linux an interpreter starts slowly);
 4. start the client workloads, then inject each fault of the schedule when due (:mod:`netns_lab.nemesis`),
-   resolving ``master`` / ``backup`` at that moment;
+   resolving ``master`` / ``backup`` at that moment; the directors' IPVS tables are sampled throughout
+   (:mod:`netns_lab.ipvs_watch`);
 5. run to the end, lift what is still in force, stop everything, write the history
    (:mod:`netns_lab.lab_history`), run the expectations' checkers (:mod:`netns_lab.checks`) and draw the
    timeline (:mod:`netns_lab.timeline`).
 
 Everything is torn down on success, failure and Ctrl-C (the Lab removes namespaces, processes, and with
-them the nemesis's nft tables).
+them the nemesis's nft tables). A scenario that needs IPVS on a kernel without it runs the same phases inside
+one User-Mode Linux instance (:mod:`netns_lab.uml_runner`, ``--kernel uml``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, cast
@@ -42,17 +46,19 @@ from netns_lab.daemons import (
     start_daemon,
     vip_holders,
 )
-from netns_lab.history import History
+from netns_lab.history import History, IpvsSample
+from netns_lab.ipvs_watch import IpvsWatcher, lvs_facts
 from netns_lab.lab import Lab
 from netns_lab.lab_history import LabRecorder, VipWatcher
 from netns_lab.measure import master_down_interval
 from netns_lab.nemesis import Nemesis
 from netns_lab.process import LabProcess
 from netns_lab.scenario import SELECTORS, Fault, KnownFailure, Scenario
+from netns_lab.scenario.model import has_virtual_servers
 from netns_lab.timeline import Run, draw
 from netns_lab.workload import client_argv, read_requests, server_argv
 
-__all__ = ["RunError", "RunResult", "run_scenario"]
+__all__ = ["LvsSide", "RunError", "RunResult", "guest_run", "lvs_side", "run_scenario"]
 
 US = 1_000_000
 KERNELS = ("auto", "host", "uml")
@@ -184,22 +190,41 @@ class _DaemonProc:
         return self.daemon.stop(timeout)
 
 
-def _preflight(scenario: Scenario, impl: str, kernel: str) -> None:
+def _kernel_for(scenario: Scenario, kernel: str) -> str:
+    """``host`` or ``uml``: ``--kernel`` (or the file's ``kernel``) when given; ``auto`` takes the host kernel
+    unless the scenario needs IPVS and the host has none. A host kernel without IPVS is refused for an IPVS
+    scenario."""
+    from netns_lab.uml import KernelUnavailable, choose_kernel, host_has_ipvs
+
+    wanted = scenario.kernel if kernel == "auto" else kernel
+    ipvs = scenario.needs_ipvs
+    if wanted == "auto":
+        wanted = "uml" if ipvs and not host_has_ipvs() else "host"
+    if wanted == "host" and ipvs and not host_has_ipvs():
+        raise RunError(
+            f"{scenario.path}: this scenario needs IPVS (its routers' configs have virtual_server blocks) and "
+            f"this kernel ({os.uname().release}) has none: run it with --kernel uml (User-Mode Linux), or auto"
+        )
+    if wanted == "uml":
+        try:
+            choose_kernel(force="uml")
+        except KernelUnavailable as exc:
+            raise RunError(f"--kernel uml: {exc}") from None
+    return wanted
+
+
+def _preflight(scenario: Scenario, impl: str, kernel: str) -> str:
+    """Refuse what cannot run (with the reason); the kernel the run will use."""
     if impl not in IMPLS:
         raise RunError(f"--impl {impl}: must be one of {', '.join(IMPLS)}")
     if kernel not in KERNELS:
         raise RunError(f"--kernel {kernel}: must be one of {', '.join(KERNELS)}")
-    wanted = scenario.kernel if kernel == "auto" else kernel
-    if wanted == "uml":
-        raise RunError(
-            f"{scenario.path}: kernel 'uml' is not supported by the runner yet; the VRRP scenarios run on the "
-            "host kernel (--kernel host)"
-        )
     if os.geteuid() != 0:
         raise RunError("netns-lab run builds network namespaces and needs root (run it with sudo or as root)")
     impls = {r.impl or impl for r in scenario.routers}
     if "keepalived" in impls and not os.access(KEEPALIVED, os.X_OK):
         raise RunError(f"{KEEPALIVED} not found: install Debian's keepalived (apt-get install keepalived)")
+    return _kernel_for(scenario, kernel)
 
 
 def _vips(scenario: Scenario) -> list[str]:
@@ -243,6 +268,7 @@ def _trim(h: History, end: int) -> None:
     h.vip_changes[:] = [x for x in h.vip_changes if x.t <= end]
     h.vip_holders[:] = [x for x in h.vip_holders if x.t <= end]
     h.faults[:] = [x for x in h.faults if x.t <= end]
+    h.ipvs[:] = [x for x in h.ipvs if x.t <= end]
 
 
 def _interval(adverts: list[AdvertSeen]) -> tuple[float, int]:
@@ -264,15 +290,32 @@ def run_scenario(
     out: TextIO | None = None,
     picture_dir: Path | None = None,
     log_dir: Path | None = None,
+    lvs: LvsSide | None = None,
+    draw_timeline: bool = True,
 ) -> RunResult:
-    """Run ``scenario`` with ``impl`` in the routers (a router's own ``impl`` wins) and judge it."""
-    _preflight(scenario, impl, kernel)
+    """Run ``scenario`` with ``impl`` in the routers (a router's own ``impl`` wins) and judge it.
+
+    With ``kernel`` uml (or auto for an IPVS scenario on a kernel without IPVS) the whole run happens inside one
+    User-Mode Linux instance (:mod:`netns_lab.uml_runner`). ``lvs``: the scenario's LVS side when already read
+    (:func:`lvs_side`); ``draw_timeline`` False leaves the pictures to the caller."""
+    if _preflight(scenario, impl, kernel) == "uml":
+        return _run_in_uml(scenario, impl, seed, out, picture_dir, log_dir)
     progress = _Progress(out)
     schedule = scenario.schedule(seed)
     names = {str(ipaddress.ip_interface(a).ip): link.host for link in scenario.topology.links for a in link.addresses}
     routers = [r.host for r in scenario.routers]
     vips = _vips(scenario)
     progress.say(f"scenario {scenario.name}: {impl}, {len(routers)} routers, {len(schedule)} faults")
+    if lvs is None:
+        try:
+            lvs = lvs_side(scenario)
+        except ValueError as exc:
+            raise RunError(f"{scenario.path}: {exc}") from None
+    if lvs.directors:
+        progress.say(
+            f"LVS: {', '.join(lvs.directors)} direct {len(lvs.real_servers)} real server(s); detection bounds "
+            + ", ".join(f"{h} {b:g} s" for h, b in lvs.real_servers.items() if b is not None)
+        )
     with Lab(scenario.topology, log_dir=log_dir) as lab:
         progress.say(f"lab {lab.prefix} built ({', '.join(lab.hosts)}); logs in {lab.log_dir}")
         recorder = LabRecorder(segment=scenario.topology.switches[0].name)
@@ -294,12 +337,83 @@ def run_scenario(
                 captures,
                 progress,
                 picture_dir,
+                lvs,
+                draw_timeline,
             )
         finally:
             for cap in captures:
                 cap.stop()
         progress.say(f"tearing down lab {lab.prefix}")
     return result
+
+
+def _run_in_uml(
+    scenario: Scenario,
+    impl: str,
+    seed: int | None,
+    out: TextIO | None,
+    picture_dir: Path | None,
+    log_dir: Path | None,
+) -> RunResult:
+    """The run inside one User-Mode Linux instance (:mod:`netns_lab.uml_runner`), as an ordinary result."""
+    from netns_lab.uml_runner import UmlRunError, run_in_uml
+
+    try:
+        lvs = lvs_side(scenario)  # on the host: an interpreter's start costs seconds inside the guest
+    except ValueError as exc:
+        raise RunError(f"{scenario.path}: {exc}") from None
+    try:
+        run = run_in_uml(scenario, impl=impl, seed=seed, out=out, log_dir=log_dir, lvs=lvs.to_dict())
+    except UmlRunError as exc:
+        raise RunError(str(exc)) from None
+    d = run.data
+    verdicts = [
+        Verdict(v["check"], bool(v["ok"]), v["summary"], tuple(v["evidence"]), dict(v["figures"]))
+        for v in d["verdicts"]
+    ]
+    result = RunResult(
+        scenario, impl, seed, run.kernel, History.from_dict(d["history"]), CheckContext.from_dict(d["context"]),
+        verdicts, str(d["prefix"]), run.log_dir,
+    )  # fmt: skip
+    result.pictures = _draw(result, picture_dir or run.log_dir)  # matplotlib is quicker here than in the guest
+    (run.log_dir / "result.json").write_text(json.dumps(result.to_json(), indent=2))
+    return result
+
+
+def guest_run(payload: dict[str, Any]) -> dict[str, Any]:
+    """Inside User-Mode Linux (``run_in_kernel`` target): this runner on the guest's kernel; the outcome as
+    JSON for :func:`_run_in_uml`, or ``{"error": why}`` when the run could not happen."""
+    from netns_lab.capture import CaptureError
+    from netns_lab.daemons import DaemonError
+    from netns_lab.lab import LabError
+    from netns_lab.nemesis import NemesisError
+    from netns_lab.scenario import parse_scenario
+
+    scenario = parse_scenario(payload["text"], payload["path"])
+    with open(payload["progress"], "a", buffering=1) as out:
+        try:
+            result = run_scenario(
+                scenario,
+                impl=payload["impl"],
+                seed=payload["seed"],
+                kernel="host",
+                out=out,
+                log_dir=Path(payload["log_dir"]),
+                lvs=LvsSide.from_dict(payload["lvs"]),
+                draw_timeline=False,
+            )
+        except (RunError, LabError, DaemonError, CaptureError, NemesisError, OSError) as exc:
+            return {"error": str(exc)}
+    return {
+        "history": result.history.to_dict(),
+        "context": result.context.to_dict(),
+        "verdicts": [
+            {"check": v.check, "ok": v.ok, "summary": v.summary, "evidence": list(v.evidence),
+             "figures": dict(v.figures)}
+            for v in result.verdicts
+        ],
+        "prefix": result.prefix,
+    }
 
 
 def _run_in_lab(
@@ -316,21 +430,29 @@ def _run_in_lab(
     captures: list[Capture],
     progress: _Progress,
     picture_dir: Path | None,
+    lvs: LvsSide,
+    draw_timeline: bool,
 ) -> RunResult:
     servers: dict[str, LabProcess] = {}
 
-    def start_server(host: str) -> LabProcess:
+    def launch(host: str) -> LabProcess:
         spec = next(s for s in scenario.servers if s.host == host)
-        proc = lab.start(host, server_argv(spec.serve, spec.port, host), name=f"server-{spec.serve}")
-        deadline = time.monotonic() + 10
+        return lab.start(host, server_argv(spec.serve, spec.port, host), name=f"server-{spec.serve}")
+
+    def ready(host: str, proc: LabProcess) -> LabProcess:
+        deadline = time.monotonic() + 30  # an interpreter's start inside User-Mode Linux takes seconds
         while "ready" not in proc.log_text():
             if not proc.running() or time.monotonic() > deadline:
-                raise RunError(f"the {spec.serve} server in {host} did not start:\n{proc.log_text()[-1000:]}")
+                raise RunError(f"the server in {host} did not start:\n{proc.log_text()[-1000:]}")
             time.sleep(0.05)
         return proc
 
-    for s in scenario.servers:
-        servers[s.host] = start_server(s.host)
+    def start_server(host: str) -> LabProcess:
+        return ready(host, launch(host))
+
+    launched = {s.host: launch(s.host) for s in scenario.servers}  # all at once, then wait for each
+    for host, proc in launched.items():
+        servers[host] = ready(host, proc)
     if servers:
         progress.say(f"real servers up: {', '.join(f'{s.host} ({s.serve}:{s.port})' for s in scenario.servers)}")
 
@@ -340,7 +462,9 @@ def _run_in_lab(
         which = cast(Impl, r.impl or impl)
         label = f"{r.host}-{which}"  # start_daemon's run directory: <log dir>/daemons/<label> in a fresh lab
         config = r.config.replace("@RUN_DIR@", str(lab.log_dir / "daemons" / label))
-        d = start_daemon(lab, DaemonSpec(r.host, config, impl=which, label=label))
+        # a director runs the whole daemon (VRRP and checkers, as keepalived does without -P)
+        spec = DaemonSpec(r.host, config, impl=which, label=label, vrrp_only=r.host not in lvs.directors)
+        d = start_daemon(lab, spec)
         daemons[r.host] = d
         configs[r.host] = d.conf_path
     for d in daemons.values():
@@ -351,7 +475,8 @@ def _run_in_lab(
         for addr in host_addresses(lab, host):
             names.setdefault(addr, host)
     router_ips = {ip for ip, h in names.items() if h in daemons}
-    with VipWatcher(lab, vips, hosts=routers) as watcher:
+    ipvs_watch = IpvsWatcher(lab, lvs.directors, names)
+    with VipWatcher(lab, vips, hosts=routers) as watcher, ipvs_watch:
         # Settled: one router has advertised alone for a whole Master_Down_Interval plus an interval (so a
         # higher-priority router that started later has had its chance to preempt) and a VIP is held.
         first: AdvertSeen | None = None
@@ -389,6 +514,16 @@ def _run_in_lab(
             argv = client_argv(w.target, w.port, path, protocol=w.protocol, rate=w.rate, timeout=w.timeout, path=w.path)
             clients.append((lab.start(w.client, argv, name=f"client-{i}"), path, w.client, f"{w.target}:{w.port}"))
         if clients:
+            # The fault schedule counts from when every client sends: an interpreter's start takes seconds inside
+            # User-Mode Linux, and a fault at 2 s must not come before the traffic it is meant to disturb.
+            deadline = time.monotonic() + 30
+            for proc, *_ in clients:
+                while "ready" not in proc.log_text():
+                    if not proc.running() or time.monotonic() > deadline:
+                        raise RunError(f"a client in {proc.host} did not start:\n{proc.log_text()[-1000:]}")
+                    time.sleep(0.05)
+            if time.time() - settled > 0.5:
+                settled = time.time()
             progress.say(f"clients started: {', '.join(w.name for w in scenario.workload)}")
 
         nemesis = Nemesis(
@@ -431,6 +566,7 @@ def _run_in_lab(
     recorder.faults.extend(nemesis.history.faults)
     adverts = [a for cap in captures for a in cap.adverts()]
     h = recorder.history(daemons, adverts=adverts, addresses=names, vip_samples=watcher.samples)
+    h.ipvs.extend(IpvsSample(recorder.us(t), node, svcs, dests) for t, node, svcs, dests in ipvs_watch.samples)
     _refine_coarse(h, {host for host, d in daemons.items() if d.impl == "keepalived"})
     _trim(h, end)  # what the teardown did (daemons stopping, faults lifted) is not part of the scenario
     for _proc, path, client, target in clients:
@@ -445,14 +581,64 @@ def _run_in_lab(
         version=version,
         routers=tuple(routers),
         settled=recorder.us(settled),
+        real_servers=lvs.real_servers,
+        sorry_servers=lvs.sorry_servers,
     )
     verdicts = run_checks(h, ctx, [(e.check, dict(e.params)) for e in scenario.expect])
     result = RunResult(scenario, impl, seed, "host", h, ctx, verdicts, lab.prefix, lab.log_dir)
-    pdir = picture_dir or lab.log_dir
-    title = f"{scenario.name} — {impl}" + (f" (seed {seed})" if seed is not None else "")
-    result.pictures = draw(Run(title, h, end), pdir / f"{scenario.name}-{impl}")
+    if draw_timeline:
+        result.pictures = _draw(result, picture_dir or lab.log_dir)
     (lab.log_dir / "result.json").write_text(json.dumps(result.to_json(), indent=2))
     return result
+
+
+def _draw(result: RunResult, pdir: Path) -> list[Path]:
+    title = f"{result.scenario.name} — {result.impl}" + (f" (seed {result.seed})" if result.seed is not None else "")
+    return draw(Run(title, result.history, result.context.end), pdir / f"{result.scenario.name}-{result.impl}")
+
+
+@dataclass(frozen=True)
+class LvsSide:
+    """The LVS side of a scenario: which routers direct (their configs have virtual servers), each real
+    server's host and keepalived's detection bound for it (the largest over the directors' configs), and the
+    sorry servers' hosts."""
+
+    directors: tuple[str, ...] = ()
+    real_servers: dict[str, float | None] = field(default_factory=dict)
+    sorry_servers: tuple[str, ...] = ()
+
+
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"directors": list(self.directors), "real_servers": self.real_servers,
+                "sorry_servers": list(self.sorry_servers)}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LvsSide:
+        return cls(tuple(d["directors"]), dict(d["real_servers"]), tuple(d["sorry_servers"]))
+
+
+def lvs_side(scenario: Scenario) -> LvsSide:
+    """Read the LVS side of ``scenario`` from its routers' configs (``pykeepalived -d``, one per director)."""
+    directors = tuple(r.host for r in scenario.routers if has_virtual_servers(r.config))
+    if not directors:
+        return LvsSide()
+    names = {str(ipaddress.ip_interface(a).ip): link.host for link in scenario.topology.links for a in link.addresses}
+    real: dict[str, float | None] = {}
+    sorry: list[str] = []
+
+    def host_of(dest: str) -> str:
+        return names.get(dest.rpartition(":")[0].strip("[]"), dest)
+
+    with ThreadPoolExecutor(max_workers=len(directors)) as pool:
+        facts = list(pool.map(lvs_facts, [scenario.router(h).config for h in directors]))
+    for f in facts:
+        for rs in f.real_servers:
+            host = host_of(rs.dest)
+            old = real.get(host)
+            real[host] = rs.bound_s if old is None else max(old, rs.bound_s or 0.0)
+        sorry += [host_of(d) for d in f.sorry.values() if host_of(d) not in sorry]
+    return LvsSide(directors, real, tuple(sorry))
 
 
 def _restarter(d: Daemon) -> Callable[[], _DaemonProc]:

@@ -86,6 +86,12 @@ CHECK_PARAMS: dict[str, dict[str, Any]] = {
     "transitions_per_fault": {"max": {"type": "integer", "minimum": 0}},
     "final_master": {"host": _HOST},
     "no_master_change": {},
+    "real_server_removed": {"tolerance": _NUMBER_S},
+    "no_failed_request_to_healthy_server": {"tolerance": _NUMBER_S},
+    "ipvs_converged": {
+        "dests": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "service": {"type": "string", "pattern": "^(TCP|UDP|SCTP|FWM) "},
+    },
 }
 
 
@@ -156,6 +162,10 @@ SCHEMA: dict[str, Any] = {
             ]
         },
         "kernel": {"enum": ["auto", "host", "uml"]},
+        "ipvs": {
+            "type": "boolean",
+            "description": "the scenario needs IPVS (default: when a router's config has virtual_server blocks)",
+        },
         "routers": {
             "type": "object",
             "minProperties": 1,
