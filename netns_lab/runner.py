@@ -62,6 +62,9 @@ __all__ = ["LvsSide", "RunError", "RunResult", "guest_run", "lvs_side", "run_sce
 
 US = 1_000_000
 KERNELS = ("auto", "host", "uml")
+#: how long a daemon may take to start: inside User-Mode Linux, on a loaded machine, an interpreter (and ours
+#: starts three) takes seconds
+READY_S = 60
 
 
 class RunError(RuntimeError):
@@ -468,7 +471,7 @@ def _run_in_lab(
         daemons[r.host] = d
         configs[r.host] = d.conf_path
     for d in daemons.values():
-        d.wait_ready(15)
+        d.wait_ready(READY_S)
     progress.say("daemons started: " + ", ".join(f"{h} ({d.impl}, pid {d.pid})" for h, d in daemons.items()))
 
     for host in routers:  # IPv6 adverts come from link-local addresses: name those too
@@ -489,7 +492,7 @@ def _run_in_lab(
                 interval, version = _interval(adv)
                 mdi = master_down_interval(version, 1, interval)
                 lead = adv[-1]
-                since = max((a.t for a in adv if a.src != lead.src), default=adv[0].t - 1e-6)
+                since = max((a.t for a in adv if names.get(a.src) != names.get(lead.src)), default=adv[0].t - 1e-6)
                 alone = [a for a in adv if a.t > since]
                 if alone[-1].t - alone[0].t >= mdi + interval and (
                     not vips or any(vip_holders(lab, v, routers) for v in vips)
@@ -701,7 +704,7 @@ def _inject(
             nemesis.terminate(_must(host))
         case "start":
             nemesis.start(_must(host))
-            daemons[_must(host)].wait_ready(15)
+            daemons[_must(host)].wait_ready(READY_S)
         case "pause":
             nemesis.pause(_must(host))
         case "resume":
