@@ -564,8 +564,8 @@ def _run_in_lab(
             for proc, *_ in clients:
                 proc.stop(5)
             nemesis.close()
-    for d in daemons.values():
-        d.stop(5)
+    with ThreadPoolExecutor(max_workers=len(daemons) or 1) as pool:  # together: each may take seconds (UML)
+        list(pool.map(lambda d: d.stop(5), daemons.values()))
     recorder.faults.extend(nemesis.history.faults)
     adverts = [a for cap in captures for a in cap.adverts()]
     h = recorder.history(daemons, adverts=adverts, addresses=names, vip_samples=watcher.samples)
