@@ -511,8 +511,9 @@ def real_server_removed(h: History, ctx: CheckContext, tolerance: float = 1.0) -
 
 def no_failed_request_to_healthy_server(h: History, ctx: CheckContext, tolerance: float = 1.0) -> Verdict:
     """Clients fail only while a stopped real server is still in a running director's table (from its stop,
-    less ``tolerance`` s, to its removal plus ``tolerance`` s) or while a director fault settles; every other
-    failure hit a healthy real server. A success answered by a server that was stopped then is a failure too."""
+    less ``tolerance`` s, to its removal plus ``tolerance`` s) or while a director fault settles (a request in
+    flight when such a window opened counts as inside it); every other failure hit a healthy real server. A
+    success answered by a server that was stopped then is a failure too."""
     name = "no_failed_request_to_healthy_server"
     if not h.requests:
         return Verdict(name, False, "no client requests were recorded")
@@ -529,10 +530,12 @@ def no_failed_request_to_healthy_server(h: History, ctx: CheckContext, tolerance
         windows.append((stopped - tol, last + tol, f"{host} down, not yet removed"))
     for span in spans:
         if span.kind in (*_APART, "crash", "stop") and span.node in (*ctx.routers, None):
-            until = (span.start if span.kind in ("crash", "stop") else span.stop) + ctx.settle
+            # the routers settle after the fault is lifted, or after it began if it lasts to the end
+            until = (span.stop if span.stop < ctx.end else span.start) + ctx.settle
             windows.append((span.start, until, f"{span.kind} {span.node or ''}".strip()))
     failed = [r for r in h.requests if not r.ok]
-    excused = [r for r in failed if any(a <= r.t <= b for a, b, _ in windows)]
+    # a request in flight when a window opened failed because of it too (it hangs until its timeout)
+    excused = [r for r in failed if any(r.t <= b and max(r.done, r.t) >= a for a, b, _ in windows)]
     unexcused = [r for r in failed if r not in excused]
     evidence = [f"failed at {_s(r.t)} with no real server down or director fault: {r.error or 'no answer'}"
                 for r in unexcused[:10]]

@@ -125,6 +125,21 @@ def test_no_failed_request_fails_for_an_answer_from_a_stopped_server() -> None:
     assert not v.ok and any("by rs1, which was stopped" in e for e in v.evidence)
 
 
+def test_no_failed_request_excuses_a_request_in_flight_when_a_director_link_went_down() -> None:
+    h = History(ipvs=[table(0.5, "lb1", "rs1", "rs2")])
+    h.faults.append(FaultEvent(5 * S, "link-down", "lb1", "eth0"))
+    h.requests += requests(0.6, 4.9) + requests(9.0, 19.9)
+    h.requests.append(ClientRequest(round(4.95 * S), round(6.95 * S), "client", "10.0.0.100:80", False, None,
+                                    "ReadTimeout"))  # sent before the link went down, timed out after
+    h.requests.sort(key=lambda r: r.t)
+    assert CHECKS["no_failed_request_to_healthy_server"](h, ctx()).ok
+    h.requests.append(ClientRequest(round(3.0 * S), round(3.5 * S), "client", "10.0.0.100:80", False, None, "reset"))
+    assert not CHECKS["no_failed_request_to_healthy_server"](h, ctx()).ok  # over before anything happened
+    h.requests.pop()
+    h.requests.append(ClientRequest(round(15 * S), round(15.5 * S), "client", "10.0.0.100:80", False, None, "reset"))
+    assert not CHECKS["no_failed_request_to_healthy_server"](h, ctx()).ok  # long after the backup took over
+
+
 def test_no_failed_request_excuses_a_director_crash_while_it_settles() -> None:
     h = History(ipvs=[table(0.5, "lb1", "rs1", "rs2"), table(0.5, "lb2", "rs1", "rs2")])
     h.faults.append(FaultEvent(5 * S, "crash", "lb1"))
