@@ -94,6 +94,7 @@ def main_compare(args: argparse.Namespace) -> int:
                     scenario,
                     impl=impl,
                     seed=args.seed,
+                    kernel=getattr(args, "kernel", "auto"),
                     out=sys.stderr,
                     picture_dir=Path(args.out) if args.out else None,
                 )
