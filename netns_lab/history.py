@@ -6,6 +6,7 @@ Times are integer microseconds from the start of the run.  The lists are append-
 
 from __future__ import annotations
 
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -172,7 +173,7 @@ class History:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (:meth:`from_dict` reads it back): each list as a list of records' fields."""
         out: dict[str, Any] = {"record_adverts": self.record_adverts}
-        for name in _LISTS:
+        for name in _lists():
             out[name] = [_encode(asdict(r)) for r in getattr(self, name)]
         return out
 
@@ -180,7 +181,7 @@ class History:
     def from_dict(cls, data: dict[str, Any]) -> History:
         """The history :meth:`to_dict` wrote; a list it lacks (a record kind added since) is empty."""
         h = cls(record_adverts=bool(data.get("record_adverts", True)))
-        for name, record in _LISTS.items():
+        for name, record in _lists().items():
             getattr(h, name).extend(_decode(record, d) for d in data.get(name, []))
         return h
 
@@ -286,16 +287,15 @@ class History:
         return "\n".join(f"{t / US_PER_S:10.6f}  {text}" for t, text in rows)
 
 
-#: the record type of each list of a History (the serialized form's keys)
-_LISTS: dict[str, type] = {
-    "transitions": Transition,
-    "adverts": AdvertSent,
-    "vip_changes": VipChange,
-    "faults": FaultEvent,
-    "vip_holders": VipHolderSample,
-    "requests": ClientRequest,
-    "ipvs": IpvsSample,
-}
+def _lists() -> dict[str, type]:
+    """Each list field of :class:`History` and its record type, from the annotations (so a record kind added
+    later is serialized without touching this)."""
+    hints = typing.get_type_hints(History)
+    return {
+        f.name: typing.get_args(hints[f.name])[0]
+        for f in fields(History)
+        if typing.get_origin(hints[f.name]) is list
+    }
 
 
 def _encode(value: Any) -> Any:
