@@ -68,10 +68,6 @@ class LvsFacts:
     real_servers: tuple[RealServerFacts, ...] = ()
     sorry: Mapping[str, str] = field(default_factory=dict)  # service -> sorry server dest
 
-    @property
-    def services(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys([r.service for r in self.real_servers] + list(self.sorry)))
-
 
 def _bound(checker: Mapping[str, Any]) -> float:
     retry = int(checker["retry"])

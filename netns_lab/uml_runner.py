@@ -7,10 +7,10 @@ Everything of the run lives in the guest's namespaces and dies with the instance
 
 What crosses the boundary is files on the host filesystem, in the run's log directory: the guest appends its
 progress lines to ``progress.log`` (this side prints them as they come, so a long run still shows each phase
-and fault), writes the daemons' logs and the timeline pictures there, and returns the history, the check
-context and the verdicts as JSON, from which :mod:`netns_lab.runner` makes an ordinary ``RunResult`` and draws the
-timeline (matplotlib is quicker on this side). The LVS side of the scenario (``pykeepalived -d`` of each
-director's config) is read here too, before the boot, for the same reason.
+and fault), writes the daemons' and clients' logs there, and returns the history, the check context and the
+verdicts as JSON (``netns_lab.runner:guest_run``), from which :mod:`netns_lab.runner` makes an ordinary
+``RunResult`` and draws the timeline (matplotlib is quicker on this side). The LVS side of the scenario
+(``pykeepalived -d`` of each director's config) is read on this side too, before the boot, for the same reason.
 
 Ctrl-C and SIGTERM end the instance (the runner of :mod:`netns_lab.uml` kills its process group), and if this
 process dies outright its supervisor does; nothing of the run survives but its log directory.

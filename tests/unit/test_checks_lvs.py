@@ -221,3 +221,24 @@ def test_history_round_trips_through_json_and_an_older_form_still_loads() -> Non
     assert History.from_dict(old).ipvs == [] and History.from_dict(old).transitions == h.transitions
     c = ctx()
     assert CheckContext.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+
+# ------------------------------------------------------------------------------------------- the config side
+def test_lvs_side_reads_bounds_and_sorry_servers_from_the_directors_configs() -> None:
+    from pathlib import Path
+
+    from netns_lab.ipvs_watch import lvs_facts
+    from netns_lab.runner import lvs_side
+    from netns_lab.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[2] / "scenarios"
+    down = load_scenario(root / "all-real-servers-down.yaml")
+    side = lvs_side(down)
+    assert side.directors == ("lb1",)
+    assert side.real_servers == {"rs1": 4.0, "rs2": 4.0}  # 1 + (1 + 1) * 1 + 1 * 1, keepalived's bound
+    assert side.sorry_servers == ("sorry",)
+    facts = lvs_facts(down.router("lb1").config.replace("connect_timeout 1", "connect_timeout 3", 1))
+    assert [(r.service, r.dest, r.bound_s) for r in facts.real_servers] == [
+        (SVC, "10.0.1.21:80", 8.0), (SVC, "10.0.1.22:80", 4.0)]  # fmt: skip
+    assert facts.sorry == {SVC: "10.0.1.29:80"}
+    assert lvs_side(load_scenario(root / "master-crash.yaml")).directors == ()
