@@ -21,6 +21,7 @@ one User-Mode Linux instance (:mod:`netns_lab.uml_runner`, ``--kernel uml``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import json
@@ -295,12 +296,14 @@ def run_scenario(
     log_dir: Path | None = None,
     lvs: LvsSide | None = None,
     draw_timeline: bool = True,
+    teardown: bool = True,
 ) -> RunResult:
     """Run ``scenario`` with ``impl`` in the routers (a router's own ``impl`` wins) and judge it.
 
     With ``kernel`` uml (or auto for an IPVS scenario on a kernel without IPVS) the whole run happens inside one
     User-Mode Linux instance (:mod:`netns_lab.uml_runner`). ``lvs``: the scenario's LVS side when already read
-    (:func:`lvs_side`); ``draw_timeline`` False leaves the pictures to the caller."""
+    (:func:`lvs_side`); ``draw_timeline`` False leaves the pictures to the caller; ``teardown`` False leaves the
+    lab standing (for a User-Mode Linux guest about to power off)."""
     if _preflight(scenario, impl, kernel) == "uml":
         return _run_in_uml(scenario, impl, seed, out, picture_dir, log_dir)
     progress = _Progress(out)
@@ -319,7 +322,12 @@ def run_scenario(
             f"LVS: {', '.join(lvs.directors)} direct {len(lvs.real_servers)} real server(s); detection bounds "
             + ", ".join(f"{h} {b:g} s" for h, b in lvs.real_servers.items() if b is not None)
         )
-    with Lab(scenario.topology, log_dir=log_dir) as lab:
+    with contextlib.ExitStack() as stack:
+        lab = Lab(scenario.topology, log_dir=log_dir)
+        if teardown:
+            stack.enter_context(lab)
+        else:  # inside a User-Mode Linux guest everything dies with the kernel, at once
+            lab.build()
         progress.say(f"lab {lab.prefix} built ({', '.join(lab.hosts)}); logs in {lab.log_dir}")
         recorder = LabRecorder(segment=scenario.topology.switches[0].name)
         for s in scenario.topology.switches:  # promiscuous: the bridge passes up unicast adverts too (unicast_peer)
@@ -346,7 +354,8 @@ def run_scenario(
         finally:
             for cap in captures:
                 cap.stop()
-        progress.say(f"tearing down lab {lab.prefix}")
+        if teardown:
+            progress.say(f"tearing down lab {lab.prefix}")
     return result
 
 
@@ -404,6 +413,7 @@ def guest_run(payload: dict[str, Any]) -> dict[str, Any]:
                 log_dir=Path(payload["log_dir"]),
                 lvs=LvsSide.from_dict(payload["lvs"]),
                 draw_timeline=False,
+                teardown=False,
             )
         except (RunError, LabError, DaemonError, CaptureError, NemesisError, OSError) as exc:
             return {"error": str(exc)}
