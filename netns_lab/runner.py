@@ -482,6 +482,7 @@ def _run_in_lab(
         configs[r.host] = d.conf_path
     for d in daemons.values():
         d.wait_ready(READY_S)
+    all_ready = time.time()  # one daemon may be up seconds before another (inside User-Mode Linux, say)
     progress.say("daemons started: " + ", ".join(f"{h} ({d.impl}, pid {d.pid})" for h, d in daemons.items()))
 
     for host in routers:  # IPv6 adverts come from link-local addresses: name those too
@@ -490,14 +491,14 @@ def _run_in_lab(
     router_ips = {ip for ip, h in names.items() if h in daemons}
     ipvs_watch = IpvsWatcher(lab, lvs.directors, names)
     with VipWatcher(lab, vips, hosts=routers) as watcher, ipvs_watch:
-        # Settled: one router has advertised alone for a whole Master_Down_Interval plus an interval (so a
-        # higher-priority router that started later has had its chance to preempt) and a VIP is held.
+        # Settled: since every daemon was ready, one router has advertised alone for a whole Master_Down_Interval
+        # plus an interval (so a higher-priority router that started later has had its chance to preempt) and a
+        # VIP is held.
         first: AdvertSeen | None = None
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
-            adv = sorted(
-                (a for cap in captures for a in cap.adverts() if a.priority and a.src in router_ips), key=lambda a: a.t
-            )
+            seen = (a for cap in captures for a in cap.adverts() if a.t >= all_ready)
+            adv = sorted((a for a in seen if a.priority and a.src in router_ips), key=lambda a: a.t)
             if adv:
                 interval, version = _interval(adv)
                 mdi = master_down_interval(version, 1, interval)
