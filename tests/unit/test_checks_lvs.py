@@ -235,10 +235,10 @@ def test_lvs_side_reads_bounds_and_sorry_servers_from_the_directors_configs() ->
     down = load_scenario(root / "all-real-servers-down.yaml")
     side = lvs_side(down)
     assert side.directors == ("lb1",)
-    assert side.real_servers == {"rs1": 4.0, "rs2": 4.0}  # 1 + (1 + 1) * 1 + 1 * 1, keepalived's bound
+    assert side.real_servers == {"rs1": 6.0, "rs2": 6.0}  # 1 + (1 + 1) * 2 + 1 * 1, keepalived's bound
     assert side.sorry_servers == ("sorry",)
-    facts = lvs_facts(down.router("lb1").config.replace("connect_timeout 1", "connect_timeout 3", 1))
+    facts = lvs_facts(down.router("lb1").config.replace("connect_timeout 2", "connect_timeout 3", 1))
     assert [(r.service, r.dest, r.bound_s) for r in facts.real_servers] == [
-        (SVC, "10.0.1.21:80", 8.0), (SVC, "10.0.1.22:80", 4.0)]  # fmt: skip
+        (SVC, "10.0.1.21:80", 8.0), (SVC, "10.0.1.22:80", 6.0)]  # fmt: skip
     assert facts.sorry == {SVC: "10.0.1.29:80"}
     assert lvs_side(load_scenario(root / "master-crash.yaml")).directors == ()
