@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from netns_lab.history import FaultSpan, History
+from netns_lab.history import FaultSpan, History, IpvsSample
 from netns_lab.measure import master_down_interval, skew_time
 from netns_lab.scenario.schema import CHECK_PARAMS
 from vrrp.core.state import State
@@ -43,6 +43,36 @@ class CheckContext:
     version: int = 3
     routers: tuple[str, ...] = ()
     settled: int = 0
+    #: LVS: real-server host -> keepalived's detection bound in s from the config (None: no checker), and the
+    #: hosts of the sorry servers
+    real_servers: Mapping[str, float | None] = field(default_factory=dict)
+    sorry_servers: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (:meth:`from_dict` reads it back)."""
+        return {
+            "end": self.end,
+            "settle": self.settle,
+            "advert_interval_s": self.advert_interval_s,
+            "version": self.version,
+            "routers": list(self.routers),
+            "settled": self.settled,
+            "real_servers": dict(self.real_servers),
+            "sorry_servers": list(self.sorry_servers),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CheckContext:
+        return cls(
+            end=int(d["end"]),
+            settle=int(d["settle"]),
+            advert_interval_s=float(d.get("advert_interval_s", 1.0)),
+            version=int(d.get("version", 3)),
+            routers=tuple(d.get("routers", ())),
+            settled=int(d.get("settled", 0)),
+            real_servers=dict(d.get("real_servers", {})),
+            sorry_servers=tuple(d.get("sorry_servers", ())),
+        )
 
     @property
     def mdi_us(self) -> int:
@@ -444,6 +474,181 @@ def client_view(h: History, ctx: CheckContext, grace: float = 0.5) -> Verdict:
     summary = (f"the clients' view agrees with the VIP holder from {_s(since)} on" if ok
                else f"{len(evidence)} disagreement(s) after settling")  # fmt: skip
     return Verdict(name, ok, summary, tuple(evidence[:20]), {"lag_s": lag / US})
+# ------------------------------------------------------------------------------------------------ LVS
+def _ipvs_by_node(h: History) -> dict[str, list[IpvsSample]]:
+    out: dict[str, list[IpvsSample]] = {}
+    for smp in sorted(h.ipvs, key=lambda x: x.t):
+        out.setdefault(smp.node, []).append(smp)
+    return out
+
+
+def _table_at(samples: Sequence[IpvsSample], t: int) -> IpvsSample | None:
+    """The sample in force at ``t`` (observers sample on change)."""
+    before = [x for x in samples if x.t <= t]
+    return before[-1] if before else None
+
+
+def _server_outages(h: History, end: int) -> list[tuple[str, int, int | None]]:
+    """(host, stopped at, started again at or None) for each real-server stop."""
+    out: list[tuple[str, int, int | None]] = []
+    for f in h.faults:
+        if f.kind == "server-stop" and f.node:
+            back = next((g.t for g in h.faults if g.kind == "server-start" and g.node == f.node and g.t > f.t), None)
+            out.append((f.node, f.t, back if back is None or back <= end else None))
+    return out
+
+
+def _removal(samples: Sequence[IpvsSample], host: str, stopped: int, until: int) -> int | None:
+    """When ``host`` left a director's table (or went to weight 0) after ``stopped``: the first sample without
+    it, ``stopped`` itself if it had left already, None if it stayed until ``until``."""
+    at_stop = _table_at(samples, stopped)
+    if at_stop is not None and host not in at_stop.live():
+        return stopped
+    return next((x.t for x in samples if stopped < x.t <= until and host not in x.live()), None)
+
+
+def real_server_removed(h: History, ctx: CheckContext, tolerance: float = 1.0) -> Verdict:
+    """Each stopped real server leaves every running director's IPVS table (or goes to weight 0) within
+    keepalived's detection bound, delay_loop + (retry + 1) * connect_timeout + retry * delay_before_retry (from
+    the config), plus ``tolerance`` s; and a restarted one comes back before the run ends."""
+    name = "real_server_removed"
+    outages = [(host, t, back) for host, t, back in _server_outages(h, ctx.end) if host in ctx.real_servers]
+    if not outages:
+        return Verdict(name, False, "no real server of a virtual server was stopped: nothing to measure")
+    tables = _ipvs_by_node(h)
+    if not tables:
+        return Verdict(name, False, "no IPVS table was sampled (is this an LVS scenario?)")
+    spans = h.fault_spans(end=ctx.end)
+    evidence: list[str] = []
+    figures: dict[str, float] = {}
+    bad = measured = 0
+    for i, (host, stopped, back) in enumerate(outages):
+        bound = ctx.real_servers[host]
+        if bound is None:
+            bad += 1
+            evidence.append(f"{host} stopped at {_s(stopped)}: it has no checker, so nothing can remove it")
+            continue
+        for node, samples in sorted(tables.items()):
+            if not any(host in x.live() for x in samples if x.t <= stopped):
+                continue  # never one of this director's live destinations
+            if _down_at(spans, node, stopped):
+                continue
+            limit = back if back is not None else ctx.end
+            removed = _removal(samples, host, stopped, limit)
+            if removed is None and _down_at(spans, node, limit - 1):
+                continue  # the director itself went down meanwhile
+            measured += 1
+            if removed is None:
+                bad += 1
+                evidence.append(f"{host} stopped at {_s(stopped)}: still in {node}'s table at {_s(limit)}")
+                continue
+            took = (removed - stopped) / US
+            ok = took <= bound + tolerance
+            bad += not ok
+            evidence.append(
+                f"{host} stopped at {_s(stopped)}: left {node}'s table after {took:.3f} s; bound {bound:.3f} s "
+                f"+ {tolerance:g} s: {'within' if ok else 'LATE'}"
+            )
+            figures[f"removal_{i}_{node}_s"] = took
+            figures[f"bound_{i}_s"] = bound
+            if back is not None:
+                returned = next((x.t for x in samples if x.t >= back and host in x.live()), None)
+                if returned is None:
+                    bad += 1
+                    evidence.append(f"{host} started again at {_s(back)}: never back in {node}'s table")
+                else:
+                    figures[f"return_{i}_{node}_s"] = (returned - back) / US
+                    evidence.append(f"{host} started again at {_s(back)}: back in {node}'s table after "
+                                    f"{(returned - back) / US:.3f} s")
+    if not measured and not bad:
+        return Verdict(name, False, "no running director had a stopped real server in its table", tuple(evidence))
+    ok = bad == 0
+    return Verdict(name, ok, f"{measured - bad} of {measured} removal(s) within the bound" if ok
+                   else f"{bad} problem(s) in {measured} removal(s)", tuple(evidence), figures)
+
+
+def no_failed_request_to_healthy_server(h: History, ctx: CheckContext, tolerance: float = 1.0) -> Verdict:
+    """Clients fail only while a stopped real server is still in a running director's table (from its stop,
+    less ``tolerance`` s, to its removal plus ``tolerance`` s) or while a director fault settles (a request in
+    flight when such a window opened counts as inside it); every other failure hit a healthy real server. A
+    success answered by a server that was stopped then is a failure too."""
+    name = "no_failed_request_to_healthy_server"
+    if not h.requests:
+        return Verdict(name, False, "no client requests were recorded")
+    tol = round(tolerance * US)
+    tables = _ipvs_by_node(h)
+    spans = h.fault_spans(end=ctx.end)
+    windows: list[tuple[int, int, str]] = []
+    down: list[tuple[int, int, str]] = []
+    for host, stopped, back in _server_outages(h, ctx.end):
+        limit = back if back is not None else ctx.end
+        down.append((stopped, limit, host))
+        gone = [_removal(s, host, stopped, limit) for n, s in tables.items() if not _down_at(spans, n, stopped)]
+        last = max((t if t is not None else limit for t in gone), default=limit)
+        windows.append((stopped - tol, last + tol, f"{host} down, not yet removed"))
+    for span in spans:
+        if span.kind in (*_APART, "crash", "stop") and span.node in (*ctx.routers, None):
+            # the routers settle after the fault is lifted, or after it began if it lasts to the end
+            until = (span.stop if span.stop < ctx.end else span.start) + ctx.settle
+            windows.append((span.start, until, f"{span.kind} {span.node or ''}".strip()))
+    failed = [r for r in h.requests if not r.ok]
+    # a request in flight when a window opened failed because of it too (it hangs until its timeout)
+    excused = [r for r in failed if any(r.t <= b and max(r.done, r.t) >= a for a, b, _ in windows)]
+    unexcused = [r for r in failed if r not in excused]
+    evidence = [f"failed at {_s(r.t)} with no real server down or director fault: {r.error or 'no answer'}"
+                for r in unexcused[:10]]
+    ghosts = [r for r in h.requests if r.ok and any(a + tol < r.t < b and r.server == host for a, b, host in down)]
+    evidence += [f"answered at {_s(r.t)} by {r.server}, which was stopped" for r in ghosts[:5]]
+    ok = not unexcused and not ghosts
+    summary = (f"{len(failed)} failed request(s), all while a real server was down or a director fault settled"
+               if ok else f"{len(unexcused)} failure(s) with every real server healthy, {len(ghosts)} ghost answer(s)")
+    return Verdict(name, ok, summary, tuple(evidence),
+                   {"failed": float(len(failed)), "unexcused": float(len(unexcused)), "requests": len(h.requests)})
+
+
+def ipvs_converged(h: History, ctx: CheckContext, dests: Sequence[str] | None = None,
+                   service: str | None = None) -> Verdict:
+    """After the last fault has settled, every running director's IPVS table holds exactly the expected live
+    destinations (``dests``: host names or address:port; default: the real servers still serving at the end,
+    or the sorry servers when none is), in ``service`` or in all services."""
+    name = "ipvs_converged"
+    since = _last_fault(h) + ctx.settle
+    if since > ctx.end:
+        return Verdict(name, False, f"the run ended {_s(since - ctx.end)} before the last fault had settled")
+    tables = _ipvs_by_node(h)
+    if not tables:
+        return Verdict(name, False, "no IPVS table was sampled (is this an LVS scenario?)")
+    if dests is not None:
+        expected = set(dests)
+    else:
+        serving = {host for host, _, back in _server_outages(h, ctx.end) if back is None}
+        expected = {host for host in ctx.real_servers if host not in serving}
+        if not expected:
+            expected = set(ctx.sorry_servers)
+    spans = h.fault_spans(end=ctx.end)
+    evidence: list[str] = []
+    converged = 0
+    checked = []
+    for node, samples in sorted(tables.items()):
+        if _down_at(spans, node, ctx.end - 1):
+            continue
+        checked.append(node)
+        first = _table_at(samples, since)
+        seen = ([first] if first else []) + [x for x in samples if since < x.t <= ctx.end]
+        for smp in seen:
+            live = smp.live(service)
+            if live != expected:
+                evidence.append(f"{node} at {_s(max(smp.t, since))}: {sorted(live)}, expected {sorted(expected)}")
+        last_other = max((x.t for x in samples if x.t <= ctx.end and x.live(service) != expected), default=None)
+        if last_other is not None:
+            nxt = next((x.t for x in samples if x.t > last_other), None)
+            converged = max(converged, (nxt or ctx.end) - _last_fault(h))
+    if not checked:
+        evidence.append("no director was running at the end")
+    ok = not evidence
+    summary = (f"{', '.join(checked)}: {sorted(expected)} from {_s(since)} on" if ok
+               else f"{len(evidence)} table(s) not as expected")
+    return Verdict(name, ok, summary, tuple(evidence[:20]), {"converged_after_last_fault_s": converged / US})
 
 
 CHECKS: dict[str, Callable[..., Verdict]] = {
@@ -455,6 +660,9 @@ CHECKS: dict[str, Callable[..., Verdict]] = {
     "final_master": final_master,
     "no_master_change": no_master_change,
     "client_view": client_view,
+    "real_server_removed": real_server_removed,
+    "no_failed_request_to_healthy_server": no_failed_request_to_healthy_server,
+    "ipvs_converged": ipvs_converged,
 }
 assert set(CHECKS) == set(CHECK_PARAMS), "the scenario schema and the checkers must name the same checks"
 

@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("file", metavar="FILE", help="scenario YAML file")
     cmp.add_argument("--seed", type=int, default=None)
+    cmp.add_argument("--kernel", choices=("auto", "host", "uml"), default="auto", help="kernel to run on")
     cmp.add_argument("--json", action="store_true")
     cmp.add_argument("--out", metavar="DIR", help="write the pictures here")
     cmp.add_argument("--executor", choices=EXECUTORS, default="netns", help="as for run")

@@ -6,7 +6,9 @@ Times are integer microseconds from the start of the run.  The lists are append-
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import typing
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from vrrp.core.state import State
 from vrrp.core.timers import US_PER_S
@@ -102,6 +104,33 @@ class ClientVipView:
 
 
 @dataclass(frozen=True)
+class IpvsDest:
+    """One destination of a kernel IPVS service: ``service`` as ipvsadm names it ("TCP 10.0.0.100:80",
+    "FWM 1"), ``dest`` "address:port", its ``weight``, and the lab ``host`` that address belongs to ("" if
+    none)."""
+
+    service: str
+    dest: str
+    weight: int
+    host: str = ""
+
+
+@dataclass(frozen=True)
+class IpvsSample:
+    """At ``t`` director ``node``'s kernel IPVS table held ``services`` with ``dests`` (an observer's sample,
+    kept when the table changes, as :class:`VipHolderSample` is)."""
+
+    t: int
+    node: str
+    services: tuple[str, ...]
+    dests: tuple[IpvsDest, ...]
+
+    def live(self, service: str | None = None) -> set[str]:
+        """The hosts (their address when no host is known) of destinations with a weight above 0."""
+        return {d.host or d.dest for d in self.dests if d.weight > 0 and (service is None or d.service == service)}
+
+
+@dataclass(frozen=True)
 class FaultSpan:
     """A fault from when it was injected to when it was lifted (``stop`` is the run's end if never lifted;
     ``stop == start`` for instant faults such as a reload or a priority change)."""
@@ -153,6 +182,22 @@ class History:
     record_adverts: bool = True
     requests: list[ClientRequest] = field(default_factory=list)
     client_views: list[ClientVipView] = field(default_factory=list)
+    ipvs: list[IpvsSample] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (:meth:`from_dict` reads it back): each list as a list of records' fields."""
+        out: dict[str, Any] = {"record_adverts": self.record_adverts}
+        for name in _lists():
+            out[name] = [_encode(asdict(r)) for r in getattr(self, name)]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """The history :meth:`to_dict` wrote; a list it lacks (a record kind added since) is empty."""
+        h = cls(record_adverts=bool(data.get("record_adverts", True)))
+        for name, record in _lists().items():
+            getattr(h, name).extend(_decode(record, d) for d in data.get(name, []))
+        return h
 
     def fault_spans(self, *, end: int) -> list[FaultSpan]:
         """Each fault with the time it was lifted (a resume ends a pause, a heal a partition, loss 0 a loss).
@@ -254,3 +299,40 @@ class History:
             rows.append((f.t, f"** {f.kind} {f.node or ''} {f.detail}".rstrip()))
         rows.sort(key=lambda r: r[0])
         return "\n".join(f"{t / US_PER_S:10.6f}  {text}" for t, text in rows)
+
+
+def _lists() -> dict[str, type]:
+    """Each list field of :class:`History` and its record type, from the annotations (so a record kind added
+    later is serialized without touching this)."""
+    hints = typing.get_type_hints(History)
+    return {
+        f.name: typing.get_args(hints[f.name])[0]
+        for f in fields(History)
+        if typing.get_origin(hints[f.name]) is list
+    }
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, State):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(record: type, data: dict[str, Any]) -> Any:
+    kwargs: dict[str, Any] = {}
+    for f in fields(record):
+        if f.name not in data:
+            continue
+        v = data[f.name]
+        if f.name in ("old", "new") and record is Transition:
+            v = State(v)
+        elif f.name == "dests" and record is IpvsSample:
+            v = tuple(IpvsDest(**d) for d in v)
+        elif isinstance(v, list):
+            v = tuple(v)
+        kwargs[f.name] = v
+    return record(**kwargs)

@@ -177,13 +177,15 @@ class Nemesis:
         return self._record("tracker", host, f"{path.name}={value}")
 
     def server_stop(self, host: str) -> FaultEvent:
-        """Stop the real server of ``host`` (SIGTERM, then SIGKILL)."""
+        """Stop the real server of ``host`` (SIGTERM, then SIGKILL). The fault counts from the SIGTERM: the
+        server may refuse or drop requests while it shuts down."""
         try:
             proc = self.servers[host]
         except KeyError:
             raise NemesisError(f"server-stop {host}: no real server runs there") from None
+        event = self._record("server-stop", host)
         proc.stop(5)
-        return self._record("server-stop", host)
+        return event
 
     def server_start(self, host: str) -> FaultEvent:
         """Start the real server of ``host`` again."""

@@ -104,6 +104,7 @@ def main_compare(args: argparse.Namespace, scenario: Scenario | None = None) -> 
                     impl=impl,
                     seed=args.seed,
                     executor=args.executor,
+                    kernel=getattr(args, "kernel", "auto"),
                     out=sys.stderr,
                     picture_dir=Path(args.out) if args.out else None,
                 )

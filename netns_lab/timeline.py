@@ -5,6 +5,8 @@ One figure per run (``compare``: two runs one above the other, same time axis), 
 
 * one lane per router, coloured by its VRRP state (master, backup, fault, down), with its adverts as ticks;
 * a "VIP" lane coloured by who held the virtual address;
+* for a load balancer, one lane per real server: in the running directors' IPVS tables (with a weight above 0)
+  or out of them;
 * a "clients" lane: each request a tick, green when it succeeded, red when it failed;
 * faults as shaded spans across every lane (instant ones, such as a reload, as a dashed line), labelled on top.
 
@@ -62,6 +64,7 @@ def _end(h: History) -> int:
     times = [t.t for t in h.transitions] + [a.t for a in h.adverts] + [f.t for f in h.faults]
     times += [r.done for r in h.requests] + [v.t for v in h.vip_holders] + [v.t for v in h.vip_changes]
     times += [v.t for v in h.client_views]
+    times += [x.t for x in h.ipvs]
     return max(times, default=US)
 
 
@@ -93,10 +96,47 @@ def _vip_segments(h: History, end: int) -> list[tuple[int, int, tuple[str, ...]]
     return out
 
 
+_IPVS_COLOURS = {"in": "#74c476", "out": "#fcbba1", "mixed": "#fdd0a2"}
+
+
+def _real_servers(h: History) -> list[str]:
+    return sorted({d.host or d.dest for smp in h.ipvs for d in smp.dests})
+
+
+def _ipvs_segments(h: History, host: str, end: int) -> list[tuple[int, int, str]]:
+    """(start, stop, "in" / "out" / "mixed"): ``host`` live in all, none or some of the running directors'
+    tables (a crashed or stopped director's frozen table does not count)."""
+    by_node: dict[str, list[tuple[int, set[str]]]] = {}
+    for smp in sorted(h.ipvs, key=lambda x: x.t):
+        by_node.setdefault(smp.node, []).append((smp.t, smp.live()))
+    down = [sp for sp in h.fault_spans(end=end) if sp.kind in ("crash", "stop")]
+    cuts = sorted({t for rows in by_node.values() for t, _ in rows} | {x for d in down for x in (d.start, d.stop)}
+                  | {end})
+    out: list[tuple[int, int, str]] = []
+    for a, b in itertools.pairwise(cuts):
+        if b > end:
+            break
+        seen = []
+        for node, rows in by_node.items():
+            if any(d.node == node and d.start <= a < d.stop for d in down):
+                continue
+            now = [live for t, live in rows if t <= a]
+            if now:
+                seen.append(host in now[-1])
+        if seen:
+            kind = "in" if all(seen) else "mixed" if any(seen) else "out"
+            if out and out[-1][1] == a and out[-1][2] == kind:
+                out[-1] = (out[-1][0], b, kind)
+            else:
+                out.append((a, b, kind))
+    return out
+
+
 def _draw_run(ax: Axes, run: Run, end: int) -> None:
     h = run.history
     routers = _routers(h)
-    lanes = [*routers, "VIP", "clients"]
+    real = _real_servers(h)
+    lanes = [*routers, *real, "VIP", "clients"]
     y = {name: len(lanes) - 1 - i for i, name in enumerate(lanes)}
     sec = 1 / US
 
@@ -116,6 +156,13 @@ def _draw_run(ax: Axes, run: Run, end: int) -> None:
             ax.vlines(ticks, y[node] + 0.2, y[node] + 0.45, colors="#333333", linewidth=0.6)
         if zero:
             ax.vlines(zero, y[node] - 0.45, y[node] + 0.45, colors="black", linewidth=1.5)
+
+    # real servers in the IPVS tables
+    for host in real:
+        for kind, colour in _IPVS_COLOURS.items():
+            bars = [(a * sec, (b - a) * sec) for a, b, k in _ipvs_segments(h, host, end) if k == kind]
+            if bars:
+                ax.broken_barh(bars, (y[host] - 0.25, 0.5), facecolors=colour, edgecolor="none")
 
     # VIP holder
     colours: dict[str, str] = {n: _HOLDER_COLOURS[i % len(_HOLDER_COLOURS)] for i, n in enumerate(routers)}
@@ -179,6 +226,9 @@ def _draw_run(ax: Axes, run: Run, end: int) -> None:
     handles += [Patch(color=colours[n], label=f"VIP on {n}") for n in routers if n in colours]
     if mine:
         handles.append(Patch(color="#7f7f7f", label=f"thin: {first[0] if first else ''}'s ARP entry"))
+    if real:
+        handles += [Patch(color=_IPVS_COLOURS["in"], label="real server in IPVS"),
+                    Patch(color=_IPVS_COLOURS["out"], label="real server out of IPVS")]
     handles += [Patch(color="#2ca02c", label="request ok"), Patch(color="#d62728", label="request failed")]
     for kind in sorted({sp.kind for sp in spans if sp.stop > sp.start}):
         handles.append(Patch(color=_FAULT_COLOURS.get(kind, "#cccccc"), alpha=0.35, label=f"{kind} (fault)"))
@@ -203,7 +253,7 @@ def _draw_fault(ax: Axes, span: FaultSpan, top: float, sec: float) -> None:
 
 def _figure(runs: Sequence[Run]) -> Figure:
     end = max(r.end if r.end is not None else _end(r.history) for r in runs)
-    lanes = max(len(_routers(r.history)) + 2 for r in runs)
+    lanes = max(len(_routers(r.history)) + len(_real_servers(r.history)) + 2 for r in runs)
     fig = Figure(figsize=(13, 1.0 + (0.55 * lanes + 0.9) * len(runs)), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(runs), 1, sharex=True, squeeze=False)

@@ -42,6 +42,9 @@ __all__ = [
     "KernelRunError",
     "KernelUnavailable",
     "choose_kernel",
+    "guest_path",
+    "host_has_ipvs",
+    "host_path",
     "run_in_kernel",
 ]
 
@@ -165,13 +168,20 @@ def _uml_release() -> str:
     return dirs[-1]
 
 
-def choose_kernel(modules: Sequence[str] = IPVS_MODULES) -> str:
+def host_has_ipvs() -> bool:
+    """Whether the kernel this process runs on has IPVS (now, or as a module it can load)."""
+    release = os.uname().release
+    return _host_has_module("ip_vs", release, _modules_builtin(release))
+
+
+def choose_kernel(modules: Sequence[str] = IPVS_MODULES, *, force: str | None = None) -> str:
     """Return ``"host"`` when the host kernel has ``modules``, else ``"uml"`` (checking UML is installed).
 
-    ``NETNS_LAB_KERNEL=host|uml`` overrides the automatic choice (``uml`` is handy to test the UML path on a
-    host that has IPVS). Raises :class:`KernelUnavailable` naming the package when neither will do.
+    ``force`` (or ``NETNS_LAB_KERNEL=host|uml``) overrides the automatic choice (``uml`` is handy to test the
+    UML path on a host that has IPVS). Raises :class:`KernelUnavailable` naming the package when neither will
+    do.
     """
-    forced = os.environ.get(KERNEL_ENV, "auto").strip().lower() or "auto"
+    forced = (force or os.environ.get(KERNEL_ENV, "auto")).strip().lower() or "auto"
     if forced not in ("auto", "host", "uml"):
         raise KernelUnavailable(f"{KERNEL_ENV}={forced!r} is not one of: auto, host, uml")
     if forced == "host":
@@ -222,6 +232,31 @@ def _under_tmp(path: str) -> bool:
     return os.path.abspath(path).startswith("/tmp/")
 
 
+#: where the guest sees the host's /tmp (the init script binds it there before covering /tmp with a tmpfs)
+_GUEST_HOST_TMP = "/run/netns-lab-hosttmp"
+#: host paths a guest cannot see: its own tmpfs and kernel filesystems cover them
+_GUEST_HIDDEN = ("/run", "/dev", "/proc", "/sys")
+
+
+def guest_path(path: str | Path) -> Path:
+    """Where a User-Mode Linux guest of :func:`run_in_kernel` sees the host's ``path`` (hostfs root, the host's
+    ``/tmp`` moved aside). ValueError for a path the guest cannot see (under ``/run``, ``/dev``, ...)."""
+    p = os.path.abspath(path)
+    if p == "/tmp" or _under_tmp(p):
+        return Path(_GUEST_HOST_TMP + p[len("/tmp") :])
+    if any(p == h or p.startswith(h + "/") for h in _GUEST_HIDDEN):
+        raise ValueError(f"{p}: a User-Mode Linux guest cannot see this host path; use one under /tmp or /var")
+    return Path(p)
+
+
+def host_path(path: str | Path) -> Path:
+    """The host path a guest's ``path`` (from :func:`guest_path`) stands for."""
+    p = str(path)
+    if p == _GUEST_HOST_TMP or p.startswith(_GUEST_HOST_TMP + "/"):
+        return Path("/tmp" + p[len(_GUEST_HOST_TMP) :])
+    return Path(p)
+
+
 def _init_script(iodir: Path, modules: Sequence[str]) -> str:
     """The guest's PID 1: mount what a lab needs, run the target in a fresh interpreter, sync, power off."""
     q = shlex.quote
@@ -250,8 +285,8 @@ mount -t sysfs sysfs /sys
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p {_GUEST_IO}
 mount --bind {q(str(iodir))} {_GUEST_IO}
-mkdir -p /run/netns-lab-hosttmp
-mount --bind /tmp /run/netns-lab-hosttmp
+mkdir -p {_GUEST_HOST_TMP}
+mount --bind /tmp {_GUEST_HOST_TMP}
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 {rebind}
 rel=$(uname -r)
@@ -397,6 +432,8 @@ def run_in_kernel(
     *,
     modules: Sequence[str] = IPVS_MODULES,
     timeout: float = 300,
+    force: str | None = None,
+    mem: str | None = None,
 ) -> KernelRun:
     """Call ``target`` (``"package.module:function"``) with ``payload`` in a kernel that has ``modules``.
 
@@ -405,6 +442,8 @@ def run_in_kernel(
     it may create namespaces freely; they die with the instance. ``payload`` and the return value travel as
     JSON. Exceptions inside become :class:`KernelRunError` carrying the traceback; so do boot failures and
     timeouts (the instance is killed). Keep boots few: loop inside one call rather than calling per example.
+    ``force`` ("host", "uml") forces the choice; ``mem`` sets the guest's memory (default 512M, or
+    ``$NETNS_LAB_UML_MEM``).
     """
     module_name, sep, func_name = target.partition(":")
     if not sep or not module_name or not func_name or not func_name.isidentifier():
@@ -413,7 +452,7 @@ def run_in_kernel(
         request = json.dumps({"target": target, "payload": payload})
     except (TypeError, ValueError) as exc:
         raise ValueError(f"payload for {target} is not JSON-serialisable: {exc}") from None
-    choice = choose_kernel(modules)
+    choice = choose_kernel(modules, force=force)
     marker = f"netns-lab-uml-{os.getpid()}-{uuid.uuid4().hex[:10]}"
     iodir = Path(tempfile.mkdtemp(prefix=marker + "-", dir=_io_parent()))
     try:
@@ -426,7 +465,7 @@ def run_in_kernel(
             init = iodir / "init.sh"
             init.write_text(_init_script(iodir, modules))
             init.chmod(0o755)
-            mem = os.environ.get(UML_MEM_ENV, _DEFAULT_UML_MEM)
+            mem = mem or os.environ.get(UML_MEM_ENV, _DEFAULT_UML_MEM)
             argv = [
                 str(UML_BINARY),
                 f"mem={mem}",

@@ -52,6 +52,7 @@ SELECTORS = ("master", "backup")
 #: fault kinds that act on a router's daemon
 _DAEMON_FAULTS = {"kill", "stop", "start", "pause", "resume", "reload", "priority", "track-file"}
 _DEFAULT_PORTS = {"http": 80, "tcp": 7}
+_VIRTUAL_SERVER = re.compile(r"^\s*virtual_server(?:_group)?\s", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,17 @@ class Scenario:
     expect: tuple[Expectation, ...] = ()
     known_failures: tuple[KnownFailure, ...] = ()
     kernel: str = "auto"
+    #: the routers program IPVS (their configs have virtual servers): None infers it from the configs
+    ipvs: bool | None = None
+
+    @property
+    def needs_ipvs(self) -> bool:
+        """Whether a run needs a kernel with IPVS: the file says so, or a router's config has virtual_server
+        blocks (its checker process programs the director's IPVS table)."""
+        if self.ipvs is not None:
+            return self.ipvs
+        return any(has_virtual_servers(r.config) for r in self.routers)
+
 
     def router(self, host: str) -> Router:
         for r in self.routers:
@@ -254,6 +266,11 @@ class Scenario:
     def last_fault_at(self) -> float:
         """When the last scheduled fault (or its undoing) happens, seconds after settling (0: no fault)."""
         return max((f.at for f in self.schedule()), default=0.0)
+
+
+def has_virtual_servers(config: str) -> bool:
+    """Whether a keepalived.conf text has ``virtual_server`` (or ``virtual_server_group``) blocks."""
+    return bool(_VIRTUAL_SERVER.search(config))
 
 
 def _with_undo(f: Fault) -> list[Fault]:
@@ -396,6 +413,7 @@ class _Builder:
             expect=expect,
             known_failures=known,
             kernel=data.get("kernel", "auto"),
+            ipvs=data.get("ipvs"),
         )
 
     def topology(self, raw: Any) -> Topology | None:

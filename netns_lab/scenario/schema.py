@@ -87,6 +87,12 @@ CHECK_PARAMS: dict[str, dict[str, Any]] = {
     "final_master": {"host": _HOST},
     "no_master_change": {},
     "client_view": {"grace": _NUMBER_S},
+    "real_server_removed": {"tolerance": _NUMBER_S},
+    "no_failed_request_to_healthy_server": {"tolerance": _NUMBER_S},
+    "ipvs_converged": {
+        "dests": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "service": {"type": "string", "pattern": "^(TCP|UDP|SCTP|FWM) "},
+    },
 }
 
 
@@ -157,6 +163,10 @@ SCHEMA: dict[str, Any] = {
             ]
         },
         "kernel": {"enum": ["auto", "host", "uml"]},
+        "ipvs": {
+            "type": "boolean",
+            "description": "the scenario needs IPVS (default: when a router's config has virtual_server blocks)",
+        },
         "routers": {
             "type": "object",
             "minProperties": 1,

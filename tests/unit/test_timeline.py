@@ -71,3 +71,23 @@ def test_the_clients_arp_entry_is_drawn_under_the_vip_lane(tmp_path: Path) -> No
     ]
     _png, svg = draw(Run("with the client's view", h, 20 * S), tmp_path / "arp")
     assert "client's ARP entry" in svg.read_text()
+
+
+def test_a_load_balancer_run_draws_one_lane_per_real_server_in_or_out_of_ipvs(tmp_path: Path) -> None:
+    from netns_lab.history import FaultEvent, IpvsDest, IpvsSample
+    from netns_lab.timeline import _ipvs_segments
+
+    svc = "TCP 10.0.0.100:80"
+
+    def table(t: float, node: str, *live: str) -> IpvsSample:
+        return IpvsSample(round(t * 1e6), node, (svc,), tuple(IpvsDest(svc, f"{h}:80", 1, h) for h in live))
+
+    h = History(ipvs=[table(0, "lb1", "rs1", "rs2"), table(0, "lb2", "rs1", "rs2"), table(3, "lb1", "rs2"),
+                      table(4, "lb2", "rs2")])  # fmt: skip
+    assert _ipvs_segments(h, "rs1", 10_000_000) == [(0, 3_000_000, "in"), (3_000_000, 4_000_000, "mixed"),
+                                                     (4_000_000, 10_000_000, "out")]  # fmt: skip
+    h.faults.append(FaultEvent(1_000_000, "crash", "lb2"))  # a dead director's frozen table does not count
+    assert _ipvs_segments(h, "rs1", 10_000_000) == [(0, 3_000_000, "in"), (3_000_000, 10_000_000, "out")]
+    png, svg = draw(Run("lvs", h, 10_000_000), tmp_path / "lvs")
+    text = svg.read_text()
+    assert png.stat().st_size > 5_000 and ">rs1<" in text and "real server out of IPVS" in text
