@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     from netns_lab.report import main_compare, main_run
 
     run_args = argparse.Namespace(file=str(scenario.path), impl=args.impl, seed=None, kernel="auto",
-                                  json=args.json, out=args.out)  # fmt: skip
+                                  executor="netns", json=args.json, out=args.out)  # fmt: skip
     try:
         if args.compare or args.impl == "both":
             return main_compare(run_args, scenario)
