@@ -62,8 +62,12 @@ def test_a_unicast_pair_across_a_router_holds_exactly_one_master(
     # lb2 (ours or keepalived) is the Master; ours on lb1 is the Backup, so its counters show what it accepted
     # what the router forwards onto lb1's segment (its bridge port there; the capture sees a port's ingress)
     with Capture(lab.switch_netns("sega"), lab.port_ifname("rtr", "eth0")) as cap:
-        lb1 = start_daemon(lab, DaemonSpec("lb1", _conf(100, LB1, LB2, ttl)))
+        # lb2 first, lb1 once lb2 holds the VIP: the other way round, lb1 (started 0.2 s ahead) may reach the end of
+        # its Master_Down_Interval first and be Master for a moment before lb2 preempts it: the protocol at work,
+        # not a routed advert lost
         lb2 = start_daemon(lab, DaemonSpec("lb2", _conf(150, LB2, LB1, ttl), impl=impl2))
+        assert wait_vip_holders(lab, VIP, ["lb2"], timeout=10) == ["lb2"], lb2.log()[-3000:]
+        lb1 = start_daemon(lab, DaemonSpec("lb1", _conf(100, LB1, LB2, ttl)))
 
         def logs() -> str:
             return lb1.log()[-3000:] + lb2.log()[-3000:]
