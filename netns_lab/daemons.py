@@ -55,6 +55,7 @@ __all__ = [
     "host_addresses",
     "instance_block",
     "keepalived_conf",
+    "ours_command",
     "parse_transitions",
     "run_daemon_cli",
     "start_daemon",
@@ -191,7 +192,7 @@ def parse_transitions(log: str) -> tuple[list[LoggedTransition], list[LoggedPrio
     return states, prios
 
 
-def _ours_command() -> list[str]:
+def ours_command() -> list[str]:
     """Our daemon's entry point: the console script of this interpreter's environment."""
     script = Path(sys.executable).with_name("pykeepalived")
     if script.exists():
@@ -273,7 +274,7 @@ class Daemon:
                   "-c", str(self.checkers_pid_file)]
         if self.impl == "keepalived":
             return [KEEPALIVED, *flags, "-G", *self.spec.extra_args]
-        return [*(self.spec.entry or _ours_command()), *flags, *self.spec.extra_args]
+        return [*(self.spec.entry or ours_command()), *flags, *self.spec.extra_args]
 
     def env(self) -> dict[str, str]:
         """Dump files go to the run directory: ``$TMPDIR`` is keepalived's KA_TMP_DIR, ours reads its own."""
@@ -542,7 +543,7 @@ class LocalDaemon:
         self.log_path = run_dir / "daemon.log"
         pids = ["-p", str(run_dir / "keepalived.pid"), "-r", str(run_dir / "vrrp.pid"),
                 "-c", str(run_dir / "checkers.pid")]
-        cmd = [KEEPALIVED, "-G"] if impl == "keepalived" else _ours_command()
+        cmd = [KEEPALIVED, "-G"] if impl == "keepalived" else ours_command()
         self.argv = [*cmd, "-n", "-l", "-D", *args, "-f", str(self.conf_path), *pids]
         self.env = {**os.environ, "TMPDIR": str(run_dir), "PYKEEPALIVED_TMP_DIR": str(run_dir)}
         self.proc: subprocess.Popen[bytes] | None = None
