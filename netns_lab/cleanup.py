@@ -224,6 +224,7 @@ class CleanReport:
     kept: dict[str, int] = field(default_factory=dict)  # prefix -> live owner pid
     broken: list[str] = field(default_factory=list)  # unreadable state files (left alone)
     unowned: list[str] = field(default_factory=list)  # lab-like namespaces no state file claims (left alone)
+    boxes: list[str] = field(default_factory=list)  # dead systemd boxes whose cgroups and work dirs were removed
 
     def summary(self) -> str:
         lines = []
@@ -238,6 +239,8 @@ class CleanReport:
                 f"left alone {len(self.unowned)} namespace(s) named like lab runs but claimed by no state "
                 f"file (not provably ours): {' '.join(self.unowned)}"
             )
+        for prefix in self.boxes:
+            lines.append(f"removed dead systemd box {prefix}: its cgroups and work directory")
         if not lines:
             lines.append(f"nothing to clean ({STATE_DIR} has no runs)")
         return "\n".join(lines)
@@ -263,4 +266,8 @@ def clean(prefixes: Iterable[str] | None = None) -> CleanReport:
     if wanted is None and NETNS_DIR.is_dir():
         claimed = {n for _, st in list_runs() if st is not None for n in st.namespaces}
         report.unowned = sorted(n for n in os.listdir(NETNS_DIR) if _AUTO_NS_RE.match(n) and n not in claimed)
+    if wanted is None:
+        from netns_lab.systemd_box import remove_dead_boxes
+
+        report.boxes = remove_dead_boxes()
     return report

@@ -225,6 +225,7 @@ def _main(argv: Sequence[str] | None) -> int:
                         "kept": report.kept,
                         "broken": report.broken,
                         "unowned": report.unowned,
+                        "boxes": report.boxes,
                     },
                     indent=2,
                 )

@@ -41,7 +41,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SYSTEMD", "SystemdBox", "SystemdBoxError", "cgroup_hierarchies", "missing"]
+__all__ = ["SYSTEMD", "SystemdBox", "SystemdBoxError", "cgroup_hierarchies", "missing", "own_cgroup",
+           "remove_dead_boxes"]  # fmt: skip
 
 SYSTEMD = Path("/lib/systemd/systemd")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -56,6 +57,7 @@ BASE_UNITS = {
 }
 _PR_SET_PDEATHSIG = 1
 _BOOT_TIMEOUT_S = 30.0
+_YOUNG_S = 60.0  # a box's cgroup younger than this is never taken for dead
 
 
 class SystemdBoxError(RuntimeError):
@@ -84,7 +86,7 @@ def cgroup_hierarchies() -> list[Path]:
     return [CGROUP_ROOT / name for name in ("systemd", "unified") if (CGROUP_ROOT / name / "cgroup.procs").exists()]
 
 
-def _own_cgroup(hierarchy: Path) -> Path:
+def own_cgroup(hierarchy: Path) -> Path:
     """This process's cgroup in ``hierarchy`` (from /proc/self/cgroup), as a directory."""
     name = hierarchy.name
     for line in Path("/proc/self/cgroup").read_text().splitlines():
@@ -126,7 +128,7 @@ class SystemdBox:
         self.unit_dir = self.workdir / "units"
         self.unit_dir.mkdir()
         self.log_path = self.workdir / "systemd.log"
-        self.cgroups = [_own_cgroup(h) / f"netns_lab-{self.prefix}" for h in cgroup_hierarchies()]
+        self.cgroups = [own_cgroup(h) / f"netns_lab-{self.prefix}" for h in cgroup_hierarchies()]
         self.pid1: int | None = None
         self._popen: subprocess.Popen[bytes] | None = None
         units = {**BASE_UNITS, **units}
@@ -266,6 +268,30 @@ def _remove_cgroup(path: Path, timeout: float = 5.0) -> None:
             time.sleep(0.05)
 
 
+def remove_dead_boxes() -> list[str]:
+    """``netns-lab clean``: the cgroups and work directories of boxes whose processes are all gone (a box dies
+    with the process that made it, but one killed outright never ran :meth:`SystemdBox.close`). A box with any
+    process left is live and untouched. Returns the prefixes removed."""
+    dead: set[str] = set()
+    live: set[str] = set()
+    for hierarchy in cgroup_hierarchies():
+        for cg in own_cgroup(hierarchy).glob("netns_lab-*"):
+            prefix = cg.name.removeprefix("netns_lab-")
+            if time.time() - cg.stat().st_mtime < _YOUNG_S:  # being built: empty for a moment before PID 1 joins
+                live.add(prefix)
+                continue
+            procs = [p for sub in [cg, *cg.rglob("*")] if sub.is_dir()
+                     for p in (sub / "cgroup.procs").read_text().split()]  # fmt: skip
+            (live if procs else dead).add(prefix)
+    dead -= live
+    for prefix in sorted(dead):
+        for hierarchy in cgroup_hierarchies():
+            _remove_cgroup(own_cgroup(hierarchy) / f"netns_lab-{prefix}", timeout=0)
+        for workdir in Path(tempfile.gettempdir()).glob(f"netns_lab-{prefix}-*"):
+            shutil.rmtree(workdir, ignore_errors=True)
+    return sorted(dead)
+
+
 # ---------------------------------------------------------------------- the two programs that build the box
 
 
@@ -275,7 +301,7 @@ def _enter(workdir: Path) -> int:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # kept across execve: unshare dies with the caller
     box = _Plan(**json.loads((workdir / "box.json").read_text())).prefix
     for hierarchy in cgroup_hierarchies():
-        cg = _own_cgroup(hierarchy) / f"netns_lab-{box}"
+        cg = own_cgroup(hierarchy) / f"netns_lab-{box}"
         cg.mkdir(exist_ok=True)
         (cg / "cgroup.procs").write_text("0")
     argv = ["unshare", "--pid", "--fork", "--kill-child", "--mount", "--net", "--uts", "--ipc",

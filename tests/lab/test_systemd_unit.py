@@ -6,13 +6,18 @@ project's own contrib unit the same way."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
+from netns_lab.cleanup import clean
 from netns_lab.daemons import ours_command
-from netns_lab.systemd_box import SystemdBox, missing
+from netns_lab.systemd_box import SystemdBox, cgroup_hierarchies, missing, own_cgroup
 from netns_lab.waiting import wait_until
 
 pytestmark = pytest.mark.lab
@@ -99,3 +104,28 @@ def test_the_unit_starts_reloads_and_stops_cleanly_under_systemd(tmp_path: Path,
         assert box.unit_pids(name) == [], why()
         left = box.exec(["ls", "/run"]).stdout.split()
         assert not [f for f in left if f.endswith(".pid")], left
+
+
+def test_clean_removes_dead_boxes_and_leaves_live_ones(tmp_path: Path) -> None:
+    """A box killed outright (its maker SIGKILLed) leaves empty cgroups and a work directory: ``netns-lab clean``
+    removes those, and never a live box's."""
+    dead = "sdclean" + os.urandom(2).hex()
+    made = [own_cgroup(h) / f"netns_lab-{dead}" for h in cgroup_hierarchies()]
+    workdir = Path(tempfile.mkdtemp(prefix=f"netns_lab-{dead}-"))
+    try:
+        for cg in made:
+            (cg / "init.scope").mkdir(parents=True)
+            old = time.time() - 3600  # older than a box being built
+            os.utime(cg, (old, old))
+        with SystemdBox(units={}) as live:
+            removed = clean().boxes
+            assert dead in removed and live.prefix not in removed, removed
+            assert all(cg.is_dir() for cg in live.cgroups)
+            assert live.systemctl("is-system-running", check=False).stdout.strip() in ("running", "degraded")
+        assert not any(cg.exists() for cg in made) and not workdir.exists()
+    finally:
+        for cg in made:
+            for sub in (cg / "init.scope", cg):
+                with contextlib.suppress(OSError):
+                    sub.rmdir()
+        shutil.rmtree(workdir, ignore_errors=True)
