@@ -15,9 +15,10 @@ die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # System packages the project needs: netns/veth/bridge tooling, nftables (loss injection), keepalived and
 # ipvsadm (real peers), user-mode-linux (an IPVS kernel when the host has none), tcpdump, ping (mn pingall on
-# the mn --custom topology), systemd (booted as PID 1 of a throwaway box to run the units), python venv.
+# the mn --custom topology), systemd (booted as PID 1 of a throwaway box to run the units), strace (IPVS writes
+# counted from outside in bench/bench_reload.py), python venv.
 packages=(iproute2 nftables kmod procps psmisc keepalived ipvsadm user-mode-linux tcpdump bridge-utils mininet curl
-          iputils-ping systemd
+          iputils-ping systemd strace
           python3 python3-venv python3-dev)
 
 [ "$(id -u)" = 0 ] || die "run as root (the lab creates network namespaces and installs Debian packages)"
