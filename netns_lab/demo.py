@@ -222,7 +222,10 @@ def run_demo(
                     )
                     procs[host] = start_daemon(lab, DaemonSpec(host, conf, impl=impl))
                     progress.say(f"started {impl} in {host} (pid {procs[host].pid}, {state}, priority {prio})")
-                first = cap.wait_for(lambda a: a.vrid == VRID and a.priority > 0, 10 + 2 * mdi)
+                # the configured Master (the highest priority) advertising: when the other director's daemon
+                # starts first it is Master for a moment and is preempted once the higher priority is up
+                top_prio = max(p for _, p in DIRECTORS.values())
+                first = cap.wait_for(lambda a: a.vrid == VRID and a.priority == top_prio, 10 + 2 * mdi)
                 if first is None:
                     raise DemoError(f"no VRRP advertisement seen within {10 + 2 * mdi:.1f}s; see logs in {log_dir}")
                 # Let the other director settle in BACKUP and hear a few adverts, so its timer is running.
