@@ -5,8 +5,10 @@ In CI (``CI=true``) a missing need is an error instead of a skip: the lab, kerne
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,33 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             if in_ci:
                 pytest.fail(f"CI must run the {tier} tier, but it {why}", pytrace=False)
             pytest.skip(f"{tier} tier {why}")
+
+
+# Runs made by `netns-lab run` (and the demo) keep their logs in the default log root for the user, and the tests
+# run the CLI as a user does. The session removes the ones it made once it passed (a failed session keeps them,
+# with the failures' log paths pointing into them). Only the controlling process does it (xdist's workers share
+# the machine's /tmp), and never for a run that is still live (its state file still exists).
+_LAB_LOG_ROOT = Path(tempfile.gettempdir()) / "netns_lab"
+_logs_before: set[str] = set()
+
+
+def _is_worker(session: pytest.Session) -> bool:
+    return hasattr(session.config, "workerinput")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not _is_worker(session) and _LAB_LOG_ROOT.is_dir():
+        _logs_before.update(os.listdir(_LAB_LOG_ROOT))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _is_worker(session) or exitstatus != 0 or not _LAB_LOG_ROOT.is_dir():
+        return
+    from netns_lab.cleanup import STATE_DIR
+
+    for name in set(os.listdir(_LAB_LOG_ROOT)) - _logs_before:
+        if not (STATE_DIR / f"{name}.json").exists():
+            shutil.rmtree(_LAB_LOG_ROOT / name, ignore_errors=True)
+    if not _logs_before:
+        with contextlib.suppress(OSError):
+            _LAB_LOG_ROOT.rmdir()
