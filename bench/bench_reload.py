@@ -108,7 +108,8 @@ def _wait(pred: Any, timeout: float, step: float = 0.05) -> float | None:
     return None
 
 
-def _side(name: str, conf: Path, base: str, work: Path, n_rs: int, timeout: float) -> dict[str, Any]:
+def _side(name: str, conf: Path, base: str, work: Path, n_rs: int, timeout: float,
+          trace_writes: bool = True) -> dict[str, Any]:
     conf.write_text(base)
     pid_file, checkers_pid = work / f"{name}.pid", work / f"{name}-checkers.pid"
     for f in (pid_file, checkers_pid):
@@ -131,8 +132,8 @@ def _side(name: str, conf: Path, base: str, work: Path, n_rs: int, timeout: floa
         before = _table()
         child = int(checkers_pid.read_text().split()[0])
         trace = work / f"{name}.strace"
-        strace = subprocess.Popen(["strace", "-f", "-yy", "-s", "65535", "-e", "trace=sendmsg,sendto", "-o",
-                                   str(trace), "-p", str(child)], stderr=subprocess.DEVNULL)  # fmt: skip
+        argv = ["strace", "-f", "-yy", "-s", "65535", "-e", "trace=sendmsg,sendto", "-o", str(trace), "-p", str(child)]
+        strace = subprocess.Popen(argv, stderr=subprocess.DEVNULL) if trace_writes else None
         time.sleep(2)  # attached
         conf.write_text(base + _added_vs())
         t0 = time.monotonic()
@@ -140,9 +141,10 @@ def _side(name: str, conf: Path, base: str, work: Path, n_rs: int, timeout: floa
         added = _wait(lambda: len(_table().get(NEW_VS, {})) == 3, timeout)
         out["reload_to_new_vs_in_kernel_s"] = added
         time.sleep(3)  # whatever else the reload writes
-        strace.send_signal(signal.SIGINT)
-        strace.wait(30)
-        lines = trace.read_text(errors="replace").splitlines()
+        if strace is not None:
+            strace.send_signal(signal.SIGINT)
+            strace.wait(30)
+        lines = trace.read_text(errors="replace").splitlines() if strace is not None else []
         writes = [ln for ln in lines if _NETLINK_WRITE.match(ln)]
         out["ipvs_write_calls"] = len(writes)  # ours batches requests: several per sendmsg
         out["ipvs_writes"] = sum(max(1, ln.count("nlmsg_len=")) for ln in writes)  # requests, as strace decodes them
@@ -186,7 +188,8 @@ def measure(payload: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"vs": n_vs, "rs": n_rs}
         for name in payload["sides"]:
             subprocess.run(["ipvsadm", "-C"], check=False)
-            out[name] = _side(name, work / "keepalived.conf", base, work, n_rs, float(payload["timeout"]))
+            out[name] = _side(name, work / "keepalived.conf", base, work, n_rs, float(payload["timeout"]),
+                              bool(payload.get("trace", True)))
         return out
     finally:
         lst.send_signal(signal.SIGTERM)
@@ -204,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=900.0, help="per step and side (s)")
     p.add_argument("--keepalived-first", action="store_true")
     p.add_argument("--mem", default="1536M", help="the UML guest's memory")
+    p.add_argument("--sides", default="ours,keepalived", help="which checkers, in order (default: ours,keepalived)")
+    p.add_argument("--no-strace", action="store_true",
+                   help="time the reload without strace attached (strace -p stops the tracee at every syscall, which "
+                        "slows a checker running thousands of probes; no write counts then)")
     p.add_argument("--json", action="store_true")
     ns = p.parse_args(args)
     if shutil.which("strace") is None:
@@ -211,8 +218,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from netns_lab.uml import IPVS_MODULES, run_in_kernel
 
-    sides = ("keepalived", "ours") if ns.keepalived_first else ("ours", "keepalived")
-    payload = {"vs": ns.vs, "rs": ns.rs, "timeout": ns.timeout, "sides": sides}
+    sides = tuple(x for x in ns.sides.split(",") if x)
+    if set(sides) - {"ours", "keepalived"} or not sides:
+        p.error(f"--sides {ns.sides}: use ours and/or keepalived")
+    if ns.keepalived_first:
+        sides = tuple(sorted(sides, key=lambda x: x != "keepalived"))
+    payload = {"vs": ns.vs, "rs": ns.rs, "timeout": ns.timeout, "sides": sides, "trace": not ns.no_strace}
     run = run_in_kernel("bench.bench_reload:measure", payload, modules=IPVS_MODULES, timeout=4 * ns.timeout + 300,
                         mem=ns.mem)  # fmt: skip
     r = run.result
@@ -223,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     keys = sorted({k for s in sides for k in r[s]})
     print(f"{'':30} {'ours':>14} {'keepalived':>14}")
     for k in keys:
-        print(f"{k:30} {r['ours'].get(k)!s:>14} {r['keepalived'].get(k)!s:>14}")
+        print(f"{k:30} {r.get('ours', {}).get(k)!s:>14} {r.get('keepalived', {}).get(k)!s:>14}")
     return 0
 
 
