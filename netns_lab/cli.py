@@ -22,7 +22,7 @@ _DELEGATED = {"demo": "netns_lab.demo", "sim": "netns_lab.sim"}
 _CRASH = Path(__file__).resolve().parent.parent / "scenarios" / "master-crash.yaml"
 
 
-def _parser() -> argparse.ArgumentParser:
+def command_parser() -> argparse.ArgumentParser:
     from netns_lab.executors import EXECUTORS
 
     p = argparse.ArgumentParser(
@@ -169,7 +169,7 @@ def _main(argv: Sequence[str] | None) -> int:
         # these subcommands parse their own flags: netns-lab demo --help, netns-lab sim --help
         module = importlib.import_module(_DELEGATED[args_in[0]])
         return int(module.main(args_in[1:]) or 0)
-    parser = _parser()
+    parser = command_parser()
     args = parser.parse_args(args_in)
     if args.command == "mininet":
         if not args.crash:

@@ -359,12 +359,16 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from netns_lab.cli import command_parser
     from netns_lab.report import main_compare, main_run
 
-    run_args = argparse.Namespace(file=str(scenario.path), impl=args.impl, seed=None, kernel="auto",
-                                  executor="netns", json=args.json, out=args.out)  # fmt: skip
+    # run/compare's own parser gives every field and default (a hand-made namespace missed one once)
+    both = args.compare or args.impl == "both"
+    words = ["compare" if both else "run", str(scenario.path), *([] if both else ["--impl", args.impl])]
+    words += [*(["--json"] if args.json else []), *(["--out", args.out] if args.out else [])]
+    run_args = command_parser().parse_args(words)
     try:
-        if args.compare or args.impl == "both":
+        if both:
             return main_compare(run_args, scenario)
         return main_run(run_args, scenario)
     except KeyboardInterrupt:
