@@ -136,7 +136,6 @@ def _side(name: str, conf: Path, base: str, work: Path, n_rs: int, timeout: floa
         strace = subprocess.Popen(argv, stderr=subprocess.DEVNULL) if trace_writes else None
         time.sleep(2)  # attached
         conf.write_text(base + _added_vs())
-        t0 = time.monotonic()
         os.kill(proc.pid, signal.SIGHUP)
         added = _wait(lambda: len(_table().get(NEW_VS, {})) == 3, timeout)
         out["reload_to_new_vs_in_kernel_s"] = added
@@ -155,11 +154,9 @@ def _side(name: str, conf: Path, base: str, work: Path, n_rs: int, timeout: floa
                 kinds[f"{m.group(1)} {m.group(2)}"] = kinds.get(f"{m.group(1)} {m.group(2)}", 0) + 1
         out["traced_calls"] = kinds
         after = _table()
-        old = {vs: dests for vs, dests in before.items()}
-        out["old_dests_kept"] = sum(1 for vs, d in old.items() for k in d if k in after.get(vs, {}))
-        out["old_dests"] = sum(len(d) for d in old.values())
+        out["old_dests_kept"] = sum(1 for vs, d in before.items() for k in d if k in after.get(vs, {}))
+        out["old_dests"] = sum(len(d) for d in before.values())
         out["wall_s"] = time.monotonic() - t_start
-        del t0
         return out
     finally:
         if strace is not None and strace.poll() is None:
