@@ -12,6 +12,11 @@ Completions are read in batches, one ``epoll.poll`` per loop iteration.
 Hard timeouts: each connect has a deadline in a heap; one loop timer is armed at the earliest deadline of a
 connect still pending (completed ones leave the heap lazily, when they reach its top), so the timer fires about
 once per connect_timeout, not once per probe. The result and its wording are ``checkers.io.tcp``'s.
+
+A late loop never turns a completed connect into a timeout: the timer first reads every completion the kernel
+holds (all of them, not one ``epoll_wait`` batch), and only connects still pending after that fail.  After a stall
+(a long reload step, a saturated CPU) thousands of completions and the timer are due together; keepalived's
+scheduler also serves ready descriptors before timeouts.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ Done = Callable[[str, ProbeResult], None]
 OK = ProbeResult(True)
 TIMEOUT = ProbeResult(False, "Timeout connecting")
 _TROUBLE = select.EPOLLERR | select.EPOLLHUP
+#: completions read per ``epoll_wait`` (Python's default is 1,023; a batch this size repeats until one is short)
+BATCH = 4096
 
 
 class TcpConnector:
@@ -95,17 +102,23 @@ class TcpConnector:
             self._arm(deadline)
 
     def _ready(self) -> None:
-        assert self._ep is not None
+        """Report every connect the kernel has finished (all of them: batches until one comes back short)."""
+        ep = self._ep
+        assert ep is not None
         pending, done = self._pending, self._done
-        for fd, events in self._ep.poll(0):
-            entry = pending.pop(fd, None)
-            if entry is None:
-                continue
-            sock, key, _seq = entry
-            # writable without an error or hang-up: connected (no SO_ERROR system call, the common case)
-            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if events & _TROUBLE else 0
-            sock.close()  # also leaves the epoll
-            done(key, OK if err == 0 else failed(err))
+        while True:
+            events = ep.poll(0, BATCH)
+            for fd, ev in events:
+                entry = pending.pop(fd, None)
+                if entry is None:
+                    continue
+                sock, key, _seq = entry
+                # writable without an error or hang-up: connected (no SO_ERROR system call, the common case)
+                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if ev & _TROUBLE else 0
+                sock.close()  # also leaves the epoll
+                done(key, OK if err == 0 else failed(err))
+            if len(events) < BATCH or self._ep is not ep:  # drained (or closed by a callback)
+                return
 
     def _arm(self, when: float) -> None:
         assert self._loop is not None
@@ -117,6 +130,9 @@ class TcpConnector:
         """Fail every connect past its deadline; arm the timer at the next one still pending."""
         assert self._loop is not None
         self._timer = None
+        self._ready()  # completions first: a connect the kernel finished while the loop was late is a success
+        if self._ep is None:
+            return
         now = self._loop.time()
         heap, pending = self._deadlines, self._pending
         while heap:

@@ -104,3 +104,50 @@ def test_driver_keeps_its_in_flight_bound_with_the_connector() -> None:
     assert driver.in_flight == 0
     assert max(driver.lateness) >= 0.2 * (20 // 3 - 1)  # the last ones waited for several rounds of 3
     assert min(driver.lateness) >= 0
+
+
+def test_a_late_loop_never_turns_completed_connects_into_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """2,500 connects to a listener that accepts nothing (the kernel completes the handshakes into its backlog),
+    then the loop stalls past their deadline (as a long reload step or a saturated CPU does): the completions and
+    the timeout timer come due together, and every connect is a success — the timer reads all completions first,
+    in batches (BATCH lowered so 2,500 take three), not only the first ``epoll_wait`` worth."""
+    import resource
+    import socket
+    import time
+
+    from checkers.io import connector
+
+    n = 2_500
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 200:
+        if hard != resource.RLIM_INFINITY and hard < n + 200:
+            pytest.skip(f"needs {n + 200} descriptors, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n + 200, hard))
+    monkeypatch.setattr(connector, "BATCH", 1_000)
+
+    async def go() -> dict[str, ProbeResult]:
+        got: dict[str, ProbeResult] = {}
+        conn = TcpConnector(lambda key, res: got.__setitem__(key, res))
+        with socket.socket() as server:
+            server.bind((LO, 0))
+            server.listen(4096)
+            target = Target(LO, server.getsockname()[1])
+            conn.open()
+            try:
+                for i in range(n):
+                    conn.connect(str(i), target, 0.05)
+                time.sleep(0.3)  # the loop is late: every deadline has passed before it looks at anything
+                async with asyncio.timeout(10):
+                    while len(got) < n:
+                        await asyncio.sleep(0.01)
+            finally:
+                conn.close()
+        return got
+
+    try:
+        got = asyncio.run(go())
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    failed = sorted({r.reason for r in got.values() if not r.ok})
+    assert len(got) == n
+    assert not failed, f"{sum(not r.ok for r in got.values())} of {n} completed connects reported as {failed}"
