@@ -11,12 +11,13 @@ Notify FIFOs (``notify_fifo``, ``lvs_notify_fifo``) get keepalived's ``VS ...``/
 ``vrrp.io.scripts.run_script``: no shell, own process group, pidfd-awaited (no thread per child), killed on
 timeout or shutdown.
 
-Reload (SIGHUP, forwarded by the watchdog): the configuration is re-read in a worker thread (checks keep
-running); one that cannot run is refused with its file:line and the running one stays.  Otherwise
-``pykeepalived.daemon.lvs.plan_reload`` decides from the two settings alone: unchanged checks keep their state
-machines, unchanged virtual servers their pool state and IPVS entries (no IPVS read or write for them),
-changed ones are re-synced with the minimal writes, removed ones go, new ones start.  SIGHUPs during a reload
-queue one more.  The process around it (``pykeepalived -C``: signals, pid file) is ``child.py``'s.
+Reload (SIGHUP, forwarded by the watchdog): the configuration is re-read off the loop (the daemon's loader is a
+worker process, ``checker_reload``: checks keep running and keep their times); one that cannot run is refused
+with its file:line and the running one stays.  Otherwise ``pykeepalived.daemon.lvs.plan_reload`` decides
+from the two settings alone: unchanged checks keep their state machines, unchanged virtual servers their pool
+state and IPVS entries (no IPVS read or write for them), changed ones are re-synced with the minimal writes,
+removed ones go, new ones start.  SIGHUPs during a reload queue one more.  The process around it
+(``pykeepalived -C``: signals, pid file) is ``child.py``'s.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, assert_never
 
@@ -46,6 +47,7 @@ from ipvs.backend import Backend
 from ipvs.errors import IPVSError
 from ipvs.model import SyncDaemon
 from ipvs.sync import SyncEngine, SyncResult
+from pykeepalived.daemon.heap import freeze_now
 from pykeepalived.daemon.lvs import LvsSettings, plan_reload
 from pykeepalived.daemon.snapshot import CheckerResult
 from pykeepalived.daemon.syncd import SyncdKeeper
@@ -94,8 +96,8 @@ class Reloaded:
     smtp: SmtpSettings | None = None
 
 
-#: a reload's configuration source (runs in a worker thread)
-Loader = Callable[[], Reloaded]
+#: a reload's configuration source (the daemon's reads in a worker process: ``checker_reload``)
+Loader = Callable[[], Awaitable[Reloaded]]
 
 
 @dataclass(frozen=True)
@@ -115,13 +117,16 @@ class CheckerProcess:
     def __init__(self, settings: LvsSettings, backend: Backend, *, resync_interval: float = 60.0,
                  local_addresses: Callable[[], Iterable[str]] | None = None, keep_on_exit: bool = False,
                  sync_daemons: tuple[SyncDaemon, ...] = (), loader: Loader | None = None,
-                 mail: CheckerMailer | None = None) -> None:
+                 mail: CheckerMailer | None = None, freeze_heap: bool = False) -> None:
         self.settings = settings
+        #: the daemon's own process: the settings, pool and check machines built before :meth:`run` leave the
+        #: cyclic collector's reach (``heap``; the reload's loader freezes what it builds)
+        self.freeze_heap = freeze_heap
         #: e-mail alerts of check verdicts, quorum changes and real servers leaving (None: no mail configured)
         self.mail = mail
         self._owners_of: LvsSettings | None = None
         self._owner_map: dict[str, tuple[str, str]] = {}
-        #: re-reads the configuration for a reload (in a worker thread); ConfigReloadError names file:line
+        #: re-reads the configuration for a reload (off the loop); ConfigReloadError names file:line
         self.loader = loader
         self.reloads: list[ReloadReport] = []
         self._reload_wanted = False
@@ -169,8 +174,8 @@ class CheckerProcess:
             self._reload_wanted = False
             started = loop.time()
             log.info("Reloading ...")
-            try:
-                reloaded = await asyncio.to_thread(loader)
+            try:  # the daemon's loader reads in a worker process (checker_reload): checks keep their times
+                reloaded = await loader()
             except ConfigReloadError as exc:
                 log.error("%s", exc)
                 log.error("Reload failed: keeping the running configuration")
@@ -259,6 +264,8 @@ class CheckerProcess:
                     log.info("Activating healthchecker for service %s for VS %s", rs.name, vs.name)
         self.driver.add(self.settings.checks)
         self._apply_ha_suspend(initial=True)
+        if self.freeze_heap:
+            freeze_now()  # the settings, pool and check machines live as long as this configuration
         checks = asyncio.create_task(self.driver.run())
         syncer = asyncio.create_task(self._sync_loop())
         try:

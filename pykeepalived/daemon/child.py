@@ -37,9 +37,7 @@ from pykeepalived.sigsafe import protect_entry
 from vrrp.io import lean_pyroute2
 
 if TYPE_CHECKING:
-    from ipvs.model import SyncDaemon
     from pykeepalived.config.model import KeepalivedConfig
-    from pykeepalived.daemon.checker_process import Reloaded
     from pykeepalived.daemon.smtp_alert import CheckerMailer
 
 log = logging.getLogger("pykeepalived.child")
@@ -74,6 +72,7 @@ def _vrrp(options: DaemonOptions, pidfile: PidFile) -> int:
 async def _serve_checkers(options: DaemonOptions) -> int:
     from ipvs.netlink import KernelBackend
     from pykeepalived.daemon.checker_process import CheckerProcess
+    from pykeepalived.daemon.checker_reload import checker_sync_daemons, read_in_worker
 
     checked = load_checked(options, vrrp=False, check=True)
     if isinstance(checked, int):
@@ -91,19 +90,12 @@ async def _serve_checkers(options: DaemonOptions) -> int:
         log.error("IPVS: Can't initialize ipvs: %s", exc.strerror or exc)
         return EXIT_FATAL
     process = CheckerProcess(checked.lvs, backend, keep_on_exit=options.dont_release_ipvs,
-                             sync_daemons=_checker_sync_daemons(checked.result.config),
-                             loader=lambda: _reload_checkers(options), mail=_checker_mail(checked.result.config))
+                             sync_daemons=checker_sync_daemons(checked.result.config),
+                             loader=lambda: read_in_worker(options), mail=_checker_mail(checked.result.config),
+                             freeze_heap=True)
     _install_stop(process.stop, reload=process.request_reload)
     await process.run()
     return 0
-
-
-def _checker_sync_daemons(config: KeepalivedConfig) -> tuple[SyncDaemon, ...]:
-    """lvs_sync_daemon without a VRRP instance: the checker process runs master and backup (check_daemon.c)."""
-    from pykeepalived.daemon.syncd import build_syncd, desired_daemons
-
-    syncd = build_syncd(config)  # checked by load_checked (or the reload) already
-    return desired_daemons(syncd, master=False) if syncd is not None and syncd.instance is None else ()
 
 
 def _checker_mail(config: KeepalivedConfig) -> CheckerMailer | None:
@@ -115,33 +107,6 @@ def _checker_mail(config: KeepalivedConfig) -> CheckerMailer | None:
         return None
     quiet = any(k == "no_checker_emails" for k, _ in config.global_defs.extra)
     return CheckerMailer(SmtpAlerter(smtp), no_checker_emails=quiet)
-
-
-def _reload_checkers(options: DaemonOptions) -> Reloaded:
-    """The checker child's reload source (runs in a worker thread): the new LVS settings and sync daemons, or
-    ConfigReloadError naming file:line."""
-    from pykeepalived.config import load_config
-    from pykeepalived.config.errors import Severity
-    from pykeepalived.daemon.checker_process import ConfigReloadError, Reloaded
-    from pykeepalived.daemon.lvs import LvsSettingsError, build_lvs
-    from pykeepalived.daemon.settings import SettingsError
-    from pykeepalived.daemon.smtp_alert import SmtpSettings
-
-    result = load_config(options.config_file, config_id=options.config_id)
-    for d in result.diagnostics:
-        if d.severity == Severity.WARNING:
-            log.warning("%s", d)
-    errors = [str(d) for d in result.diagnostics if d.severity >= Severity.ERROR]
-    if any(d.severity >= Severity.FATAL for d in result.diagnostics):
-        raise ConfigReloadError("\n".join(errors))
-    try:
-        new = Reloaded(build_lvs(result.config), _checker_sync_daemons(result.config),
-                       SmtpSettings.from_defs(result.config.global_defs))
-    except (LvsSettingsError, SettingsError) as exc:
-        raise ConfigReloadError("\n".join([*errors, str(exc)])) from None
-    for text in errors:  # errors the settings could live with (keepalived skips or defaults what they name)
-        log.warning("%s", text)
-    return new
 
 
 def _install_stop(stop: object, *, reload: Callable[[], None] | None = None) -> None:

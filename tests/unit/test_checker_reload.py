@@ -141,7 +141,7 @@ def test_the_process_applies_reloads_with_minimal_writes(tmp_path: Path, caplog:
             backend = MemoryBackend()
             configs: list[LvsSettings | Exception] = []
 
-            def loader() -> Reloaded:
+            async def loader() -> Reloaded:
                 item = configs.pop(0)
                 if isinstance(item, Exception):
                     raise item
