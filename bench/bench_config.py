@@ -28,13 +28,13 @@ N_RS = 37205
 _state: dict[str, Path] = {}
 
 
-def generate_config(n_vs: int = N_VS, n_rs: int = N_RS) -> str:
+def generate_config(n_vs: int = N_VS, n_rs: int = N_RS, delay_loop: int = 10) -> str:
     """A config keepalived accepts with exit 0: every VS with scheduler, method and protocol set."""
     out = ["global_defs {\n    router_id bench\n}\n"]
     base, extra = divmod(n_rs, n_vs)
     for v in range(n_vs):
         a, b = divmod(v, 250)
-        out.append(f"virtual_server 10.{a}.{b}.1 80 {{\n    delay_loop 10\n    lb_algo rr\n    lb_kind NAT\n"
+        out.append(f"virtual_server 10.{a}.{b}.1 80 {{\n    delay_loop {delay_loop}\n    lb_algo rr\n    lb_kind NAT\n"
                    "    protocol TCP\n")
         for r in range(base + (1 if v < extra else 0)):
             out.append(f"    real_server 172.16.{v % 250}.{r + 1} 8080 {{\n        weight 1\n"
