@@ -310,13 +310,24 @@ def _enter(workdir: Path) -> int:
     os.execvp(argv[0], argv)
 
 
+def _project_paths() -> list[Path]:
+    """The directories the box's units run our code from: the interpreter's prefix (the .venv) and the checkout
+    holding this package, outermost first and without one inside another."""
+    paths = sorted({Path(sys.prefix).resolve(), Path(__file__).resolve().parent.parent}, key=lambda p: len(p.parts))
+    out: list[Path] = []
+    for p in paths:
+        if not any(p.is_relative_to(q) for q in out):
+            out.append(p)
+    return out
+
+
 def _boot(workdir: Path) -> int:
     """Inside the namespaces: the mounts, the set-up commands, then exec systemd as PID 1.
 
     Order matters: the unit directory and the test's binds live under the host's /tmp, so they are bound before
-    /tmp gets its own tmpfs; the root is made read-only last. systemd then sees only the box's units
-    (``SYSTEMD_UNIT_PATH``), so no sysinit unit of the machine runs: a first version that let the machine's units
-    load had ``systemd-tmpfiles --boot`` empty the machine's /tmp."""
+    /tmp gets its own tmpfs (and so is the project, when it lives there); the root is made read-only last. systemd
+    then sees only the box's units (``SYSTEMD_UNIT_PATH``), so no sysinit unit of the machine runs: a first version
+    that let the machine's units load had ``systemd-tmpfiles --boot`` empty the machine's /tmp."""
     plan = _Plan(**json.loads((workdir / "box.json").read_text()))
 
     def run(*argv: str) -> None:
@@ -327,8 +338,17 @@ def _boot(workdir: Path) -> int:
     run("mount", "--bind", plan.units, UNIT_DIR)
     for target, source in plan.binds.items():
         run("mount", "--bind", source, target)
+    # this interpreter and the project (a checkout and its .venv may live under /tmp, as a CI clone can): held on
+    # /run while /tmp and /var/tmp get their tmpfs, then moved back to their own paths
+    kept = [p for p in _project_paths() if any(p.is_relative_to(s) for s in ("/tmp", "/var/tmp"))]
+    for i, path in enumerate(kept):
+        Path(f"/run/netns_lab-keep{i}").mkdir()
+        run("mount", "--bind", str(path), f"/run/netns_lab-keep{i}")
     for scratch in ("/tmp", "/var/tmp"):
         run("mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs", scratch)
+    for i, path in enumerate(kept):
+        path.mkdir(parents=True, exist_ok=True)
+        run("mount", "--move", f"/run/netns_lab-keep{i}", str(path))
     run("mount", "-o", "remount,bind,ro", "/")  # this namespace's view of the root only: the machine's stays rw
     run("ip", "link", "set", "lo", "up")
     for argv in plan.setup:
