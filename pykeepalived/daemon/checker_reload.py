@@ -101,11 +101,12 @@ def worker_main() -> int:
     options = pickle.load(sys.stdin.buffer)
     collect = _Collect()
     logging.getLogger().addHandler(collect)
+    reloaded, error = None, None
     try:
-        outcome = Outcome(read_reload(options), None)
+        reloaded = read_reload(options)
     except ConfigReloadError as exc:
-        outcome = Outcome(None, str(exc))
-    outcome = Outcome(outcome.reloaded, outcome.error, tuple(collect.lines))
+        error = str(exc)
+    outcome = Outcome(reloaded, error, tuple(collect.lines))
     sys.stdout.buffer.write(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
     sys.stdout.buffer.flush()
     return 0
