@@ -27,11 +27,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pykeepalived.daemon import apply_process_options, dump_dir, load_checked
 from pykeepalived.daemon.linux import set_parent_death_signal
 from pykeepalived.daemon.logs import setup_logging
 from pykeepalived.daemon.options import DaemonOptions
 from pykeepalived.daemon.pidfile import PidFile
+from pykeepalived.daemon.run import apply_process_options, dump_dir, load_checked
 from pykeepalived.daemon.watchdog import EXIT_CONFIG, EXIT_FATAL
 from pykeepalived.sigsafe import protect_entry
 from vrrp.io import lean_pyroute2

@@ -16,8 +16,10 @@ import sys
 from pathlib import Path
 
 from pykeepalived.daemon.options import DaemonOptions
+from pykeepalived.daemon.parent_log import DATE_FORMAT, SYSLOG_SOCKET
 
-SYSLOG_SOCKET = "/dev/log"
+__all__ = ["DATE_FORMAT", "FACILITIES", "SYSLOG_SOCKET", "facility_name", "setup_logging"]
+
 #: keepalived's ``-S`` values: 0-7 stand for local0-7
 FACILITIES = ("daemon", "user", *(f"local{i}" for i in range(8)))
 
@@ -36,7 +38,7 @@ def setup_logging(options: DaemonOptions, *, ident: str = "Keepalived", file_suf
         root.removeHandler(h)
         h.close()
     root.setLevel(logging.DEBUG if options.log_detail else logging.INFO)
-    stamp = logging.Formatter("%(asctime)s.%(msecs)03d: %(message)s", "%a %b %d %H:%M:%S")
+    stamp = logging.Formatter("%(asctime)s.%(msecs)03d: %(message)s", DATE_FORMAT)
     handlers: list[logging.Handler] = []
     if options.log_console:
         console = logging.StreamHandler(sys.stderr)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
-from pathlib import Path
 
 from pykeepalived.daemon.files import PID_FILE_MODE, read_small, write_atomic
 
@@ -29,15 +27,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@dataclass
 class PidFile:
-    path: Path
-    pid: int
+    """A pid file we wrote: ``path`` names ``pid``.  A plain class (no dataclass, no pathlib): the lean watchdog
+    writes the children's files with it, and those two modules would be most of what it imports."""
+
+    __slots__ = ("path", "pid")
+
+    def __init__(self, path: str | os.PathLike[str], pid: int) -> None:
+        self.path = os.fspath(path)
+        self.pid = pid
+
+    def __repr__(self) -> str:
+        return f"PidFile({self.path!r}, {self.pid})"
 
     @staticmethod
     def check(path: str | os.PathLike[str]) -> None:
         """PidFileError when a live process other than us holds ``path`` (nothing is written)."""
-        p = Path(path)
+        p = os.fspath(path)
         try:
             text = (read_small(p) or "").strip()
         except OSError as exc:
@@ -48,11 +54,11 @@ class PidFile:
     @classmethod
     def create(cls, path: str | os.PathLike[str], pid: int | None = None) -> PidFile:
         """Write ``pid`` (default: ours) to ``path``; PidFileError when another live process owns it."""
-        p = Path(path)
+        p = os.fspath(path)
         pid = os.getpid() if pid is None else pid
         cls.check(p)
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(p) or ".", exist_ok=True)
             write_atomic(p, f"{pid}\n", mode=PID_FILE_MODE)
         except OSError as exc:
             raise PidFileError(f"pid file {p}: cannot write: {exc.strerror}") from None
@@ -62,4 +68,4 @@ class PidFile:
         """Remove the file if it still names us (never another daemon's file)."""
         with contextlib.suppress(OSError):
             if (read_small(self.path) or "").strip() == str(self.pid):
-                self.path.unlink()
+                os.unlink(self.path)

@@ -15,19 +15,28 @@ or without systemd.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import time
-from collections.abc import MutableMapping
 
-log = logging.getLogger("pykeepalived.systemd")
+TYPE_CHECKING = False  # typing's own flag, without importing typing into the lean watchdog
+if TYPE_CHECKING:
+    from collections.abc import MutableMapping
 
+    from pykeepalived.daemon.parent_log import LineLog
 
 class SystemdNotifier:
-    """Sends notifications to one socket; with no socket (not started by systemd) every call is a no-op."""
+    """Sends notifications to one socket; with no socket (not started by systemd) every call is a no-op.
 
-    def __init__(self, address: str | None) -> None:
+    ``log`` takes the two lines this writes (a refused address, a datagram not sent): the lean watchdog passes
+    its own log, everyone else gets ``logging``'s "pykeepalived.systemd" logger (imported only then)."""
+
+    def __init__(self, address: str | None, log: LineLog | None = None) -> None:
+        if log is None:
+            import logging
+
+            log = logging.getLogger("pykeepalived.systemd")
+        self._log: LineLog = log
         self._address: str | None = None
         if address and (address.startswith("/") or address.startswith("@")):
             self._address = "\0" + address[1:] if address.startswith("@") else address
@@ -57,7 +66,7 @@ class SystemdNotifier:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
                 sock.sendto(message.encode(), self._address)
         except OSError as exc:
-            log.debug("systemd notification %r not sent: %s", message, exc)
+            self._log.debug("systemd notification %r not sent: %s", message, exc)
             return False
         self.sent.append(message)
         return True

@@ -15,31 +15,34 @@ and defaults), so a second daemon on the same files is refused before any child 
 
 The watchdog runs in an interpreter of its own: the process that checked the configuration starts the children
 and re-executes itself (:func:`become_watchdog`, same pid, signals blocked across the exec so none is lost) as
-``python -m pykeepalived.daemon.watchdog STATE``, which imports only this module's few needs.  A parent that
-idles for months then holds ~10 MiB instead of the ~40 MiB the configuration parser and pyroute2 cost.
+``python -I -S .../watchdog.py ROOT STATE``: isolated (no ``PYTHON*`` variables, no user site, no ``site``
+module: the project's root is the only path added) and importing nothing but ``os``, ``signal``, ``socket`` and
+this package's pid-file, systemd and log modules, none of which imports ``logging``, ``dataclasses``, ``json``
+or ``typing``.  A parent that idles for months then holds ~9 MiB, a bare interpreter's 7.6 MiB and little more,
+instead of the ~40 MiB the configuration parser and pyroute2 cost.  The state crosses the exec as ``marshal``
+data (the same interpreter reads it) in hex.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
-import logging
+import marshal
 import os
 import signal
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import NoReturn
 
-from pykeepalived.daemon.logs import setup_logging
-from pykeepalived.daemon.options import DaemonOptions
+from pykeepalived.daemon.parent_log import ParentLog
 from pykeepalived.daemon.pidfile import PidFile
 from pykeepalived.daemon.sd_notify import SystemdNotifier
 
-log = logging.getLogger("pykeepalived.parent")
+TYPE_CHECKING = False  # typing's own flag, without importing typing into the lean interpreter
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+    from pykeepalived.daemon.options import DaemonOptions
+    from pykeepalived.daemon.parent_log import LineLog
 
 KEEPALIVED_VERSION = "Keepalived v2.2.7 (01/16,2022)"
 
@@ -73,26 +76,32 @@ def _describe(status: int) -> str:
     return f"exited with status {os.waitstatus_to_exitcode(status)}"
 
 
-@dataclass
 class Child:
     """One child role: how to start it and what the parent knows of its current process."""
 
-    role: str  # "vrrp" | "checker"
-    title: str  # keepalived's words: "VRRP", "Healthcheck"
-    pid_path: str
-    pid: int | None = None
-    pidfile: PidFile | None = None
-    deaths: deque[float] = field(default_factory=deque)
-    respawn_at: float | None = None
+    __slots__ = ("deaths", "pid", "pid_path", "pidfile", "respawn_at", "role", "title")
+
+    def __init__(self, role: str, title: str, pid_path: str, *, pid: int | None = None,
+                 pidfile: PidFile | None = None) -> None:
+        self.role = role  # "vrrp" | "checker"
+        self.title = title  # keepalived's words: "VRRP", "Healthcheck"
+        self.pid_path = pid_path
+        self.pid = pid
+        self.pidfile = pidfile
+        self.deaths: deque[float] = deque()
+        self.respawn_at: float | None = None
 
 
 class Watchdog:
     """The parent: :meth:`run` returns the daemon's exit status."""
 
-    def __init__(self, options: DaemonOptions, children: list[Child], notifier: SystemdNotifier) -> None:
-        self.options = options
+    def __init__(self, children: list[Child], notifier: SystemdNotifier, log: LineLog, *, child_options: str,
+                 dont_respawn: bool) -> None:
         self.children = children
         self.notifier = notifier
+        self.log = log
+        self.child_options = child_options  # the DaemonOptions as JSON, handed to each child on its command line
+        self.dont_respawn = dont_respawn
         self.stopping = False
         self.status = 0
         self._kill_at: float | None = None
@@ -101,20 +110,19 @@ class Watchdog:
     # ------------------------------------------------------------------ children
 
     def _argv(self, child: Child) -> list[str]:
-        opts = json.dumps(dataclasses.asdict(self.options))
         return [sys.executable, "-m", "pykeepalived.daemon.child", child.role, str(os.getpid()), child.pid_path,
-                opts]
+                self.child_options]
 
     def spawn(self, child: Child) -> None:
         argv = self._argv(child)
         # every signal unblocked in the child; keepalived's dump/reload signals stay ignored until it handles them
         pid = os.posix_spawn(sys.executable, argv, dict(os.environ), setsigmask=())
         child.pid, child.respawn_at = pid, None
-        log.info("Starting %s child process, pid=%d", child.title, pid)
+        self.log.info("Starting %s child process, pid=%d", child.title, pid)
         try:
             child.pidfile = PidFile.create(child.pid_path, pid)
         except OSError as exc:  # PidFileError included: the files were checked before any child started
-            log.error("%s", exc)
+            self.log.error("%s", exc)
 
     def _reap(self) -> None:
         while True:
@@ -136,16 +144,16 @@ class Watchdog:
     def _on_exit(self, child: Child, pid: int, status: int) -> None:
         code = os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None
         if self.stopping:
-            log.info("%s child process, pid %d, %s", child.title, pid, _describe(status))
+            self.log.info("%s child process, pid %d, %s", child.title, pid, _describe(status))
             return
         if code in _PERMANENT:
-            log.error("pid %d exited with permanent error %s. Terminating", pid, _PERMANENT[code])
+            self.log.error("pid %d exited with permanent error %s. Terminating", pid, _PERMANENT[code])
             self.status = 1
             self.stop()
             return
-        log.warning("%s child process, pid %d, %s", child.title, pid, _describe(status))
-        if self.options.dont_respawn:
-            log.warning("%s child process not respawned (--dont-respawn); stopping", child.title)
+        self.log.warning("%s child process, pid %d, %s", child.title, pid, _describe(status))
+        if self.dont_respawn:
+            self.log.warning("%s child process not respawned (--dont-respawn); stopping", child.title)
             self.status = 1
             self.stop()
             return
@@ -158,7 +166,7 @@ class Watchdog:
             self.spawn(child)
             return
         delay = min(RESPAWN_MAX_DELAY_S, float(2 ** (extra - 1)))
-        log.warning("Restart of %s child process delayed %u seconds to limit respawn rate", child.title, delay)
+        self.log.warning("Restart of %s child process delayed %u seconds to limit respawn rate", child.title, delay)
         child.respawn_at = now + delay
 
     def _signal_children(self, sig: int) -> None:
@@ -201,7 +209,7 @@ class Watchdog:
                         if child.respawn_at is not None and child.respawn_at <= now and not self.stopping:
                             self.spawn(child)
                     if self._kill_at is not None and now >= self._kill_at:
-                        log.error("children did not stop within %.0f s; killing them", CHILD_WAIT_S)
+                        self.log.error("children did not stop within %.0f s; killing them", CHILD_WAIT_S)
                         self._signal_children(signal.SIGKILL)
                         self._kill_at = None
                     continue
@@ -230,9 +238,15 @@ def become_watchdog(options: DaemonOptions, children: list[Child], pid_files: li
     daemon's start-up. The signals the watchdog takes are blocked before the first child starts: blocked and
     pending signals survive the exec, so a SIGCHLD or SIGTERM meanwhile waits for the new interpreter's
     ``sigtimedwait`` instead of being lost."""
+    import dataclasses
+    import json
+    import logging
+
     # NOTIFY_SOCKET leaves the environment before any child starts (children never notify); the watchdog has it
     notify_socket = os.environ.pop("NOTIFY_SOCKET", None)
-    starter = Watchdog(options, children, SystemdNotifier(None))
+    child_options = json.dumps(dataclasses.asdict(options))
+    starter = Watchdog(children, SystemdNotifier(None), logging.getLogger("pykeepalived.parent"),
+                       child_options=child_options, dont_respawn=options.dont_respawn)
     signal.pthread_sigmask(signal.SIG_BLOCK, starter._mask)
     try:
         for child in children:
@@ -240,27 +254,30 @@ def become_watchdog(options: DaemonOptions, children: list[Child], pid_files: li
     except BaseException:
         starter._signal_children(signal.SIGTERM)
         raise
-    state = {"options": dataclasses.asdict(options), "pid_files": pid_files, "notify_socket": notify_socket,
-             "children": [[c.role, c.title, c.pid_path, c.pid] for c in children]}
+    state = {"log": {"console": options.log_console, "log_file": options.log_file, "syslog": not options.no_syslog,
+                     "facility": options.log_facility, "detail": options.log_detail},
+             "child_options": child_options, "dont_respawn": options.dont_respawn, "pid_files": pid_files,
+             "notify_socket": notify_socket, "children": [[c.role, c.title, c.pid_path, c.pid] for c in children]}
     logging.shutdown()  # flush the log handlers; the new interpreter opens its own
-    os.execv(sys.executable, [sys.executable, "-m", "pykeepalived.daemon.watchdog", json.dumps(state)])
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(os.path.dirname(here))  # the directory that holds the pykeepalived package
+    os.execv(sys.executable, [sys.executable, "-I", "-S", os.path.join(here, "lean_watchdog.py"), root,
+                              marshal.dumps(state).hex()])
 
 
 def main(argv: list[str]) -> int:
-    """``python -m pykeepalived.daemon.watchdog STATE``: started only by :func:`become_watchdog`."""
-    state = json.loads(argv[0])
-    options = DaemonOptions(**state["options"])
-    setup_logging(options)
-    children = [Child(role, title, pid_path, pid=pid, pidfile=None if pid is None else PidFile(Path(pid_path), pid))
+    """The lean watchdog (``lean_watchdog.py ROOT STATE``, started only by :func:`become_watchdog`): ``argv`` is
+    ``[STATE]``; returns the daemon's exit status."""
+    state = marshal.loads(bytes.fromhex(argv[0]))
+    log = ParentLog(**state["log"])
+    children = [Child(role, title, pid_path, pid=pid, pidfile=None if pid is None else PidFile(pid_path, pid))
                 for role, title, pid_path, pid in state["children"]]
     try:
-        status = Watchdog(options, children, SystemdNotifier(state["notify_socket"])).run()
+        status = Watchdog(children, SystemdNotifier(state["notify_socket"], log), log,
+                          child_options=state["child_options"], dont_respawn=state["dont_respawn"]).run()
     finally:
         for path in state["pid_files"]:
-            PidFile(Path(path), os.getpid()).remove()
+            PidFile(path, os.getpid()).remove()
     log.info("Stopped %s", KEEPALIVED_VERSION)
+    log.close()
     return status
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

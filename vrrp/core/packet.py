@@ -33,7 +33,6 @@ source address of the other family) are programming errors and raise ``ValueErro
 from __future__ import annotations
 
 import enum
-import hmac
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -408,7 +407,11 @@ def check_v2_auth(adv: Advertisement, *, auth_type: int, auth_data: bytes) -> No
         return
     if adv.auth_type != auth_type:
         raise PacketError(Reason.AUTH_TYPE_MISMATCH, f"Auth Type {adv.auth_type} received, {auth_type} configured")
-    if auth_type == AUTH_PASS and not hmac.compare_digest(adv.auth_data, pass_auth_data(auth_data)):
-        raise PacketError(Reason.AUTH, "PASS authentication data does not match")
+    if auth_type == AUTH_PASS:
+        import hmac  # here, not at the top: it loads hashlib and OpenSSL's bindings (~0.5 MiB) into every VRRP
+        # process, and only PASS authentication (a v2 instance with auth_type PASS) ever compares
+
+        if not hmac.compare_digest(adv.auth_data, pass_auth_data(auth_data)):
+            raise PacketError(Reason.AUTH, "PASS authentication data does not match")
     if auth_type == AUTH_AH:
         raise PacketError(Reason.AUTH, "AH authentication is not supported")

@@ -23,8 +23,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-import psutil  # type: ignore[import-untyped,unused-ignore]  # no stubs unless types-psutil is installed
-
 from vrrp.io.trackers.base import (
     Clock,
     Emit,
@@ -182,6 +180,10 @@ def read_proc(pid: int, need_cmdline: bool = True) -> ProcInfo | None:
 
 def scan_processes(need_cmdline: bool = True) -> list[ProcInfo]:
     """Snapshot the running processes (zombies excluded, as keepalived excludes them)."""
+    # imported here: only a configured vrrp_track_process scans, and psutil (with datetime) is ~1 MiB that every
+    # VRRP process would otherwise hold for its whole life
+    import psutil  # type: ignore[import-untyped,unused-ignore]  # no stubs unless types-psutil is installed
+
     procs = []
     for pid in psutil.pids():
         info = read_proc(pid, need_cmdline)
