@@ -55,7 +55,12 @@ class ParentLog:
         self.ident = ident
         self.facility = FACILITY_CODES[facility]
         self.console = console
-        self.file: IO[str] | None = open(log_file, "a") if log_file else None  # noqa: SIM115 - held for life
+        self.file: IO[str] | None = None
+        if log_file:
+            try:
+                self.file = open(log_file, "a")  # noqa: SIM115 - held for the watchdog's life
+            except OSError:  # opened a moment ago by setup_logging; gone unwritable since: the lines go elsewhere
+                self.file = None
         self.syslog_socket = syslog_socket
         self.sock: socket.socket | None = None
         if syslog and os.path.exists(syslog_socket):

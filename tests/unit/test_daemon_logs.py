@@ -117,9 +117,11 @@ def test_the_watchdog_writes_the_bytes_logging_writes(tmp_path: Path, syslog: so
         in datagrams
 
 
-def test_the_watchdog_log_falls_back_to_the_console(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    out = ParentLog(console=False, log_file=None, syslog=True, facility="daemon", detail=False,
-                    syslog_socket=str(tmp_path / "no-syslog-here"))
+@pytest.mark.parametrize("log_file", [None, "no-such-dir/k.log"])
+def test_the_watchdog_log_falls_back_to_the_console(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                    log_file: str | None) -> None:
+    out = ParentLog(console=False, log_file=None if log_file is None else str(tmp_path / log_file), syslog=True,
+                    facility="daemon", detail=False, syslog_socket=str(tmp_path / "no-syslog-here"))
     out.info("nowhere else to go")
     out.close()
     assert capsys.readouterr().err.endswith(": nowhere else to go\n")
