@@ -11,8 +11,9 @@ ignored.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from checkers.core.pool import Member, Pool, RealServerSpec, Script, SorrySpec, VirtualServerSpec
@@ -54,7 +55,25 @@ from ipvs.model import (
 )
 from pykeepalived.config import model
 from pykeepalived.config.errors import Location
-from vrrp.io.scripts import ScriptError, ScriptUser, default_script_user, resolve_user
+from vrrp.io.scripts import (
+    DEFAULT_SCRIPT_USER,
+    ScriptError,
+    ScriptUser,
+    default_script_user,
+    resolve_user,
+    script_refusal,
+    user_exists,
+)
+
+log = logging.getLogger("pykeepalived.checkers")
+
+#: why keepalived would not run a script (None: it runs): ``vrrp.io.scripts.script_refusal``, the check ``-t``
+#: reports with and the VRRP process applies; a parameter of :func:`build_lvs` so tests can stand in for the host
+Refusal = Callable[[Sequence[str], ScriptUser | None, bool], str | None]
+
+
+def _host_refusal(argv: Sequence[str], user: ScriptUser | None, script_security: bool) -> str | None:
+    return script_refusal(argv, user, script_security=script_security)
 
 #: checker keywords kept in ``extra`` that we honour (the rest are refused)
 _CHECKER_EXTRA_OK = frozenset({"sni_name", "tls_compliant"})
@@ -125,31 +144,45 @@ def _err(loc: Location | None, msg: str) -> LvsSettingsError:
 
 class _Users:
     """Who scripts run as: their own ``user``, else global_defs' script_user, else keepalived_script if that
-    account exists, else us (keepalived's rules, resolved once by vrrp.io.scripts)."""
+    account exists, else us (keepalived's rules, resolved once by vrrp.io.scripts); and whether they run at all:
+    a script ``-t`` disables (script security, not found or not executable for its user) is dropped here, as
+    keepalived drops it, never run (the VRRP process does the same in ``vrrp.io.driver``)."""
 
-    def __init__(self, g: model.GlobalDefs) -> None:
+    def __init__(self, g: model.GlobalDefs, refusal: Refusal) -> None:
         self.g = g
+        self.refusal = refusal
         self._default: ScriptUser | None = None
 
-    def of(self, s: model.Script, loc: Location) -> tuple[int | None, int | None]:
+    def _user(self, s: model.Script, loc: Location) -> ScriptUser | None:
+        """None: script security is on and no unprivileged user can be set (no user, no script_user, no
+        keepalived_script account): such a script is refused, never run as root."""
         try:
             if s.user:
-                u = resolve_user(s.user, s.group)
-            else:
-                if self._default is None:
-                    self._default = default_script_user(self.g.script_user, self.g.script_group)
-                u = self._default
+                return resolve_user(s.user, s.group)
+            if self.g.enable_script_security and not self.g.script_user and not user_exists(DEFAULT_SCRIPT_USER):
+                return None
+            if self._default is None:
+                self._default = default_script_user(self.g.script_user, self.g.script_group)
+            return self._default
         except ScriptError as exc:
             raise _err(loc, f"script user: {exc}") from None
-        if u.uid == os.geteuid() and u.gid == os.getegid():
-            return None, None  # already us: no setuid needed (and none possible when not root)
-        return u.uid, u.gid
 
-    def script(self, s: model.Script | None, loc: Location) -> Script | None:
+    def runs_as(self, s: model.Script, loc: Location, what: str) -> tuple[int | None, int | None] | None:
+        """(uid, gid) the script runs as, (None, None) for ourselves; None when it is disabled (logged)."""
+        user = self._user(s, loc)
+        why = self.refusal(s.argv, user, self.g.enable_script_security)
+        if why is not None:
+            log.error("%s: %s: %s - disabling", loc, what, why)
+            return None
+        if user is None or (user.uid == os.geteuid() and user.gid == os.getegid()):
+            return None, None  # already us: no setuid needed (and none possible when not root)
+        return user.uid, user.gid
+
+    def script(self, s: model.Script | None, loc: Location, what: str) -> Script | None:
         if s is None:
             return None
-        uid, gid = self.of(s, loc)
-        return Script(s.argv, uid, gid)
+        ids = self.runs_as(s, loc, what)
+        return None if ids is None else Script(s.argv, *ids)
 
 
 def _fmt(addr: str, proto: str, port: int) -> str:
@@ -319,8 +352,9 @@ def _probe(ck: model.Checker, rs: model.RealServer, vs: model.VirtualServer, cfg
         case "MISC_CHECK":
             if ck.misc_path is None:
                 raise _err(ck.location, "MISC_CHECK: misc_path missing")
-            uid, gid = users.of(ck.misc_path, ck.location)
-            return MiscProbe(ck.misc_path.argv, ck.misc_timeout, ck.misc_dynamic, uid, gid)
+            ids = users.runs_as(ck.misc_path, ck.location, "MISC_CHECK misc_path")
+            assert ids is not None, "build_lvs drops a disabled misc_path before it asks for its probe"
+            return MiscProbe(ck.misc_path.argv, ck.misc_timeout, ck.misc_dynamic, *ids)
         case "UDP_CHECK":
             try:
                 payload = parse_hex(ck.payload)[0] if ck.payload else b""
@@ -362,7 +396,7 @@ def _unique(seen: set[str], key: str) -> str:
     return out
 
 
-def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
+def build_lvs(cfg: model.KeepalivedConfig, *, refusal: Refusal = _host_refusal) -> LvsSettings:
     """Map every virtual server of ``cfg``; raises :class:`LvsSettingsError` naming the offending block.
 
     Keys are identities, not positions: a virtual server is keyed by what keepalived compares on reload (address,
@@ -375,7 +409,7 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
     services: dict[str, tuple[Service, ...]] = {}
     dests: dict[tuple[str, str], Destination] = {}
     ha: dict[str, tuple[str, ...]] = {}
-    users = _Users(cfg.global_defs)
+    users = _Users(cfg.global_defs, refusal)
     smtp_alert: dict[str, bool | None] = {}
     vs_keys: set[str] = set()
     for vs in cfg.virtual_servers:
@@ -401,6 +435,9 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
             keys: list[str] = []
             alphas: list[str] = []
             for ci, ck in enumerate(rs.checkers):
+                if ck.kind == "MISC_CHECK" and ck.misc_path is not None and \
+                        users.runs_as(ck.misc_path, ck.location, "MISC_CHECK misc_path") is None:
+                    continue  # keepalived frees a checker whose script it disables (check_misc_script_security)
                 alpha = ck.alpha and ck.kind != "FILE_CHECK"  # a file's state is known at once (check_file.c)
                 for hi, target in enumerate(_targets(ck, rs)):
                     key = f"{rs_key}/c{ci}" + (f"h{hi}" if hi else "")
@@ -419,8 +456,9 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
                     if alpha:
                         alphas.append(key)
             rs_specs.append(RealServerSpec(rs_key, name, rs.weight, rs.inhibit_on_failure,
-                                           users.script(rs.notify_up, rs.location),
-                                           users.script(rs.notify_down, rs.location), tuple(keys), tuple(alphas)))
+                                           users.script(rs.notify_up, rs.location, "notify_up"),
+                                           users.script(rs.notify_down, rs.location, "notify_down"), tuple(keys),
+                                           tuple(alphas)))
         sorry = None
         if vs.sorry_server is not None:
             s = vs.sorry_server
@@ -429,8 +467,8 @@ def build_lvs(cfg: model.KeepalivedConfig) -> LvsSettings:
             sorry = SorrySpec(sorry_key, _fmt(s.address, proto, sport), 1, vs.sorry_server_inhibit)
             dests[(vs_key, sorry_key)] = Destination.of(s.address, sport, forward=_FORWARD[vs.lvs_method])
         pool.append(VirtualServerSpec(vs_key, vs.name, tuple(rs_specs), vs.quorum, vs.hysteresis,
-                                      users.script(vs.quorum_up, vs.location),
-                                      users.script(vs.quorum_down, vs.location), sorry, vs.omega))
+                                      users.script(vs.quorum_up, vs.location, "quorum_up"),
+                                      users.script(vs.quorum_down, vs.location, "quorum_down"), sorry, vs.omega))
         if vs.ha_suspend:
             ha[vs_key] = tuple(s.key.addr for s in svcs if s.key.addr)
     fifos = tuple(args[0] for kw, args in cfg.global_defs.extra if kw in ("notify_fifo", "lvs_notify_fifo") and args)

@@ -5,7 +5,7 @@ again (the reload's worker path: ``test_checker_reload_worker.py``)."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,14 @@ from checkers.core.scheduler import Scheduler
 from pykeepalived.config import HostView, Severity, load_config
 from pykeepalived.daemon.heap import built_off_collector
 from pykeepalived.daemon.lvs import LvsSettings, build_lvs
+from vrrp.io.scripts import ScriptUser
 
 HOST = HostView(interfaces=frozenset({"eth0"}), find_executable=lambda c: "/bin/" + c, user_exists=lambda u: True)
+
+
+def runs_anywhere(argv: Sequence[str], user: ScriptUser | None, security: bool) -> None:
+    """The scripts' host of these tests, as HOST: every script exists and may run (none is disabled)."""
+    return None
 
 #: every kind of check, a sorry server, a fwmark service and a group: each builds its own objects
 CONF = """
@@ -114,7 +120,7 @@ def _settings(tmp_path: Path) -> LvsSettings:
     f.write_text(CONF)
     res = load_config(str(f), config_id="main", host=HOST)
     assert not [d for d in res.diagnostics if d.severity >= Severity.ERROR], res.diagnostics
-    return build_lvs(res.config)
+    return build_lvs(res.config, refusal=runs_anywhere)
 
 
 def test_the_configuration_the_settings_the_pool_and_the_check_machines_hold_no_cycle(

@@ -4,6 +4,7 @@ MemoryBackend (the oracle) through ipvs.sync with the minimal writes, printed as
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,14 @@ from ipvs.model import F_ONEPACKET, F_PERSISTENT, F_SCHED2, Forward, ServiceKey
 from ipvs.sync import SyncEngine
 from pykeepalived.config import HostView, Severity, load_config
 from pykeepalived.daemon.lvs import LvsSettings, LvsSettingsError, build_lvs
+from vrrp.io.scripts import ScriptUser
 
 HOST = HostView(interfaces=frozenset({"eth0"}), find_executable=lambda c: "/bin/" + c, user_exists=lambda u: True)
+
+
+def runs_anywhere(argv: Sequence[str], user: ScriptUser | None, security: bool) -> None:
+    """The scripts' host of these tests, as HOST: every script exists and may run (none is disabled)."""
+    return None
 
 #: check keys: the virtual server's identity, the real server's [ip]:proto:port, the check's place
 WEB1 = "[10.0.0.1]:tcp:80|[10.0.1.1]:tcp:80/c0"
@@ -102,7 +109,7 @@ def load(tmp_path: Path, text: str) -> LvsSettings:
     f.write_text(text)
     res = load_config(str(f), config_id="main", host=HOST)
     assert not [d for d in res.diagnostics if d.severity >= Severity.ERROR], res.diagnostics
-    return build_lvs(res.config)
+    return build_lvs(res.config, refusal=runs_anywhere)
 
 
 def sync(settings: LvsSettings, pool: Pool, backend: MemoryBackend, engine: SyncEngine,
@@ -280,3 +287,59 @@ def test_what_we_cannot_honour_is_refused_naming_the_line(tmp_path: Path, block:
     res = load_config(str(f), config_id="main", host=HOST)
     with pytest.raises(LvsSettingsError, match=rf"^{f}:{line}: .*{message}"):
         build_lvs(res.config)
+
+
+def _secure_conf(script: Path, *, security: bool) -> str:
+    return (("global_defs {\n    enable_script_security\n    script_user root\n}\n" if security else "") + f"""
+virtual_server 10.0.0.1 80 {{
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    quorum_up "{script} quorum"
+    real_server 10.0.1.1 80 {{
+        notify_up "{script} up"
+        MISC_CHECK {{
+            misc_path "{script} check"
+        }}
+        TCP_CHECK {{
+            connect_port 80
+        }}
+    }}
+}}
+""")
+
+
+@pytest.mark.parametrize("case", ["world-writable", "missing"])
+def test_a_script_keepalived_disables_is_never_run(tmp_path: Path, case: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """keepalived's check_misc_script_security and check_notify_script_secure, on this host (the check ``-t``
+    reports and the VRRP process applies): a MISC_CHECK whose script is disabled is dropped (keepalived frees
+    the checker; the real server keeps its other checks), a disabled notify or quorum script is not run.
+    World-writable under script security, or not there at all (with or without it)."""
+    script = tmp_path / "check.sh"
+    if case == "world-writable":
+        script.write_text("#!/bin/sh\nexit 0\n")
+        script.chmod(0o777)  # anyone may rewrite what root would run
+    f = tmp_path / "keepalived.conf"
+    f.write_text(_secure_conf(script, security=case == "world-writable"))
+    s = build_lvs(load_config(str(f), config_id="main").config)
+    assert [c.kind for c in s.checks] == ["TCP_CHECK"], s.checks
+    assert s.pool[0].real_servers[0].notify_up is None and s.pool[0].quorum_up is None
+    assert [c.key for c in s.checks] == ["[10.0.0.1]:tcp:80|[10.0.1.1]:tcp:80/c1"]  # the other check's key stays
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 3 and all(m.endswith(" - disabling") for m in errors), errors
+    assert any("MISC_CHECK misc_path" in m and f"{f}:" in m for m in errors), errors  # file:line, what
+
+
+def test_a_safe_script_keeps_its_check(tmp_path: Path) -> None:
+    """The positive side: a script only root can change runs (pytest's tmp_path is root's, mode 0700)."""
+    script = tmp_path / "check.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o755)
+    f = tmp_path / "keepalived.conf"
+    f.write_text(_secure_conf(script, security=True))
+    s = build_lvs(load_config(str(f), config_id="main").config)
+    assert [c.kind for c in s.checks] == ["MISC_CHECK", "TCP_CHECK"]
+    probe = s.checks[0].probe
+    assert isinstance(probe, MiscProbe) and probe.argv == (str(script), "check")
+    assert s.pool[0].real_servers[0].notify_up is not None and s.pool[0].quorum_up is not None
