@@ -19,6 +19,7 @@ import pytest
 
 from netns_lab.daemons import DaemonSpec, instance_block, keepalived_conf, start_daemon, wait_vip_holders
 from netns_lab.lab import Lab
+from netns_lab.waiting import wait_until
 from vrrp.io.scripts import user_exists
 
 pytestmark = pytest.mark.lab
@@ -105,4 +106,33 @@ def test_safe_script_with_a_named_user_runs_as_that_user(lab: Lab, tmp_path: Pat
         assert (tmp_path / "ran-master").exists(), lb1.log()
         assert (tmp_path / "ran-master").stat().st_uid == pwd.getpwnam("nobody").pw_uid
     finally:
+        lb1.stop()
+
+
+def test_a_reload_checks_the_scripts_it_brings_in(lab: Lab, tmp_path: Path) -> None:
+    """Script security holds across SIGHUP: a ``vrrp_sync_group`` notify script that a reload adds is checked as
+    at start, logged and disabled when refused, and never run (the reload once took a group's scripts
+    unchecked, so root ran a world-writable script on the group's next transition)."""
+    marker = tmp_path / "ran"
+    script = _script(tmp_path, marker, 0o777)  # anyone may rewrite what root would run
+    global_extra = "  enable_script_security\n  script_user root\n"
+    group = f"vrrp_sync_group G1 {{\n  group {{\n    VI_1\n  }}\n  notify_master \"{script} group\"\n}}\n"
+    lb1 = start_daemon(lab, DaemonSpec("lb1", keepalived_conf(instance_block(priority=150))))
+    lb2 = start_daemon(lab, DaemonSpec("lb2", keepalived_conf(instance_block(priority=100),
+                                                              global_extra=global_extra)))
+    try:
+        assert wait_vip_holders(lab, "10.0.0.100", ["lb1"]) == ["lb1"], lb1.log()
+        lb2.write_config(keepalived_conf(group, instance_block(priority=100), global_extra=global_extra))
+        lb2.reload()
+        assert wait_until(lambda: "Reload complete" in lb2.log(), 10), lb2.log()
+        assert lb1.stop() == 0  # lb2 takes over: G1 enters MASTER, where its notify_master would run
+        assert wait_vip_holders(lab, "10.0.0.100", ["lb2"]) == ["lb2"], lb2.log()
+        assert wait_until(lambda: "VRRP_Group(G1) Syncing instances to MASTER state" in lb2.log(), 5), lb2.log()
+        time.sleep(1.0)  # a notify script would have run at once
+        ran = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("ran-"))
+        log = lb2.log()
+        assert ran == [], (ran, log)
+        assert "vrrp_sync_group G1 notify_master" in log and "disabling" in log, log
+    finally:
+        lb2.stop()
         lb1.stop()

@@ -451,7 +451,9 @@ class VrrpDaemon:
         self._carry_out(result.stopped)  # against the old instances (a restarted one keeps its companion)
         await self._set_static(self.settings, new)
         self.settings = new
-        self._group_notify = {g.name: g.notify for g in new.sync_groups}
+        # checked as at start (script security): a reload must not bring in a script -t would refuse
+        self._group_notify = {g.name: self._secure_scripts(g.notify, f"vrrp_sync_group {g.name} notify")
+                              for g in new.sync_groups}
         self.instances = instances
         self._by_name = {i.name: i for i in instances}
         for inst, s in zip(instances, new.instances, strict=True):
