@@ -15,7 +15,7 @@ and defaults), so a second daemon on the same files is refused before any child 
 
 The watchdog runs in an interpreter of its own: the process that checked the configuration starts the children
 and re-executes itself (:func:`become_watchdog`, same pid, signals blocked across the exec so none is lost) as
-``python -I -S .../watchdog.py ROOT STATE``: isolated (no ``PYTHON*`` variables, no user site, no ``site``
+``python -I -S .../lean_watchdog.py ROOT STATE``: isolated (no ``PYTHON*`` variables, no user site, no ``site``
 module: the project's root is the only path added) and importing nothing but ``os``, ``signal``, ``socket`` and
 this package's pid-file, systemd and log modules, none of which imports ``logging``, ``dataclasses``, ``json``
 or ``typing``.  A parent that idles for months then holds ~9 MiB, a bare interpreter's 7.6 MiB and little more,
