@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import statistics
 import time
+from pathlib import Path
 
 import pytest
 
@@ -196,3 +198,29 @@ def test_reload_of_a_changed_vrrp_script_restarts_its_tracker_not_the_instance(l
     assert "Reload: trackers restarted" in lb1.log()
     assert [t.state for t in lb1.transitions()] == ["BACKUP", "MASTER"], lb1.transitions()
     assert lb1.stop() == 0
+
+
+def test_reload_moves_the_notify_fifo(lab: Lab, tmp_path: Path) -> None:
+    """keepalived's reload closes the notify FIFO and opens the new configuration's (vrrp_daemon.c): a changed
+    ``notify_fifo`` takes effect at the reload, the old FIFO (ours) is removed, lines go to the new one."""
+    first, second = tmp_path / "first.fifo", tmp_path / "second.fifo"
+
+    def conf(fifo: Path) -> str:
+        return keepalived_conf(instance_block(priority=150, advert_int=ADVERT), global_extra=f"  notify_fifo {fifo}\n")
+
+    lb1 = start_daemon(lab, DaemonSpec("lb1", conf(first)), wait=True)
+    assert wait_vip_holders(lab, VIP, ["lb1"], timeout=10) == ["lb1"], lb1.log()
+    assert first.exists()
+    lb1.write_config(conf(second))
+    lb1.reload()
+    assert wait_until(lambda: second.exists() and "Reload complete" in lb1.log(), 5), lb1.log()
+    reader = os.open(second, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert not first.exists(), lb1.log()  # the FIFO the daemon made is gone with the old configuration
+        assert lb1.state() == "MASTER" and lb1.stop() == 0  # the stop writes INSTANCE "VI_1" STOP to the FIFO
+        lines = os.read(reader, 65536).decode().splitlines()
+    finally:
+        os.close(reader)
+    assert 'INSTANCE "VI_1" STOP 150' in lines, (lines, lb1.log())
+    log = lb1.log()
+    assert f"Reload: notify fifo {first} closed" in log and f"Reload: notify fifo {second} opened" in log, log

@@ -247,3 +247,45 @@ def test_created_fifo_belongs_to_the_configured_user(tmp_path: Path) -> None:
     st = (tmp_path / "f").stat()
     assert (st.st_uid, st.st_gid) == (nobody.uid, nobody.gid)
     fifo.close()
+
+
+def test_a_reload_keeps_an_unchanged_fifo_and_swaps_the_others(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """keepalived's reload closes its notify FIFOs and opens the new configuration's; ours leaves a FIFO whose
+    path and script stay (same reader, nothing lost), closes one no longer configured (its reader sees end of
+    file, the FIFO we made is removed) and opens a new one with its script."""
+    def consumer(name: str) -> tuple[Script, Path]:
+        out = tmp_path / f"{name}.out"
+        path = _script(tmp_path / f"{name}.sh", f'while read -r line; do echo "$line" >> {out}; done < "$1"; '
+                                                 f'echo EOF >> {out}')
+        return Script((str(path),)), out
+
+    keep_script, keep_out = consumer("keep")
+    old_script, old_out = consumer("old")
+    new_script, new_out = consumer("new")
+    keep = NotifyFifo(tmp_path / "keep.fifo", script=keep_script)
+    old = NotifyFifo(tmp_path / "old.fifo", script=old_script)
+
+    async def main() -> tuple[list[NotifyFifo], list[NotifyFifo], list[NotifyFifo]]:
+        n = Notifier([keep, old])
+        await n.start()
+        n.instance("VI_1", NotifyState.MASTER, 150, NotifyScripts())
+        await _wait_for(lambda: old_out.exists() and keep_out.exists())
+        closed, opened = await n.replace_fifos(
+            [NotifyFifo(tmp_path / "keep.fifo", script=keep_script),
+             NotifyFifo(tmp_path / "new.fifo", script=new_script),
+             NotifyFifo(tmp_path / "no-dir" / "bad.fifo")], fifo_script_grace=2)
+        fifos = list(n.fifos)
+        n.instance("VI_1", NotifyState.BACKUP, 150, NotifyScripts())
+        await _wait_for(lambda: new_out.exists() and len(keep_out.read_text().splitlines()) == 2)
+        await n.aclose(fifo_script_grace=2)
+        return closed, opened, fifos
+
+    closed, opened, fifos = asyncio.run(main())
+    assert closed == [old] and [f.path.name for f in opened] == ["new.fifo"]
+    assert fifos[0] is keep and [f.path.name for f in fifos] == ["keep.fifo", "new.fifo"]  # the bad one left out
+    assert old_out.read_text().splitlines() == ['INSTANCE "VI_1" MASTER 150', "EOF"]  # closed: end of file
+    assert not (tmp_path / "old.fifo").exists()
+    assert keep_out.read_text().splitlines() == ['INSTANCE "VI_1" MASTER 150', 'INSTANCE "VI_1" BACKUP 150', "EOF"]
+    assert new_out.read_text().splitlines() == ['INSTANCE "VI_1" BACKUP 150', "EOF"]
+    assert any("bad.fifo" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)

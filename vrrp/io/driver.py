@@ -450,7 +450,8 @@ class VrrpDaemon:
             raise
         self._carry_out(result.stopped)  # against the old instances (a restarted one keeps its companion)
         await self._set_static(self.settings, new)
-        self.settings = new
+        old_settings, self.settings = self.settings, new
+        await self._reload_notify_fifos(old_settings, new)
         # checked as at start (script security): a reload must not bring in a script -t would refuse
         self._group_notify = {g.name: self._secure_scripts(g.notify, f"vrrp_sync_group {g.name} notify")
                               for g in new.sync_groups}
@@ -552,9 +553,7 @@ class VrrpDaemon:
     async def _start(self) -> None:
         s = self.settings
         await self._set_static(None, s)
-        for path, script in s.notify_fifos:
-            allowed = script is None or self._script_allowed(script, f"notify_fifo {path} script")
-            self._notifier.fifos.append(NotifyFifo(path, script=script if allowed else None))
+        self._notifier.fifos.extend(self._notify_fifos(s))
         self._group_notify = {g.name: self._secure_scripts(g.notify, f"vrrp_sync_group {g.name} notify")
                               for g in s.sync_groups}
         await self._notifier.start()
@@ -632,6 +631,25 @@ class VrrpDaemon:
             with contextlib.suppress(AddressError):
                 if await self._netlink.remove_address(va):
                     log.info("(%s) removed leftover VIP %s", s.name, va)
+
+    def _notify_fifos(self, s: DaemonSettings) -> list[NotifyFifo]:
+        """The configured notify FIFOs, a script that script security refuses left out (logged)."""
+        fifos = []
+        for path, script in s.notify_fifos:
+            allowed = script is None or self._script_allowed(script, f"notify_fifo {path} script")
+            fifos.append(NotifyFifo(path, script=script if allowed else None))
+        return fifos
+
+    async def _reload_notify_fifos(self, old: DaemonSettings, new: DaemonSettings) -> None:
+        """Reload: FIFOs whose path and script stay are left alone (their readers lose nothing); the others
+        close and the new ones open, as keepalived's reload closes and reopens them (vrrp_daemon.c)."""
+        if (old.notify_fifos, old.script_security) == (new.notify_fifos, new.script_security):
+            return
+        closed, opened = await self._notifier.replace_fifos(self._notify_fifos(new), fifo_script_grace=0.5)
+        for fifo in closed:
+            log.info("Reload: notify fifo %s closed", fifo.path)
+        for fifo in opened:
+            log.info("Reload: notify fifo %s opened", fifo.path)
 
     def _secure_notify(self, s: InstanceSettings) -> InstanceSettings:
         """Drop notify scripts that script security refuses (keepalived disables them and logs why)."""

@@ -202,7 +202,7 @@ class Notifier:
         self._max_pending = max_pending
         self._timeout = script_timeout
         self._pending: set[asyncio.Task[None]] = set()
-        self._fifo_scripts: list[asyncio.Task[None]] = []
+        self._fifo_scripts: dict[NotifyFifo, asyncio.Task[None]] = {}
 
     @property
     def pending(self) -> int:
@@ -214,13 +214,51 @@ class Notifier:
     async def start(self) -> None:
         """Create each FIFO, start its ``notify_fifo_script`` (path appended), then open it for writing."""
         for fifo in self.fifos:
-            if not fifo.path.exists():
-                fifo.create()
-            if fifo.script is not None:
-                script = fifo.script.with_args(str(fifo.path))
-                task = asyncio.create_task(self._run_fifo_script(script), name=f"notify-fifo-script {fifo.path}")
-                self._fifo_scripts.append(task)
-            fifo.open()
+            self._open(fifo)
+
+    def _open(self, fifo: NotifyFifo) -> None:
+        if not fifo.path.exists():
+            fifo.create()
+        if fifo.script is not None:
+            script = fifo.script.with_args(str(fifo.path))
+            task = asyncio.create_task(self._run_fifo_script(script), name=f"notify-fifo-script {fifo.path}")
+            self._fifo_scripts[fifo] = task
+        fifo.open()
+
+    async def replace_fifos(self, fifos: Sequence[NotifyFifo], fifo_script_grace: float = 1.0,
+                            ) -> tuple[list[NotifyFifo], list[NotifyFifo]]:
+        """Reload: the FIFOs become ``fifos``.  One whose path and script are unchanged stays as it is (open, its
+        script running, nothing lost); one no longer configured is closed as at shutdown (removed if we created
+        it; its script reads end-of-file and is stopped after ``fifo_script_grace`` s); a new one is opened and
+        its script started.  A new FIFO that cannot be made is logged and left out, as keepalived leaves it.
+        Returns (closed, opened)."""
+        current = {(f.path, f.script): f for f in self.fifos}
+        wanted = {(f.path, f.script) for f in fifos}
+        closed = [f for key, f in current.items() if key not in wanted]
+        for fifo in closed:
+            fifo.close()
+        stopping = [task for fifo in closed if (task := self._fifo_scripts.pop(fifo, None)) is not None]
+        if stopping:
+            _done, running = await asyncio.wait(stopping, timeout=fifo_script_grace)
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*stopping, return_exceptions=True)
+        kept: list[NotifyFifo] = []
+        opened: list[NotifyFifo] = []
+        for fifo in fifos:
+            old = current.get((fifo.path, fifo.script))
+            if old is not None:
+                kept.append(old)
+                continue
+            try:
+                self._open(fifo)
+            except NotifyConfigError as exc:
+                log.error("%s", exc)
+                continue
+            kept.append(fifo)
+            opened.append(fifo)
+        self.fifos = kept
+        return closed, opened
 
     async def _run_fifo_script(self, script: Script) -> None:
         result = await self._runner(script, timeout=None)
@@ -243,10 +281,11 @@ class Notifier:
         for fifo in self.fifos:
             fifo.close()
         if self._fifo_scripts:
-            _done, running = await asyncio.wait(self._fifo_scripts, timeout=fifo_script_grace)
+            tasks = list(self._fifo_scripts.values())
+            _done, running = await asyncio.wait(tasks, timeout=fifo_script_grace)
             for task in running:
                 task.cancel()
-            await asyncio.gather(*self._fifo_scripts, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             self._fifo_scripts.clear()
 
     # ------------------------------------------------------------------------------------------- events
