@@ -55,15 +55,7 @@ from ipvs.model import (
 )
 from pykeepalived.config import model
 from pykeepalived.config.errors import Location
-from vrrp.io.scripts import (
-    DEFAULT_SCRIPT_USER,
-    ScriptError,
-    ScriptUser,
-    default_script_user,
-    resolve_user,
-    script_refusal,
-    user_exists,
-)
+from vrrp.io.scripts import ScriptError, ScriptUser, resolve_user, script_refusal, secure_default_user
 
 log = logging.getLogger("pykeepalived.checkers")
 
@@ -159,10 +151,9 @@ class _Users:
         try:
             if s.user:
                 return resolve_user(s.user, s.group)
-            if self.g.enable_script_security and not self.g.script_user and not user_exists(DEFAULT_SCRIPT_USER):
-                return None
             if self._default is None:
-                self._default = default_script_user(self.g.script_user, self.g.script_group)
+                self._default = secure_default_user(self.g.script_user, self.g.script_group,
+                                                    script_security=self.g.enable_script_security)
             return self._default
         except ScriptError as exc:
             raise _err(loc, f"script user: {exc}") from None

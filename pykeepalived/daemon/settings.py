@@ -28,15 +28,7 @@ from vrrp.io.addresses import ROUTE_TYPES, RT_TABLE_MAIN, VirtualAddress, Virtua
 from vrrp.io.garp import AnnouncementSchedule
 from vrrp.io.notify import NotifyScripts
 from vrrp.io.realtime import ProcessSettingsError, parse_process_settings
-from vrrp.io.scripts import (
-    DEFAULT_SCRIPT_USER,
-    Script,
-    ScriptError,
-    ScriptUser,
-    default_script_user,
-    resolve_user,
-    user_exists,
-)
+from vrrp.io.scripts import Script, ScriptError, ScriptUser, resolve_user, secure_default_user
 from vrrp.io.spec import DaemonSettings, InstanceSettings, SettingsError, SyncGroupSettings
 from vrrp.io.trackers import (
     FileTrackerSettings,
@@ -204,10 +196,9 @@ class _Builder:
         (``vrrp.io.scripts.script_refusal``, the check ``-t`` reports with)."""
         if self._default_user is None:
             g = self.cfg.global_defs
-            if self.script_security and not g.script_user and not user_exists(DEFAULT_SCRIPT_USER):
-                return None
             try:
-                self._default_user = default_script_user(g.script_user, g.script_group)
+                self._default_user = secure_default_user(g.script_user, g.script_group,
+                                                         script_security=self.script_security)
             except ScriptError as exc:
                 raise SettingsError(f"global_defs: script_user: {exc}") from None
         return self._default_user

@@ -248,6 +248,17 @@ def default_script_user(script_user: str | None = None, script_group: str | None
     return ScriptUser(uid=pw.pw_uid, gid=pw.pw_gid, name=DEFAULT_SCRIPT_USER)
 
 
+def secure_default_user(script_user: str | None, script_group: str | None, *,
+                        script_security: bool) -> ScriptUser | None:
+    """:func:`default_script_user`, or None when ``enable_script_security`` is on and no unprivileged user can be
+    set (no ``script_user``, no ``keepalived_script`` account): such scripts are refused by
+    :func:`script_refusal`, never run as root (keepalived's "Unable to set default user keepalived_script").
+    The one rule for the VRRP settings and the checker's (``pykeepalived.daemon.settings`` / ``.lvs``)."""
+    if script_security and not script_user and not user_exists(DEFAULT_SCRIPT_USER):
+        return None
+    return default_script_user(script_user, script_group)
+
+
 def _user_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name
