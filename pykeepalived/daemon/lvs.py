@@ -311,7 +311,8 @@ def _extra(extra: model.Extra, ok: frozenset[str], where: str, loc: Location) ->
 
 
 def _probe(ck: model.Checker, rs: model.RealServer, vs: model.VirtualServer, cfg: model.KeepalivedConfig,
-           track_files: dict[str, model.TrackFile], users: _Users) -> ProbeSpec:
+           track_files: dict[str, model.TrackFile], users: _Users) -> ProbeSpec | None:
+    """The probe of checker ``ck``; None for a MISC_CHECK whose script is disabled (logged by ``users``)."""
     ok = _CHECKER_EXTRA_OK | ({"host"} if ck.kind == "SMTP_CHECK" else frozenset())
     extra = _extra(ck.extra, ok, ck.kind, ck.location)
     match ck.kind:
@@ -344,8 +345,7 @@ def _probe(ck: model.Checker, rs: model.RealServer, vs: model.VirtualServer, cfg
             if ck.misc_path is None:
                 raise _err(ck.location, "MISC_CHECK: misc_path missing")
             ids = users.runs_as(ck.misc_path, ck.location, "MISC_CHECK misc_path")
-            assert ids is not None, "build_lvs drops a disabled misc_path before it asks for its probe"
-            return MiscProbe(ck.misc_path.argv, ck.misc_timeout, ck.misc_dynamic, *ids)
+            return None if ids is None else MiscProbe(ck.misc_path.argv, ck.misc_timeout, ck.misc_dynamic, *ids)
         case "UDP_CHECK":
             try:
                 payload = parse_hex(ck.payload)[0] if ck.payload else b""
@@ -426,21 +426,24 @@ def build_lvs(cfg: model.KeepalivedConfig, *, refusal: Refusal = _host_refusal) 
             keys: list[str] = []
             alphas: list[str] = []
             for ci, ck in enumerate(rs.checkers):
-                if ck.kind == "MISC_CHECK" and ck.misc_path is not None and \
-                        users.runs_as(ck.misc_path, ck.location, "MISC_CHECK misc_path") is None:
-                    continue  # keepalived frees a checker whose script it disables (check_misc_script_security)
                 alpha = ck.alpha and ck.kind != "FILE_CHECK"  # a file's state is known at once (check_file.c)
+                try:
+                    probe = _probe(ck, rs, vs, cfg, track_files, users)
+                except ValueError as exc:
+                    if isinstance(exc, LvsSettingsError):
+                        raise
+                    raise _err(ck.location, f"{ck.kind}: {exc}") from None
+                if probe is None:
+                    continue  # keepalived frees a checker whose script it disables (check_misc_script_security)
                 for hi, target in enumerate(_targets(ck, rs)):
                     key = f"{rs_key}/c{ci}" + (f"h{hi}" if hi else "")
                     try:
                         retry = 0 if ck.kind == "FILE_CHECK" else ck.retry  # a file's state applies at once
-                        spec = CheckSpec(key, ck.kind, target, _probe(ck, rs, vs, cfg, track_files, users),
+                        spec = CheckSpec(key, ck.kind, target, probe,
                                          Timing(ck.delay_loop, ck.connect_timeout, retry, ck.delay_before_retry,
                                                 ck.warmup, alpha),
                                          name=name, log_all_failures=ck.log_all_failures)
                     except ValueError as exc:
-                        if isinstance(exc, LvsSettingsError):
-                            raise
                         raise _err(ck.location, f"{ck.kind}: {exc}") from None
                     checks.append(spec)
                     keys.append(key)
