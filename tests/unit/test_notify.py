@@ -263,6 +263,7 @@ def test_a_reload_keeps_an_unchanged_fifo_and_swaps_the_others(tmp_path: Path,
     keep_script, keep_out = consumer("keep")
     old_script, old_out = consumer("old")
     new_script, new_out = consumer("new")
+    bad_script, bad_out = consumer("bad")
     keep = NotifyFifo(tmp_path / "keep.fifo", script=keep_script)
     old = NotifyFifo(tmp_path / "old.fifo", script=old_script)
 
@@ -274,7 +275,7 @@ def test_a_reload_keeps_an_unchanged_fifo_and_swaps_the_others(tmp_path: Path,
         closed, opened = await n.replace_fifos(
             [NotifyFifo(tmp_path / "keep.fifo", script=keep_script),
              NotifyFifo(tmp_path / "new.fifo", script=new_script),
-             NotifyFifo(tmp_path / "no-dir" / "bad.fifo")], fifo_script_grace=2)
+             NotifyFifo(tmp_path / "no-dir" / "bad.fifo", script=bad_script)], fifo_script_grace=2)
         fifos = list(n.fifos)
         n.instance("VI_1", NotifyState.BACKUP, 150, NotifyScripts())
         await _wait_for(lambda: new_out.exists() and len(keep_out.read_text().splitlines()) == 2)
@@ -289,3 +290,4 @@ def test_a_reload_keeps_an_unchanged_fifo_and_swaps_the_others(tmp_path: Path,
     assert keep_out.read_text().splitlines() == ['INSTANCE "VI_1" MASTER 150', 'INSTANCE "VI_1" BACKUP 150', "EOF"]
     assert new_out.read_text().splitlines() == ['INSTANCE "VI_1" BACKUP 150', "EOF"]
     assert any("bad.fifo" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+    assert not bad_out.exists()  # a FIFO that cannot be made starts no script

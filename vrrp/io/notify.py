@@ -217,13 +217,25 @@ class Notifier:
             self._open(fifo)
 
     def _open(self, fifo: NotifyFifo) -> None:
-        if not fifo.path.exists():
-            fifo.create()
+        """Open ``fifo`` for writing, then start its script: a FIFO that cannot be opened starts nothing.  (Our
+        end never blocks, so the reader may come after it; keepalived starts the script first.)"""
+        fifo.open()
         if fifo.script is not None:
             script = fifo.script.with_args(str(fifo.path))
             task = asyncio.create_task(self._run_fifo_script(script), name=f"notify-fifo-script {fifo.path}")
             self._fifo_scripts[fifo] = task
-        fifo.open()
+
+    async def _close(self, fifos: Sequence[NotifyFifo], grace: float) -> None:
+        """Close ``fifos`` (their scripts then read end-of-file) and stop what is left of their scripts after
+        ``grace`` s."""
+        for fifo in fifos:
+            fifo.close()
+        tasks = [task for fifo in fifos if (task := self._fifo_scripts.pop(fifo, None)) is not None]
+        if tasks:
+            _done, running = await asyncio.wait(tasks, timeout=grace)
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def replace_fifos(self, fifos: Sequence[NotifyFifo], fifo_script_grace: float = 1.0,
                             ) -> tuple[list[NotifyFifo], list[NotifyFifo]]:
@@ -235,14 +247,7 @@ class Notifier:
         current = {(f.path, f.script): f for f in self.fifos}
         wanted = {(f.path, f.script) for f in fifos}
         closed = [f for key, f in current.items() if key not in wanted]
-        for fifo in closed:
-            fifo.close()
-        stopping = [task for fifo in closed if (task := self._fifo_scripts.pop(fifo, None)) is not None]
-        if stopping:
-            _done, running = await asyncio.wait(stopping, timeout=fifo_script_grace)
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*stopping, return_exceptions=True)
+        await self._close(closed, fifo_script_grace)
         kept: list[NotifyFifo] = []
         opened: list[NotifyFifo] = []
         for fifo in fifos:
@@ -278,15 +283,7 @@ class Notifier:
             task.cancel()
         if self._pending:
             await asyncio.wait(set(self._pending))
-        for fifo in self.fifos:
-            fifo.close()
-        if self._fifo_scripts:
-            tasks = list(self._fifo_scripts.values())
-            _done, running = await asyncio.wait(tasks, timeout=fifo_script_grace)
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self._fifo_scripts.clear()
+        await self._close(self.fifos, fifo_script_grace)
 
     # ------------------------------------------------------------------------------------------- events
 
