@@ -230,7 +230,8 @@ class VrrpDaemon:
         self.instances: list[Instance] = []
         self.host: Host | None = None
         self._by_name: dict[str, Instance] = {}
-        self._group_notify = {g.name: g.notify for g in settings.sync_groups}
+        #: each sync group's notify scripts as script security lets them run (set by _start and each reload)
+        self._group_notify: dict[str, NotifyScripts] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._armed: tuple[int, int] | None = None  # (deadline µs, how early it was armed µs)
         self._gc_paused = False  # cyclic GC held off between a takeover's coarse and precise wake (_fire)
@@ -452,9 +453,7 @@ class VrrpDaemon:
         await self._set_static(self.settings, new)
         old_settings, self.settings = self.settings, new
         await self._reload_notify_fifos(old_settings, new)
-        # checked as at start (script security): a reload must not bring in a script -t would refuse
-        self._group_notify = {g.name: self._secure_scripts(g.notify, f"vrrp_sync_group {g.name} notify")
-                              for g in new.sync_groups}
+        self._group_notify = self._secure_group_notify(new)  # as at start: no script -t would refuse
         self.instances = instances
         self._by_name = {i.name: i for i in instances}
         for inst, s in zip(instances, new.instances, strict=True):
@@ -554,8 +553,7 @@ class VrrpDaemon:
         s = self.settings
         await self._set_static(None, s)
         self._notifier.fifos.extend(self._notify_fifos(s))
-        self._group_notify = {g.name: self._secure_scripts(g.notify, f"vrrp_sync_group {g.name} notify")
-                              for g in s.sync_groups}
+        self._group_notify = self._secure_group_notify(s)
         await self._notifier.start()
         self._reflector = Reflector()
         await self._reflector.open()
@@ -650,6 +648,10 @@ class VrrpDaemon:
             log.info("Reload: notify fifo %s closed", fifo.path)
         for fifo in opened:
             log.info("Reload: notify fifo %s opened", fifo.path)
+
+    def _secure_group_notify(self, s: DaemonSettings) -> dict[str, NotifyScripts]:
+        """Each sync group's notify scripts, those script security refuses dropped (logged)."""
+        return {g.name: self._secure_scripts(g.notify, f"vrrp_sync_group {g.name} notify") for g in s.sync_groups}
 
     def _secure_notify(self, s: InstanceSettings) -> InstanceSettings:
         """Drop notify scripts that script security refuses (keepalived disables them and logs why)."""
