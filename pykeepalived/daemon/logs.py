@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 from pykeepalived.daemon.options import DaemonOptions
-from pykeepalived.daemon.parent_log import DATE_FORMAT, SYSLOG_SOCKET
+from pykeepalived.daemon.parent_log import DATE_FORMAT, FACILITY_CODES, SYSLOG_SOCKET
 
 __all__ = ["DATE_FORMAT", "FACILITIES", "SYSLOG_SOCKET", "facility_name", "setup_logging"]
 
-#: keepalived's ``-S`` values: 0-7 stand for local0-7
-FACILITIES = ("daemon", "user", *(f"local{i}" for i in range(8)))
+#: keepalived's ``-S`` names (the watchdog's log holds their syslog codes); 0-7 stand for local0-7
+FACILITIES = tuple(FACILITY_CODES)
 
 
 def facility_name(text: str) -> str | None:

@@ -38,7 +38,6 @@ SYSLOG_SOCKET = "/dev/log"
 #: syslog(3)'s facility codes for keepalived's ``-S`` choices, and the priorities of the levels we log at
 FACILITY_CODES = {"user": 1, "daemon": 3, **{f"local{i}": 16 + i for i in range(8)}}
 PRIORITIES = {"debug": 7, "info": 6, "warning": 4, "error": 3}
-_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
 def stamp(created: float) -> str:
@@ -51,7 +50,7 @@ class ParentLog:
 
     def __init__(self, *, console: bool, log_file: str | None, syslog: bool, facility: str, detail: bool,
                  ident: str = "Keepalived", syslog_socket: str = SYSLOG_SOCKET) -> None:
-        self.level = _LEVELS["debug" if detail else "info"]
+        self.max_priority = PRIORITIES["debug" if detail else "info"]  # the least severe line written
         self.ident = ident
         self.facility = FACILITY_CODES[facility]
         self.console = console
@@ -98,7 +97,7 @@ class ParentLog:
         self._emit("error", msg, args)
 
     def _emit(self, level: str, msg: str, args: tuple[object, ...]) -> None:
-        if _LEVELS[level] < self.level:
+        if PRIORITIES[level] > self.max_priority:
             return
         message = msg % args if args else msg
         if self.console or self.file is not None:
