@@ -174,9 +174,10 @@ def _side(name: str, conf: Path, base: str, work: Path, n_rs: int, timeout: floa
         time.sleep(3)
         out["reload_window_s"] = time.monotonic() - t_hup
         with contextlib.suppress(OSError, ValueError):  # the checker child's peak RSS, and the guest's memory
-            status = Path(f"/proc/{int(checkers_pid.read_text().split()[0])}/status").read_text()
+            now = int(checkers_pid.read_text().split()[0])
+            out["checker_pid_changed"] = now != child
+            status = Path(f"/proc/{now}/status").read_text()
             out["checker_peak_rss_mib"] = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) // 1024  # type: ignore[union-attr]
-            out["checker_pid_changed"] = int(checkers_pid.read_text().split()[0]) != child
         out["removed_in_reload_window"] = _removals(work / f"{name}.log") - n1
         if strace is not None:
             strace.send_signal(signal.SIGINT)
